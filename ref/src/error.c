@@ -1,0 +1,2 @@
+/* placeholder: replaced by the module implementation */
+typedef int snap_placeholder_error;

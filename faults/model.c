@@ -52,6 +52,17 @@ static const struct sf_call calls[] = {
     CALL("fallocate", fallocate_errnos, false),
 };
 
+/* Other libc entry points of the same calls (fortified and large-file variants): the
+ * interposer wraps them too and counts them under the model name. */
+static const struct {
+    const char *alias;
+    const char *name;
+} aliases[] = {
+    {"__open_2", "open"},           {"__open64_2", "open64"},   {"__openat_2", "openat"},
+    {"__openat64_2", "openat64"},   {"creat64", "creat"},       {"ftruncate64", "ftruncate"},
+    {"fallocate64", "fallocate"},
+};
+
 static const struct {
     int e;
     const char *name;
@@ -78,10 +89,11 @@ const struct sf_call *sf_call_find(const char *name)
 {
     if (name == NULL)
         return NULL;
-    if (strcmp(name, "__open_2") == 0)
-        name = "open";
-    else if (strcmp(name, "__open64_2") == 0)
-        name = "open64";
+    for (size_t i = 0; i < N(aliases); i++)
+        if (strcmp(aliases[i].alias, name) == 0) {
+            name = aliases[i].name;
+            break;
+        }
     for (size_t i = 0; i < N(calls); i++)
         if (strcmp(calls[i].name, name) == 0)
             return &calls[i];

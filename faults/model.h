@@ -11,7 +11,7 @@
 /* One wrapped call. Invariant: errnos holds n_errnos (>= 1) distinct positive errno values;
  * errnos[0] is the one used when libfiu fails the point with failinfo 0. */
 struct sf_call {
-    const char *name;   /* libc name: "fsync"; __open_2 and __open64_2 count as open, open64 */
+    const char *name;   /* libc name: "fsync" (aliases such as __open_2: see sf_call_find) */
     const char *point;  /* libfiu point: "snapcheck/io/fsync" */
     const int *errnos;  /* what the call can return on Linux for a file under an existing dir */
     unsigned n_errnos;
@@ -37,8 +37,10 @@ struct sf_action {
 /* All wrapped calls, in a fixed order; *out_n receives the count. Never NULL. */
 const struct sf_call *sf_calls(unsigned *out_n);
 
-/* The call named name ("open", "fsync"...), or NULL if it is not wrapped. The fortified aliases
- * "__open_2" and "__open64_2" find "open" and "open64". */
+/* The call named name ("open", "fsync"...), or NULL if it is not wrapped. The other libc entry
+ * points of a call find its model entry: "__open_2" -> open, "__open64_2" -> open64,
+ * "__openat_2" -> openat, "__openat64_2" -> openat64, "creat64" -> creat,
+ * "ftruncate64" -> ftruncate, "fallocate64" -> fallocate. */
 const struct sf_call *sf_call_find(const char *name);
 
 /* The symbolic name of errno value e ("EIO"), or NULL if the model does not know it. */

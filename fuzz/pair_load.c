@@ -1,0 +1,190 @@
+/* Fuzz target pair_load: one input is split into the files of a snapshot directory (a state
+ * file, a memory file and optionally a base chain) held in memory (memio.c), then loaded by the
+ * real snap_pair_load. Property: every input ends in a documented error with a diagnostic and
+ * a zeroed image, or in an image that matches the committed state file: same header and state
+ * bytes, every stored page has the CRC of the page map. No descriptor or heap leak, no UB.
+ *
+ * Input format (all integers little-endian):
+ *   u8 flags         bit 0: repair the checksums of every state file and memory trailer
+ *                    (fuzzing builds only, fuzz-common.h), so mutations reach the later checks
+ *   then sections    u32 length + that many bytes; 0xFFFFFFFF: the file is absent; a length
+ *                    past the end takes the rest of the input; the input may end at any point
+ *   sections 2k, 2k+1 are the state and memory files of chain level k (k < FUZZ_MAX_LEVELS).
+ * Level 0 is stored as "vm.snap". Level k+1's id is the base_name field of level k's state file
+ * when it is a valid id, else "base<k+1>". A memory file is stored under the mem_name field of
+ * its state file when that is a plausible name, else "<id>.g1.mem". The first file added under
+ * a name wins, so cycles (a base naming itself) are expressible. */
+#include "fuzz-decode.h"
+#include "memio.h"
+
+#define FUZZ_MAX_LEVELS (SNAP_MAX_CHAIN + 2)
+#define FUZZ_ABSENT 0xffffffffu
+/* Loading allocates ram_size bytes by design (the image); inputs declaring more are skipped so
+ * that an exec stays fast and within the fuzzer's memory limit. */
+#define FUZZ_MAX_RAM (16u << 20)
+
+struct cursor {
+    const uint8_t *p;
+    size_t left;
+};
+
+/* Next section: 1 present (*out, *out_len), 0 absent, -1 end of input. */
+static int next_section(struct cursor *c, const uint8_t **out, size_t *out_len)
+{
+    if (c->left < 4)
+        return -1;
+    uint32_t len = snap_get_le32(c->p);
+    c->p += 4;
+    c->left -= 4;
+    if (len == FUZZ_ABSENT)
+        return 0;
+    size_t n = len < c->left ? len : c->left;
+    *out = c->p;
+    *out_len = n;
+    c->p += n;
+    c->left -= n;
+    return 1;
+}
+
+/* The NUL-terminated string of a 64-byte name field at off, if the file holds it and it is a
+ * usable file name; else "". */
+static void name_field(char dst[SNAP_NAME_FIELD_LEN], const uint8_t *file, size_t len, size_t off)
+{
+    dst[0] = '\0';
+    if (len < off + SNAP_NAME_FIELD_LEN || !memchr(file + off, '\0', SNAP_NAME_FIELD_LEN))
+        return;
+    memcpy(dst, file + off, SNAP_NAME_FIELD_LEN);
+    if (strchr(dst, '/'))
+        dst[0] = '\0';
+}
+
+/* The loaded image agrees with the committed state file src (level 0). */
+static void check_image(const struct snap_image *img, const uint8_t *src, size_t src_len)
+{
+    struct snap_envelope env;
+    FUZZ_ASSERT(snap_envelope_decode(&env, src, src_len, NULL) == 0);
+    const struct snap_header *h = &env.hdr;
+    FUZZ_ASSERT(fuzz_header_equal(&img->hdr, h));
+
+    char want[SNAP_NAME_FIELD_LEN];
+    snprintf(want, sizeof want, "vm.g%llu.mem", (unsigned long long)h->generation);
+    FUZZ_ASSERT(strcmp(h->mem_name, want) == 0); /* 6.1 step 2 */
+
+    FUZZ_ASSERT(img->state_len == h->state_len);
+    FUZZ_ASSERT(img->state_len == 0 || memcmp(img->state_bytes, env.state, img->state_len) == 0);
+    FUZZ_ASSERT(snap_state_verify_compatible(&img->state, h->ram_size, NULL) == 0);
+    fuzz_check_state(&img->state);
+
+    FUZZ_ASSERT(img->memory != NULL);
+    uint64_t pages = h->ram_size / h->page_size, k = 0;
+    for (uint64_t i = 0; i < pages; i++) {
+        if (h->kind == SNAP_KIND_DIFF && !snap_bitmap_test(env.bitmap, i))
+            continue;
+        uint64_t crc = snap_crc64(0, img->memory + i * h->page_size, h->page_size);
+        FUZZ_ASSERT(crc == snap_get_le64(env.page_crcs + 8 * k));
+        k++;
+    }
+    FUZZ_ASSERT(k == h->mem_pages);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    bool repair = data[0] & 1;
+    struct cursor c = {data + 1, size - 1};
+    struct memio m;
+    memio_init(&m);
+
+    uint8_t *owned[2 * FUZZ_MAX_LEVELS] = {0};
+    size_t owned_count = 0;
+    const uint8_t *top = NULL; /* level 0 state file as stored */
+    size_t top_len = 0;
+    char id[SNAP_NAME_FIELD_LEN] = "vm";
+
+    for (unsigned level = 0; level < FUZZ_MAX_LEVELS; level++) {
+        const uint8_t *st = NULL, *mem = NULL;
+        size_t st_len = 0, mem_len = 0;
+        int have_st = next_section(&c, &st, &st_len);
+        if (have_st < 0)
+            break;
+        int have_mem = next_section(&c, &mem, &mem_len);
+
+        char name[MEMIO_NAME_MAX];
+        char mem_name[SNAP_NAME_FIELD_LEN] = "";
+        char base[SNAP_NAME_FIELD_LEN] = "";
+        if (have_st > 0) {
+            if (st_len >= 48 && snap_get_le64(st + 40) > FUZZ_MAX_RAM) /* ram_size: offset 40 */
+                goto out;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+            if (repair) {
+                uint8_t *copy;
+                if (!fuzz_crc_fixed_copy(&copy, &st_len, st, st_len))
+                    goto out;
+                owned[owned_count++] = copy;
+                st = copy;
+            }
+#endif
+            snprintf(name, sizeof name, "%s.snap", id);
+            memio_add(&m, name, st, st_len);
+            if (level == 0) {
+                top = st;
+                top_len = st_len;
+            }
+            name_field(mem_name, st, st_len, 128);
+            name_field(base, st, st_len, 192);
+        }
+        if (mem_name[0] == '\0')
+            snprintf(mem_name, sizeof mem_name, "%s.g1.mem", id);
+        if (have_mem > 0) {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+            if (repair) {
+                uint8_t *copy = malloc(mem_len ? mem_len : 1);
+                if (!copy)
+                    goto out;
+                if (mem_len)
+                    memcpy(copy, mem, mem_len);
+                fuzz_fix_mem_trailer(copy, mem_len);
+                owned[owned_count++] = copy;
+                mem = copy;
+            }
+#endif
+            memio_add(&m, mem_name, mem, mem_len);
+        }
+        if (snap_id_valid(base))
+            memcpy(id, base, sizeof id);
+        else
+            snprintf(id, sizeof id, "base%u", level + 1);
+    }
+    (void)repair;
+
+    struct snap_image img;
+    struct snap_diag diag;
+    snap_diag_clear(&diag);
+    int rc = snap_pair_load(&img, &m.io, "/fuzz", "vm", &diag);
+    /* memio fails only with ENOENT (missing file) and EROFS/EBADF (which a loader never earns),
+     * so SNAP_EIO is not an acceptable outcome here. */
+    FUZZ_ASSERT(rc == 0 || fuzz_is_envelope_err(rc) || rc == SNAP_ENOENT || rc == SNAP_EPAIR ||
+                rc == SNAP_EPAGE || rc == SNAP_EINCOMPAT || rc == SNAP_ENOMEM);
+    FUZZ_LOG("  pair_load: %s%s%s\n", rc ? snap_strerror(rc) : "loaded", rc ? ": " : "",
+             rc ? diag.msg : "");
+    FUZZ_ASSERT(memio_open_count(&m) == 0);
+    if (rc == 0) {
+        FUZZ_ASSERT(top != NULL);
+        check_image(&img, top, top_len);
+    } else {
+        fuzz_check_diag(&diag);
+        FUZZ_ASSERT(img.memory == NULL && img.state_bytes == NULL && img.state_len == 0);
+        fuzz_check_state_zeroed(&img.state);
+        if (rc == SNAP_EPAGE)
+            FUZZ_ASSERT(diag.page != SNAP_NO_PAGE);
+        if (rc == SNAP_ENOENT)
+            FUZZ_ASSERT(top == NULL); /* only a missing vm.snap is "no snapshot" */
+    }
+    snap_image_finish(&img);
+
+out:
+    for (size_t i = 0; i < owned_count; i++)
+        free(owned[i]);
+    return 0;
+}

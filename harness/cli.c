@@ -1,0 +1,172 @@
+/* Command-line parsing of snapcheck (see cli.h). Every bad flag or value is named in a message
+ * and gives exit 2 (usage error). */
+#include "cli.h"
+#include "scenario.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_usage(FILE *f)
+{
+    fputs("usage: snapcheck <command> [options]\n"
+          "       snapcheck --help | --version\n\n"
+          "snapcheck proves VM snapshot save/load code crash-consistent.\n\n"
+          "commands:\n"
+          "  faults   inject file-call faults and crashes into an implementation under test\n"
+          "           and check the prior-pair oracles (snapcheck faults --help)\n\n"
+          "exit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n",
+          f);
+}
+
+void cli_faults_usage(FILE *f)
+{
+    unsigned n;
+    const struct scenario *t = scenario_table(&n);
+    fputs("usage: snapcheck faults --impl CMD [options]\n\n"
+          "Runs CMD (an adapter: docs/ADAPTER.md) once per case under the libsnapfault\n"
+          "interposer, failing one counted file call (or crashing before/after it) per case,\n"
+          "then judges with clean loads: prior-pair, committed, clean-load, recovery,\n"
+          "leftovers (docs/HARNESS.md).\n\n"
+          "options:\n"
+          "  --impl CMD          IUT command line, split on whitespace (required)\n"
+          "  --scenario NAME     run only this scenario (repeatable)\n"
+          "  --case ID           run only this case, e.g. full-over-full/9/rename/crash-before\n"
+          "  --tier smoke|full   smoke: one errno, short=half, crashes (default); full: every\n"
+          "                      errno of each call, all short lengths, both crashes\n"
+          "  -j N                N parallel workers (default 1)\n"
+          "  --shard K/N         run every Nth case starting at the Kth (1-based)\n"
+          "  --seed N            seed of the generated states and memory (default 1)\n"
+          "  --json FILE         write a JSON report\n"
+          "  --junit FILE        write a JUnit XML report (one testcase per case)\n"
+          "  --list              print the case ids and exit\n"
+          "  --keep DIR          keep every case directory under DIR\n"
+          "  --page-size N       page size given to the IUT (default 4096)\n"
+          "  --interposer PATH   libsnapfault.so (else $SNAPCHECK_INTERPOSER, the build path,\n"
+          "                      or next to the snapcheck executable)\n"
+          "  -q                  no progress line\n\n"
+          "scenarios:\n",
+          f);
+    for (unsigned i = 0; i < n; i++)
+        fprintf(f, "  %-15s %s\n", t[i].name, t[i].summary);
+    fputs("\nexit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n", f);
+}
+
+static int parse_u64(uint64_t *out, const char *s)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static enum cli_action bad(const char *fmt, const char *arg)
+{
+    fputs("snapcheck faults: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n(see snapcheck faults --help)\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+enum cli_action cli_parse(struct options *out, int argc, char **argv)
+{
+    memset(out, 0, sizeof *out);
+    out->tier = TIER_SMOKE;
+    out->jobs = 1;
+    out->shard_k = 1;
+    out->shard_n = 1;
+    out->seed = 1;
+    out->page_size = 4096;
+    if (argc < 2) {
+        cli_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        cli_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("snapcheck %s\n", SNAPCHECK_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "faults") != 0) {
+        fprintf(stderr, "snapcheck: unknown command '%s' (the command is 'faults')\n", argv[1]);
+        cli_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;
+        uint64_t n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli_faults_usage(stdout);
+            return CLI_EXIT_OK;
+        } else if (!strcmp(a, "--list")) {
+            out->list = true;
+            takes = false;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            out->quiet = true;
+            takes = false;
+        } else if (!v) {
+            return bad("option %s needs a value", a);
+        } else if (!strcmp(a, "--impl")) {
+            out->impl_cmd = v;
+        } else if (!strcmp(a, "--scenario")) {
+            if (scenario_find(v) < 0)
+                return bad("unknown scenario '%s'", v);
+            if (out->n_scenarios >= sizeof out->scenarios / sizeof out->scenarios[0])
+                return bad("too many --scenario options (%s)", v);
+            out->scenarios[out->n_scenarios++] = v;
+        } else if (!strcmp(a, "--case")) {
+            out->case_id = v;
+        } else if (!strcmp(a, "--tier")) {
+            if (!strcmp(v, "smoke"))
+                out->tier = TIER_SMOKE;
+            else if (!strcmp(v, "full"))
+                out->tier = TIER_FULL;
+            else
+                return bad("--tier must be smoke or full, not '%s'", v);
+        } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+            if (parse_u64(&n, v) || n < 1 || n > 256)
+                return bad("-j needs a number of workers from 1 to 256, not '%s'", v);
+            out->jobs = (unsigned)n;
+        } else if (!strcmp(a, "--shard")) {
+            unsigned k, nn;
+            char tail;
+            if (sscanf(v, "%u/%u%c", &k, &nn, &tail) != 2 || nn < 1 || k < 1 || k > nn)
+                return bad("--shard must be K/N with 1 <= K <= N, not '%s'", v);
+            out->shard_k = k;
+            out->shard_n = nn;
+        } else if (!strcmp(a, "--seed")) {
+            if (parse_u64(&n, v))
+                return bad("--seed needs a non-negative number, not '%s'", v);
+            out->seed = n;
+        } else if (!strcmp(a, "--json")) {
+            out->json_path = v;
+        } else if (!strcmp(a, "--junit")) {
+            out->junit_path = v;
+        } else if (!strcmp(a, "--keep")) {
+            out->keep_dir = v;
+        } else if (!strcmp(a, "--page-size")) {
+            if (parse_u64(&n, v) || n < 512 || n > (1u << 20) || (n & (n - 1)))
+                return bad("--page-size must be a power of two from 512 to 1048576, not '%s'",
+                           v);
+            out->page_size = (uint32_t)n;
+        } else if (!strcmp(a, "--interposer")) {
+            out->interposer = v;
+        } else {
+            return bad("unknown option '%s'", a);
+        }
+        if (takes)
+            i++;
+    }
+    if (!out->impl_cmd)
+        return bad("%s", "--impl CMD is required (the implementation under test)");
+    return CLI_RUN;
+}

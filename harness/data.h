@@ -1,0 +1,38 @@
+/* The generated inputs of a campaign: VM states (encoded schema 1, docs/FORMAT.md section 4)
+ * and memory images, written once to files the IUT reads, kept in memory for the oracles.
+ * Deterministic for a given seed and page size. */
+#ifndef SNAPCHECK_DATA_H
+#define SNAPCHECK_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The pairs the scenarios use. PRIOR and NEW are 2 MiB with different contents; D1 and D2 are
+ * PRIOR with different dirty pages rewritten (for diffs over base PRIOR); RECOVERY is 1 MiB. */
+enum payload_id { P_PRIOR, P_NEW, P_D1, P_D2, P_RECOVERY, P_COUNT };
+
+struct payload {
+    const char *name;   /* "prior", "new", ... */
+    uint8_t *state;     /* encoded state blob */
+    size_t state_len;
+    uint8_t *mem;       /* full memory image */
+    size_t mem_len;
+    uint8_t *dirty;     /* D1/D2: dirty bitmap; NULL otherwise */
+    size_t dirty_len;
+    char state_path[512];
+    char mem_path[512];
+    char dirty_path[512];
+};
+
+struct dataset {
+    struct payload p[P_COUNT];
+    uint32_t page_size;
+};
+
+/* Generate the payloads and write them under dir (existing).
+ * @return 0, or -1 with a message in err. */
+int dataset_create(struct dataset *out, const char *dir, uint64_t seed, uint32_t page_size,
+                   char *err, size_t err_cap);
+void dataset_finish(struct dataset *ds); /* NULL accepted */
+
+#endif

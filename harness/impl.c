@@ -1,0 +1,248 @@
+/* The IUT runner (see impl.h). Method: each operation is one posix_spawn (vfork-like in glibc),
+ * with an environment built from a copy of environ taken once; the child's end is awaited with
+ * sigtimedwait on SIGCHLD so a hung IUT is killed after timeout_s instead of stalling a worker. */
+#include "impl.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int impl_parse(struct impl *out, const char *cmd, char *err, size_t err_cap)
+{
+    memset(out, 0, sizeof *out);
+    out->timeout_s = 60;
+    out->words = xstrdup(cmd);
+    char *save = NULL;
+    for (char *w = strtok_r(out->words, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+        if (out->argc >= IMPL_MAX_ARGS - 16) {
+            snprintf(err, err_cap, "--impl has more than %d words", IMPL_MAX_ARGS - 16);
+            impl_finish(out);
+            return -1;
+        }
+        out->argv[out->argc++] = w;
+    }
+    if (out->argc == 0) {
+        snprintf(err, err_cap, "--impl is empty: give the IUT's executable");
+        impl_finish(out);
+        return -1;
+    }
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    out->base_env = xcalloc(n + 1, sizeof *out->base_env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strncmp(environ[i], "SNAPFAULT_", 10))
+            continue;
+        if (!strncmp(environ[i], "LD_PRELOAD=", 11)) {
+            if (environ[i][11])
+                out->user_preload = xstrdup(environ[i] + 11);
+            continue;
+        }
+        out->base_env[k++] = xstrdup(environ[i]);
+    }
+    out->base_env[k] = NULL;
+    return 0;
+}
+
+void impl_finish(struct impl *im)
+{
+    if (!im)
+        return;
+    if (im->base_env) {
+        for (size_t i = 0; im->base_env[i]; i++)
+            free(im->base_env[i]);
+        free(im->base_env);
+    }
+    free(im->user_preload);
+    free(im->words);
+    memset(im, 0, sizeof *im);
+}
+
+bool impl_executable(const struct impl *im)
+{
+    const char *exe = im->argv[0];
+    if (strchr(exe, '/'))
+        return access(exe, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char *copy = xstrdup(path), *save = NULL;
+    bool ok = false;
+    for (char *d = strtok_r(copy, ":", &save); d && !ok; d = strtok_r(NULL, ":", &save)) {
+        char full[4096];
+        if (fmt_path(full, sizeof full, "%s/%s", d, exe) == 0 && access(full, X_OK) == 0)
+            ok = true;
+    }
+    free(copy);
+    return ok;
+}
+
+void impl_init_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Wait for pid, at most timeout_s seconds; on time-out kill it. */
+static int wait_child(pid_t pid, unsigned timeout_s, bool *timed_out)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_s;
+    *timed_out = false;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        struct timespec now, left;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = deadline.tv_sec - now.tv_sec;
+        left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_nsec += 1000000000L;
+            left.tv_sec--;
+        }
+        if (left.tv_sec < 0) {
+            *timed_out = true;
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            return status;
+        }
+        sigtimedwait(&set, NULL, &left);
+    }
+}
+
+void impl_run(struct impl_result *out, const struct impl *im, const char *const *op_args,
+              const struct impl_faults *f, const char *stdout_path, const char *stderr_path)
+{
+    memset(out, 0, sizeof *out);
+    char *argv[IMPL_MAX_ARGS];
+    int argc = 0;
+    for (int i = 0; i < im->argc; i++)
+        argv[argc++] = im->argv[i];
+    for (int i = 0; op_args[i] && argc < IMPL_MAX_ARGS - 1; i++)
+        argv[argc++] = (char *)op_args[i];
+    argv[argc] = NULL;
+
+    size_t nbase = 0;
+    while (im->base_env[nbase])
+        nbase++;
+    char **envp = xcalloc(nbase + 8, sizeof *envp);
+    char *owned[8] = {0};
+    size_t k = 0, nowned = 0;
+    for (size_t i = 0; i < nbase; i++)
+        envp[k++] = im->base_env[i];
+    if (f && f->interposer)
+        owned[nowned++] = im->user_preload
+                              ? xasprintf("LD_PRELOAD=%s %s", f->interposer, im->user_preload)
+                              : xasprintf("LD_PRELOAD=%s", f->interposer);
+    else if (im->user_preload)
+        owned[nowned++] = xasprintf("LD_PRELOAD=%s", im->user_preload);
+    if (f && f->dir)
+        owned[nowned++] = xasprintf("SNAPFAULT_DIR=%s", f->dir);
+    if (f && f->trace)
+        owned[nowned++] = xasprintf("SNAPFAULT_TRACE=%s", f->trace);
+    if (f && f->fault_case)
+        owned[nowned++] = xasprintf("SNAPFAULT_CASE=%s", f->fault_case);
+    for (size_t i = 0; i < nowned; i++)
+        envp[k++] = owned[i];
+    envp[k] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, stdout_path ? stdout_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, stderr_path ? stderr_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGCHLD);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    pid_t pid;
+    int rc = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], &fa, &attr, argv, envp)
+                                  : posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(envp);
+    if (rc != 0) {
+        out->end = IMPL_SPAWN_FAILED;
+        out->code = rc;
+        snprintf(out->stderr1, sizeof out->stderr1, "cannot run %s: %s", argv[0], strerror(rc));
+        return;
+    }
+    bool timed_out;
+    int status = wait_child(pid, im->timeout_s, &timed_out);
+    if (stderr_path)
+        file_first_line(out->stderr1, sizeof out->stderr1, stderr_path);
+    if (timed_out) {
+        out->end = IMPL_TIMEOUT;
+        out->code = SIGKILL;
+    } else if (status == -1) {
+        out->end = IMPL_SPAWN_FAILED;
+        out->code = errno;
+    } else if (WIFEXITED(status)) {
+        out->end = IMPL_EXITED;
+        out->code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        out->end = WTERMSIG(status) == SIGKILL ? IMPL_KILLED : IMPL_SIGNALED;
+        out->code = WTERMSIG(status);
+    } else {
+        out->end = IMPL_SIGNALED;
+        out->code = 0;
+    }
+}
+
+void impl_result_text(char *dst, size_t dst_cap, const struct impl_result *r)
+{
+    switch (r->end) {
+    case IMPL_EXITED:
+        if (r->stderr1[0])
+            snprintf(dst, dst_cap, "exit %d, stderr: %s", r->code, r->stderr1);
+        else
+            snprintf(dst, dst_cap, "exit %d, stderr empty", r->code);
+        break;
+    case IMPL_KILLED:
+        snprintf(dst, dst_cap, "killed by SIGKILL (simulated crash)");
+        break;
+    case IMPL_SIGNALED:
+        snprintf(dst, dst_cap, "died of signal %d (%s)", r->code, strsignal(r->code));
+        break;
+    case IMPL_TIMEOUT:
+        snprintf(dst, dst_cap, "timed out, killed");
+        break;
+    case IMPL_SPAWN_FAILED:
+        snprintf(dst, dst_cap, "%s", r->stderr1);
+        break;
+    }
+}

@@ -1,0 +1,285 @@
+/* snapcheck: the driver of a fault campaign. Parses the command line, locates the interposer,
+ * generates the inputs, asks the IUT its capabilities, prepares and censuses each scenario,
+ * enumerates the cases, runs them (runner.c) and reports (report.c). Exit 0/1/2 (campaign.h). */
+#include "campaign.h"
+#include "census.h"
+#include "cli.h"
+#include "report.h"
+#include "runner.h"
+#include "scenario.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SNAPCHECK_INTERPOSER_PATH
+#define SNAPCHECK_INTERPOSER_PATH ""
+#endif
+
+static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int setup_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("snapcheck: set-up error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_SETUP;
+}
+
+static bool readable(const char *p)
+{
+    return p && *p && access(p, R_OK) == 0;
+}
+
+/* --interposer, else $SNAPCHECK_INTERPOSER, else the build path, else beside the executable. */
+static int locate_interposer(char *dst, size_t cap, const struct options *o)
+{
+    const char *cands[3] = {o->interposer, getenv("SNAPCHECK_INTERPOSER"),
+                            SNAPCHECK_INTERPOSER_PATH};
+    const char *explicit = o->interposer ? o->interposer : cands[1];
+    if (explicit && *explicit) {
+        if (!readable(explicit))
+            return setup_error("the interposer %s does not exist or cannot be read (%s)",
+                               explicit, o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
+        return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
+    }
+    (void)cap;
+    if (readable(cands[2]))
+        return realpath(cands[2], dst) ? 0 : EXIT_SETUP;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            strcpy(slash + 1, "libsnapfault.so");
+            if (readable(self))
+                return realpath(self, dst) ? 0 : EXIT_SETUP;
+        }
+    }
+    return setup_error("the interposer libsnapfault.so is missing: build faults/ or give "
+                       "--interposer PATH (looked at %s and beside the executable)",
+                       *cands[2] ? cands[2] : "no build path");
+}
+
+static int read_capabilities(struct campaign *c)
+{
+    char out[700], err[700];
+    snprintf(out, sizeof out, "%s/capabilities.out", c->workdir);
+    snprintf(err, sizeof err, "%s/capabilities.err", c->workdir);
+    const char *args[] = {"capabilities", NULL};
+    struct impl_result r;
+    impl_run(&r, &c->impl, args, NULL, out, err);
+    if (r.end != IMPL_EXITED || r.code != 0) {
+        char t[240];
+        impl_result_text(t, sizeof t, &r);
+        return setup_error("the IUT fails `%s capabilities`: %s", c->opt.impl_cmd, t);
+    }
+    uint8_t *buf;
+    size_t len;
+    if (file_read(&buf, &len, out, 1 << 16) != 0)
+        return setup_error("cannot read the IUT's capabilities");
+    bool full = false, load = false;
+    char *save = NULL;
+    for (char *w = strtok_r((char *)buf, " \t\r\n,", &save); w;
+         w = strtok_r(NULL, " \t\r\n,", &save)) {
+        full |= !strcmp(w, "save-full");
+        load |= !strcmp(w, "load");
+        c->cap_diff |= !strcmp(w, "save-diff");
+        c->cap_merge |= !strcmp(w, "merge");
+    }
+    free(buf);
+    if (!full || !load)
+        return setup_error("the IUT's capabilities lack %s (it must support at least save-full "
+                           "and load)",
+                           !full ? "save-full" : "load");
+    return 0;
+}
+
+static int select_scenarios(struct campaign *c)
+{
+    unsigned n;
+    const struct scenario *t = scenario_table(&n);
+    bool want[16] = {false};
+    if (c->opt.case_id) {
+        const char *slash = strchr(c->opt.case_id, '/');
+        size_t len = slash ? (size_t)(slash - c->opt.case_id) : strlen(c->opt.case_id);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), c->opt.case_id);
+        int s = scenario_find(name);
+        if (s < 0 || !slash) {
+            fprintf(stderr, "snapcheck faults: bad --case '%s': it must be "
+                            "<scenario>/<ordinal>/<call>/<action> with a known scenario\n",
+                    c->opt.case_id);
+            return EXIT_SETUP;
+        }
+        want[s] = true;
+    } else if (c->opt.n_scenarios) {
+        for (unsigned i = 0; i < c->opt.n_scenarios; i++)
+            want[scenario_find(c->opt.scenarios[i])] = true;
+    } else {
+        for (unsigned i = 0; i < n; i++)
+            want[i] = scenario_supported(c, &t[i]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!want[i])
+            continue;
+        if (!scenario_supported(c, &t[i]))
+            return setup_error("scenario %s needs a capability the IUT does not list (%s)",
+                               t[i].name, t[i].op == OP_MERGE ? "merge" : "save-diff");
+        c->runs[c->n_runs++].scenario = i;
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_campaign(struct campaign *c)
+{
+    double t0 = now_s();
+    char err[1024];
+    if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
+        return setup_error("%s", err);
+    if (!impl_executable(&c->impl))
+        return setup_error("the IUT '%s' is not an executable file (from --impl '%s')",
+                           c->impl.argv[0], c->opt.impl_cmd);
+    int rc = locate_interposer(c->interposer, sizeof c->interposer, &c->opt);
+    if (rc)
+        return rc;
+    const char *tmp = getenv("TMPDIR");
+    if (c->opt.keep_dir) {
+        if (mkdir(c->opt.keep_dir, 0755) != 0 && errno != EEXIST)
+            return setup_error("cannot create --keep directory %s: %s", c->opt.keep_dir,
+                               strerror(errno));
+        tmp = c->opt.keep_dir;
+    }
+    char tmpl[512];
+    if (fmt_path(tmpl, sizeof tmpl, "%s/snapcheck.XXXXXX", tmp && *tmp ? tmp : "/tmp") != 0 ||
+        !mkdtemp(tmpl))
+        return setup_error("cannot create a work directory under %s: %s",
+                           tmp && *tmp ? tmp : "/tmp", strerror(errno));
+    if (!realpath(tmpl, c->workdir))
+        return setup_error("cannot resolve %s", tmpl);
+    if (fmt_path(c->casesdir, sizeof c->casesdir, "%s/cases", c->workdir) != 0 ||
+        mkdir(c->casesdir, 0755) != 0)
+        return setup_error("cannot create %s: %s", c->casesdir, strerror(errno));
+    if (c->opt.keep_dir && !c->opt.quiet)
+        fprintf(stderr, "snapcheck: keeping every file under %s\n", c->workdir);
+    char ddir[600];
+    snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
+    if (mkdir(ddir, 0755) != 0)
+        return setup_error("cannot create %s: %s", ddir, strerror(errno));
+    if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
+        return setup_error("%s", err);
+    if ((rc = read_capabilities(c)) != 0)
+        return rc;
+    if ((rc = select_scenarios(c)) != 0)
+        return rc;
+    unsigned n_sc, cap = 0;
+    const struct scenario *table = scenario_table(&n_sc);
+    struct sc_case *all = NULL;
+    unsigned n_all = 0;
+    for (unsigned r = 0; r < c->n_runs; r++) {
+        if (scenario_prepare(c, &c->runs[r], err, sizeof err) != 0)
+            return setup_error("%s", err);
+        census_enumerate(&all, &n_all, &cap, &c->runs[r], table[c->runs[r].scenario].name,
+                         c->opt.tier);
+    }
+    /* --case (searched in both tiers, so a reproducer works whatever the default), shard. */
+    if (c->opt.case_id) {
+        struct sc_case *hit = NULL;
+        for (unsigned i = 0; i < n_all; i++)
+            if (!strcmp(all[i].id, c->opt.case_id))
+                hit = &all[i];
+        if (!hit && c->opt.tier == TIER_SMOKE) {
+            struct sc_case *full = NULL;
+            unsigned n_full = 0, cap_full = 0;
+            for (unsigned r = 0; r < c->n_runs; r++)
+                census_enumerate(&full, &n_full, &cap_full, &c->runs[r],
+                                 table[c->runs[r].scenario].name, TIER_FULL);
+            free(all);
+            all = full;
+            n_all = n_full;
+            for (unsigned i = 0; i < n_all; i++)
+                if (!strcmp(all[i].id, c->opt.case_id))
+                    hit = &all[i];
+        }
+        if (!hit) {
+            free(all);
+            return setup_error("no case '%s': the census of scenario %s counted %u calls (list "
+                               "the cases with --list --tier full)",
+                               c->opt.case_id, table[c->runs[0].scenario].name,
+                               c->runs[0].n_calls);
+        }
+        all[0] = *hit;
+        n_all = 1;
+    }
+    c->cases = xcalloc(n_all, sizeof *c->cases);
+    for (unsigned i = 0; i < n_all; i++)
+        if (i % c->opt.shard_n == c->opt.shard_k - 1)
+            c->cases[c->n_cases++] = all[i];
+    free(all);
+    if (c->opt.list) {
+        for (unsigned i = 0; i < c->n_cases; i++)
+            printf("%s\n", c->cases[i].id);
+        return EXIT_HELD;
+    }
+    if (!c->opt.quiet) {
+        fprintf(stderr, "snapcheck: %u cases (%s tier", c->n_cases,
+                c->opt.tier == TIER_FULL ? "full" : "smoke");
+        for (unsigned r = 0; r < c->n_runs; r++)
+            fprintf(stderr, ", %s: %u calls", table[c->runs[r].scenario].name,
+                    c->runs[r].n_calls);
+        fprintf(stderr, "), %u workers\n", c->opt.jobs);
+    }
+    runner_alloc_results(c);
+    if (runner_run(c) != 0)
+        return setup_error("the runner failed (see above)");
+    double secs = now_s() - t0;
+    report_text(stdout, c, secs);
+    fflush(stdout);
+    if (c->opt.json_path && report_json(c->opt.json_path, c, secs) != 0)
+        return EXIT_SETUP;
+    if (c->opt.junit_path && report_junit(c->opt.junit_path, c, secs) != 0)
+        return EXIT_SETUP;
+    struct report_totals t;
+    report_totals(&t, c);
+    return t.findings ? EXIT_FINDINGS : EXIT_HELD;
+}
+
+int main(int argc, char **argv)
+{
+    struct campaign c;
+    memset(&c, 0, sizeof c);
+    switch (cli_parse(&c.opt, argc, argv)) {
+    case CLI_EXIT_OK:
+        return EXIT_HELD;
+    case CLI_EXIT_USAGE:
+        return EXIT_SETUP;
+    case CLI_RUN:
+        break;
+    }
+    impl_init_signals();
+    int rc = run_campaign(&c);
+    if (c.workdir[0] && !c.opt.keep_dir)
+        path_remove_tree(c.workdir);
+    runner_free_results(&c);
+    free(c.cases);
+    dataset_finish(&c.data);
+    impl_finish(&c.impl);
+    return rc;
+}

@@ -1,0 +1,147 @@
+/* The oracles (see oracle.h). Method: the expected bytes of every pair are known in memory
+ * (they are the generated inputs), so a load is judged by exact comparison of its two output
+ * files with the prior and the new payload; a mix (state of one, memory of another) is "other". */
+#include "oracle.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void oracle_finding(struct case_result *res, const char *oracle, const char *fmt, ...)
+{
+    if (res->verdict == V_FINDING)
+        return;
+    res->verdict = V_FINDING;
+    snprintf(res->oracle, sizeof res->oracle, "%s", oracle);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->detail, sizeof res->detail, fmt, ap);
+    va_end(ap);
+}
+
+enum load_match oracle_classify(const char *state_out, const char *mem_out,
+                                const struct payload *prior, const struct payload *expect_new,
+                                char *why, size_t why_cap)
+{
+    bool sp = prior && file_equals(state_out, prior->state, prior->state_len);
+    bool mp = prior && file_equals(mem_out, prior->mem, prior->mem_len);
+    if (sp && mp) {
+        snprintf(why, why_cap, "the prior pair (%s)", prior->name);
+        return LOAD_PRIOR;
+    }
+    bool sn = file_equals(state_out, expect_new->state, expect_new->state_len);
+    bool mn = file_equals(mem_out, expect_new->mem, expect_new->mem_len);
+    if (sn && mn) {
+        snprintf(why, why_cap, "the new pair (%s)", expect_new->name);
+        return LOAD_NEW;
+    }
+    const char *s = sp ? "prior state" : sn ? "new state" : "a state matching neither";
+    const char *m = mp ? "prior memory" : mn ? "new memory" : "memory matching neither";
+    snprintf(why, why_cap, "wrong bytes: %s with %s", s, m);
+    return LOAD_OTHER;
+}
+
+void oracle_load(struct load_outcome *out, const struct campaign *c, const char *dir,
+                 const char *id, const char *out_dir, const struct payload *prior,
+                 const struct payload *expect_new, const char *err_path)
+{
+    char so[600], mo[600];
+    snprintf(so, sizeof so, "%s/state.out", out_dir);
+    snprintf(mo, sizeof mo, "%s/memory.out", out_dir);
+    unlink(so);
+    unlink(mo);
+    const char *args[] = {"load", "--dir", dir, "--id", id, "--state-out", so,
+                          "--memory-out", mo, NULL};
+    impl_run(&out->r, &c->impl, args, NULL, NULL, err_path);
+    char rtext[240];
+    impl_result_text(rtext, sizeof rtext, &out->r);
+    if (out->r.end != IMPL_EXITED) {
+        out->match = LOAD_BROKEN;
+        snprintf(out->text, sizeof out->text, "load %s", rtext);
+        return;
+    }
+    if (out->r.code != 0) {
+        out->match = LOAD_NONE;
+        snprintf(out->text, sizeof out->text, "load %s: no pair", rtext);
+        return;
+    }
+    char why[160];
+    out->match = oracle_classify(so, mo, prior, expect_new, why, sizeof why);
+    snprintf(out->text, sizeof out->text, "load exit 0: %s", why);
+}
+
+void oracle_judge_save(struct case_result *res, const struct impl_result *step,
+                       const struct load_outcome *load, bool had_prior, bool same_bytes)
+{
+    res->verdict = V_PASS;
+    if (load->match == LOAD_BROKEN) {
+        oracle_finding(res, step->end == IMPL_EXITED && step->code == 0 ? "committed"
+                                                                        : "prior-pair",
+                       "the load after the faulted operation did not end normally (%s)",
+                       load->text);
+        return;
+    }
+    if (step->end == IMPL_EXITED && step->code == 0) {
+        if (load->match == LOAD_NEW || (same_bytes && load->match == LOAD_PRIOR))
+            return;
+        oracle_finding(res, "committed",
+                       "the operation exited 0 but the new pair does not load: %s", load->text);
+        return;
+    }
+    bool crashed = step->end == IMPL_KILLED;
+    switch (load->match) {
+    case LOAD_PRIOR:
+        return;
+    case LOAD_NEW:
+        if (!crashed && !same_bytes)
+            res->verdict = V_AMBIGUOUS; /* failed after its commit point */
+        return;
+    case LOAD_NONE:
+        if (!had_prior)
+            return;
+        oracle_finding(res, "prior-pair",
+                       "after the %s operation no pair loads although a prior pair existed "
+                       "(prior pair lost)",
+                       crashed ? "crashed" : "failed");
+        return;
+    case LOAD_OTHER:
+    case LOAD_BROKEN:
+        break;
+    }
+    oracle_finding(res, "prior-pair",
+                   "after the %s operation load returned neither the prior nor the new pair "
+                   "(%s)",
+                   crashed ? "crashed" : "failed", load->text);
+}
+
+void oracle_judge_load(struct case_result *res, const struct impl_result *step,
+                       enum load_match match)
+{
+    res->verdict = V_PASS;
+    switch (step->end) {
+    case IMPL_KILLED:
+        return;
+    case IMPL_EXITED:
+        if (step->code == 0) {
+            if (match == LOAD_PRIOR)
+                return;
+            oracle_finding(res, "clean-load",
+                           "the faulted load exited 0 with wrong bytes (it must fail instead)");
+            return;
+        }
+        if (step->stderr1[0])
+            return;
+        oracle_finding(res, "clean-load",
+                       "the faulted load failed (exit %d) without a message on stderr",
+                       step->code);
+        return;
+    case IMPL_SIGNALED:
+    case IMPL_TIMEOUT:
+    case IMPL_SPAWN_FAILED:
+        break;
+    }
+    oracle_finding(res, "clean-load", "the faulted load did not fail cleanly: it %s",
+                   step->end == IMPL_TIMEOUT ? "hung and was killed" : "died of a signal");
+}

@@ -1,0 +1,16 @@
+/* The parallel runner: executes the campaign's cases in forked worker processes (-j N), each
+ * case in its own directory, results in shared memory, with a progress line on stderr. */
+#ifndef SNAPCHECK_RUNNER_H
+#define SNAPCHECK_RUNNER_H
+
+#include "campaign.h"
+
+/* Run every case of c (c->results must be allocated with runner_alloc_results).
+ * @return 0, or -1 if workers could not be started (message printed). */
+int runner_run(struct campaign *c);
+
+/* Allocate c->results for c->n_cases in memory shared with forked workers. */
+void runner_alloc_results(struct campaign *c);
+void runner_free_results(struct campaign *c);
+
+#endif

@@ -1,0 +1,335 @@
+/* The scenarios and the execution of one case (see scenario.h).
+ * Method: every scenario's starting directory is built once by clean saves (the template);
+ * each case copies the template into its own fresh directory, runs the step once under the
+ * interposer with SNAPFAULT_CASE, then judges with clean runs of the IUT: load of the target
+ * (oracles 1-3), load of the diff base, a smaller recovery save and its load (4), and the file
+ * count against the clean baseline (5). Judging runs never have the interposer loaded. */
+#include "scenario.h"
+#include "census.h"
+#include "oracle.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct scenario TABLE[] = {
+    {.name = "first-save", .summary = "faulted full save of 'vm' into an empty directory",
+     .op = OP_SAVE_FULL, .n_setup = 0, .id = "vm", .step_payload = P_NEW, .prior = -1,
+     .expect_new = P_NEW, .base_payload = -1},
+    {.name = "full-over-full", .summary = "faulted full save of 'vm' over a full pair 'vm'",
+     .op = OP_SAVE_FULL, .setup = {{"vm", P_PRIOR, NULL}}, .n_setup = 1, .id = "vm",
+     .step_payload = P_NEW, .prior = P_PRIOR, .expect_new = P_NEW, .base_payload = -1},
+    {.name = "diff-new-id", .summary = "faulted diff save of 'd1' on base 'base'",
+     .op = OP_SAVE_DIFF, .setup = {{"base", P_PRIOR, NULL}}, .n_setup = 1, .id = "d1",
+     .base_id = "base", .step_payload = P_D1, .prior = -1, .expect_new = P_D1,
+     .base_payload = P_PRIOR},
+    {.name = "diff-same-id",
+     .summary = "faulted diff save of 'd1' over the diff 'd1' (incremental checkpoint)",
+     .op = OP_SAVE_DIFF, .setup = {{"base", P_PRIOR, NULL}, {"d1", P_D1, "base"}}, .n_setup = 2,
+     .id = "d1", .base_id = "base", .step_payload = P_D2, .prior = P_D1, .expect_new = P_D2,
+     .base_payload = P_PRIOR},
+    {.name = "merge", .summary = "faulted merge of the diff 'd1' into a full pair",
+     .op = OP_MERGE, .setup = {{"base", P_PRIOR, NULL}, {"d1", P_D1, "base"}}, .n_setup = 2,
+     .id = "d1", .base_id = "base", .step_payload = -1, .prior = P_D1, .expect_new = P_D1,
+     .base_payload = P_PRIOR},
+    {.name = "load", .summary = "faulted load of the full pair 'vm'", .op = OP_LOAD,
+     .setup = {{"vm", P_PRIOR, NULL}}, .n_setup = 1, .id = "vm", .step_payload = -1,
+     .prior = P_PRIOR, .expect_new = P_PRIOR, .base_payload = -1},
+};
+
+const struct scenario *scenario_table(unsigned *out_n)
+{
+    *out_n = sizeof TABLE / sizeof TABLE[0];
+    return TABLE;
+}
+
+int scenario_find(const char *name)
+{
+    for (unsigned i = 0; i < sizeof TABLE / sizeof TABLE[0]; i++)
+        if (!strcmp(TABLE[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+bool scenario_supported(const struct campaign *c, const struct scenario *s)
+{
+    if (s->op == OP_MERGE)
+        return c->cap_merge && c->cap_diff;
+    if (s->op == OP_SAVE_DIFF || s->n_setup == 2)
+        return c->cap_diff;
+    return true;
+}
+
+/* Arguments of `save` of payload p as id (diff when base is set). */
+struct argv_buf {
+    const char *v[24];
+    char page[16];
+};
+
+static const char *const *save_args(struct argv_buf *b, const struct campaign *c,
+                                    const char *dir, const char *id, const struct payload *p,
+                                    const char *base)
+{
+    snprintf(b->page, sizeof b->page, "%u", (unsigned)c->data.page_size);
+    unsigned n = 0;
+    b->v[n++] = "save";
+    b->v[n++] = "--dir";
+    b->v[n++] = dir;
+    b->v[n++] = "--id";
+    b->v[n++] = id;
+    b->v[n++] = "--kind";
+    b->v[n++] = base ? "diff" : "full";
+    if (base) {
+        b->v[n++] = "--base";
+        b->v[n++] = base;
+    }
+    b->v[n++] = "--state";
+    b->v[n++] = p->state_path;
+    b->v[n++] = "--memory";
+    b->v[n++] = p->mem_path;
+    if (base) {
+        b->v[n++] = "--dirty";
+        b->v[n++] = p->dirty_path;
+    }
+    b->v[n++] = "--page-size";
+    b->v[n++] = b->page;
+    b->v[n] = NULL;
+    return b->v;
+}
+
+/* Arguments of the scenario's step on dir (load outputs into out_dir). */
+static const char *const *step_args(struct argv_buf *b, char *so, char *mo, size_t cap,
+                                    const struct campaign *c, const struct scenario *s,
+                                    const char *dir, const char *out_dir)
+{
+    switch (s->op) {
+    case OP_SAVE_FULL:
+        return save_args(b, c, dir, s->id, &c->data.p[s->step_payload], NULL);
+    case OP_SAVE_DIFF:
+        return save_args(b, c, dir, s->id, &c->data.p[s->step_payload], s->base_id);
+    case OP_MERGE:
+        b->v[0] = "merge";
+        b->v[1] = "--dir";
+        b->v[2] = dir;
+        b->v[3] = "--id";
+        b->v[4] = s->id;
+        b->v[5] = NULL;
+        return b->v;
+    case OP_LOAD:
+        break;
+    }
+    snprintf(so, cap, "%s/step-state.out", out_dir);
+    snprintf(mo, cap, "%s/step-memory.out", out_dir);
+    b->v[0] = "load";
+    b->v[1] = "--dir";
+    b->v[2] = dir;
+    b->v[3] = "--id";
+    b->v[4] = s->id;
+    b->v[5] = "--state-out";
+    b->v[6] = so;
+    b->v[7] = "--memory-out";
+    b->v[8] = mo;
+    b->v[9] = NULL;
+    return b->v;
+}
+
+static int count_entries(const char *dir)
+{
+    char names[8];
+    return dir_list(names, sizeof names, dir);
+}
+
+/* Clean recovery save of the smaller payload as id, then its load: oracle 4. @return 0 when it
+ * held, else -1 with the reason in why. */
+static int recover(const struct campaign *c, const struct scenario *s, const char *dir,
+                   const char *case_dir, char *why, size_t why_cap)
+{
+    struct argv_buf b;
+    struct impl_result r;
+    char err_path[600];
+    snprintf(err_path, sizeof err_path, "%s/recovery.err", case_dir);
+    const struct payload *rec = &c->data.p[P_RECOVERY];
+    impl_run(&r, &c->impl, save_args(&b, c, dir, s->id, rec, NULL), NULL, NULL, err_path);
+    if (r.end != IMPL_EXITED || r.code != 0) {
+        char t[240];
+        impl_result_text(t, sizeof t, &r);
+        snprintf(why, why_cap, "the clean recovery save (1 MiB) failed: %s", t);
+        return -1;
+    }
+    struct load_outcome lo;
+    snprintf(err_path, sizeof err_path, "%s/recovery-load.err", case_dir);
+    oracle_load(&lo, c, dir, s->id, case_dir, NULL, rec, err_path);
+    if (lo.match != LOAD_NEW) {
+        snprintf(why, why_cap, "the clean recovery save (1 MiB) exited 0 but its %s", lo.text);
+        return -1;
+    }
+    return 0;
+}
+
+int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
+{
+    const struct scenario *s = &TABLE[run->scenario];
+    char cdir[600], d[700], trace[700], errp[700], t[240];
+    struct argv_buf b;
+    struct impl_result r;
+    if (fmt_path(run->template_dir, sizeof run->template_dir, "%s/template-%s", c->workdir,
+                 s->name) ||
+        fmt_path(cdir, sizeof cdir, "%s/census-%s", c->workdir, s->name)) {
+        snprintf(err, err_cap, "work directory path too long: %s", c->workdir);
+        return -1;
+    }
+    snprintf(errp, sizeof errp, "%s/setup.err", c->workdir);
+    if (mkdir(run->template_dir, 0755) != 0 || mkdir(cdir, 0755) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", cdir, strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0; i < s->n_setup; i++) {
+        const struct setup_save *ss = &s->setup[i];
+        impl_run(&r, &c->impl,
+                 save_args(&b, c, run->template_dir, ss->id, &c->data.p[ss->payload], ss->base),
+                 NULL, NULL, errp);
+        if (r.end != IMPL_EXITED || r.code != 0) {
+            impl_result_text(t, sizeof t, &r);
+            snprintf(err, err_cap,
+                     "the IUT fails a clean set-up save of scenario %s (%s save of '%s'): %s",
+                     s->name, ss->base ? "diff" : "full", ss->id, t);
+            return -1;
+        }
+    }
+    snprintf(d, sizeof d, "%s/d", cdir);
+    snprintf(trace, sizeof trace, "%s/trace", cdir);
+    snprintf(errp, sizeof errp, "%s/step.err", cdir);
+    if (dir_copy(d, run->template_dir) != 0) {
+        snprintf(err, err_cap, "cannot copy %s: %s", run->template_dir, strerror(errno));
+        return -1;
+    }
+    char so[700], mo[700];
+    struct impl_faults f = {.interposer = c->interposer, .dir = d, .trace = trace};
+    impl_run(&r, &c->impl, step_args(&b, so, mo, sizeof so, c, s, d, cdir), &f, NULL, errp);
+    if (r.end != IMPL_EXITED || r.code != 0) {
+        impl_result_text(t, sizeof t, &r);
+        snprintf(err, err_cap,
+                 "the IUT fails the clean census run of scenario %s (%s under the interposer, "
+                 "no fault injected): %s",
+                 s->name, s->op == OP_LOAD ? "load" : s->op == OP_MERGE ? "merge" : "save", t);
+        return -1;
+    }
+    const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
+    const struct payload *fresh = &c->data.p[s->expect_new];
+    if (s->op == OP_LOAD) {
+        char why[200];
+        if (oracle_classify(so, mo, prior, fresh, why, sizeof why) != LOAD_PRIOR) {
+            snprintf(err, err_cap,
+                     "the IUT fails the clean census run of scenario %s: load exited 0 with %s",
+                     s->name, why);
+            return -1;
+        }
+    } else {
+        struct load_outcome lo;
+        oracle_load(&lo, c, d, s->id, cdir, prior, fresh, errp);
+        bool ok = lo.match == LOAD_NEW || (s->prior == s->expect_new && lo.match == LOAD_PRIOR);
+        if (!ok) {
+            snprintf(err, err_cap,
+                     "the IUT fails the clean census run of scenario %s: after a clean %s, %s",
+                     s->name, s->op == OP_MERGE ? "merge" : "save", lo.text);
+            return -1;
+        }
+    }
+    if (census_read(run, trace, err, err_cap) != 0)
+        return -1;
+    if (run->n_calls == 0) {
+        snprintf(err, err_cap,
+                 "the census run of scenario %s counted no file call under SNAPFAULT_DIR: is "
+                 "the interposer %s loaded and working?",
+                 s->name, c->interposer);
+        return -1;
+    }
+    char why[400];
+    if (recover(c, s, d, cdir, why, sizeof why) != 0) {
+        snprintf(err, err_cap, "the IUT fails the clean run of scenario %s: %s", s->name, why);
+        return -1;
+    }
+    run->baseline_files = count_entries(d);
+    return 0;
+}
+
+void scenario_run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
+                       struct case_result *res)
+{
+    const struct scenario *s = &TABLE[k->scenario];
+    const struct scenario_run *run = NULL;
+    for (unsigned i = 0; i < c->n_runs; i++)
+        if (c->runs[i].scenario == k->scenario)
+            run = &c->runs[i];
+    memset(res, 0, sizeof *res);
+    res->verdict = V_PASS;
+    char d[700], trace[700], errp[700], fcase[64], so[700], mo[700];
+    snprintf(d, sizeof d, "%s/d", case_dir);
+    snprintf(trace, sizeof trace, "%s/trace", case_dir);
+    snprintf(errp, sizeof errp, "%s/step.err", case_dir);
+    snprintf(fcase, sizeof fcase, "%u:%s", k->ordinal, k->action);
+    if (!run || mkdir(case_dir, 0755) != 0 || dir_copy(d, run->template_dir) != 0) {
+        oracle_finding(res, "setup", "cannot prepare the case directory %s: %s", case_dir,
+                       strerror(errno));
+        return;
+    }
+    struct argv_buf b;
+    struct impl_result step;
+    struct impl_faults f = {.interposer = c->interposer, .dir = d, .trace = trace,
+                            .fault_case = fcase};
+    impl_run(&step, &c->impl, step_args(&b, so, mo, sizeof so, c, s, d, case_dir), &f, NULL,
+             errp);
+    impl_result_text(res->step, sizeof res->step, &step);
+    trace_excerpt(res->trace, sizeof res->trace, trace, d, k->ordinal, &res->fault_reached);
+    if (step.end == IMPL_KILLED)
+        res->fault_reached = true;
+
+    const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
+    const struct payload *fresh = &c->data.p[s->expect_new];
+    struct load_outcome lo;
+    if (s->op == OP_LOAD) {
+        char why[200] = "";
+        enum load_match m = LOAD_NONE;
+        if (step.end == IMPL_EXITED && step.code == 0)
+            m = oracle_classify(so, mo, prior, fresh, why, sizeof why);
+        oracle_judge_load(res, &step, m);
+        snprintf(res->load, sizeof res->load, "faulted load: %s%s%s", res->step,
+                 why[0] ? ", outputs: " : "", why);
+        oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
+        if (lo.match != LOAD_PRIOR)
+            oracle_finding(res, "prior-pair",
+                           "after the faulted load the pair no longer loads intact: %s",
+                           lo.text);
+    } else {
+        if (step.end != IMPL_EXITED || step.code != 0)
+            dir_new_entries(res->left, sizeof res->left, d, run->template_dir);
+        oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
+        oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
+        snprintf(res->load, sizeof res->load, "%s", lo.text);
+    }
+    if (s->base_payload >= 0) {
+        const struct payload *bp = &c->data.p[s->base_payload];
+        struct load_outcome bl;
+        oracle_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);
+        if (bl.match != LOAD_PRIOR)
+            oracle_finding(res, "prior-pair", "the base pair '%s' no longer loads intact: %s",
+                           s->base_id, bl.text);
+    }
+    char why[400];
+    if (recover(c, s, d, case_dir, why, sizeof why) != 0) {
+        oracle_finding(res, "recovery", "%s", why);
+        return;
+    }
+    char names[300];
+    int n = dir_list(names, sizeof names, d);
+    if (n > run->baseline_files)
+        oracle_finding(res, "leftovers",
+                       "after the recovery save the directory holds %d files where a clean run "
+                       "leaves %d: %s",
+                       n, run->baseline_files, names);
+    if (res->verdict == V_PASS && !res->fault_reached)
+        snprintf(res->detail, sizeof res->detail,
+                 "the fault was not reached: the step made fewer counted calls than the census");
+}

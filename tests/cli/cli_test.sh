@@ -38,7 +38,8 @@ flip() {
 }
 size() { stat -c %s "$1"; }
 
-R() { "$SNAPREF" "$@"; }
+# SNAPREF_WRAPPER runs the tool under e.g. valgrind: "valgrind -q --error-exitcode=99".
+R() { ${SNAPREF_WRAPPER:-} "$SNAPREF" "$@"; }
 
 gen_full() { # gen_full SEED RAM PS PREFIX
     expect 0 R gen --seed "$1" --ram "$2" --vcpus 2 --page-size "$3" \

@@ -39,11 +39,18 @@ static void crc_table_init(void)
 
 static uint64_t load_le64(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v)); /* one unaligned load */
+    return v;
+#else
     uint64_t v = 0;
 
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
+#endif
 }
 
 uint64_t snap_crc64_portable(uint64_t crc, const void *src, size_t src_len)

@@ -327,6 +327,87 @@ static void pair_seed(const char *name, uint8_t flags, const struct pair *const 
     free(b.p);
 }
 
+/* As pair_seed, for flags bit 1 (padding): each memory section is only the first keep bytes of
+ * the memory file plus its trailer; pair_load zero-fills the rest. The pages past keep must be
+ * zero in the pair for its page map to hold. */
+static void pair_seed_padded(const char *name, uint8_t flags, const struct pair *const *levels,
+                             size_t count, size_t keep)
+{
+    struct buf b = {0};
+    buf_put(&b, &flags, 1);
+    for (size_t i = 0; i < count; i++) {
+        const struct pair *p = levels[i];
+        size_t pages = p->mem_file_len - SNAP_MEM_TRAILER_LEN, head = keep < pages ? keep : pages;
+        uint8_t n[4];
+        buf_section(&b, p->state_file, p->state_file_len);
+        snap_put_le32(n, (uint32_t)(head + SNAP_MEM_TRAILER_LEN));
+        buf_put(&b, n, 4);
+        buf_put(&b, p->mem_file, head);
+        buf_put(&b, p->mem_file + pages, SNAP_MEM_TRAILER_LEN);
+    }
+    write_file("pair_load", name, b.p, b.len);
+    free(b.p);
+}
+
+/* Loadable pairs in a few kilobytes (padding): 1 MiB of guest RAM (mem_size_mib 1), zero but
+ * for its first page, for each page size; a full and a diff over it; a chain of three. */
+static void padded_seeds(void)
+{
+    static const uint32_t page_sizes[] = {4096, 16384, 65536};
+    const uint64_t ram = 1u << 20;
+    uint8_t *memory = calloc(ram, 1);
+    uint8_t *memory2 = calloc(ram, 1);
+    if (!memory || !memory2)
+        die("memory", SNAP_ENOMEM);
+    fill_memory(memory, 4096, 4);
+    fill_memory(memory2, 4096, 5);
+    char name[64];
+    for (size_t i = 0; i < 3; i++) {
+        uint32_t ps = page_sizes[i];
+        uint8_t dirty[32] = {0x01};
+        struct pair_spec bs = {"base", 1, SNAP_KIND_FULL, ps, ram, 1, &shapes[0], memory, NULL,
+                               NULL, NULL};
+        struct pair base = make_pair(&bs);
+        struct pair_spec ds = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[1], memory2, dirty,
+                               &base, "base"};
+        struct pair diff = make_pair(&ds);
+        struct pair_spec fs = {"vm", 7, SNAP_KIND_FULL, ps, ram, 1, &shapes[2], memory2, NULL,
+                               NULL, NULL};
+        struct pair full = make_pair(&fs);
+        const struct pair *one[] = {&full};
+        const struct pair *two[] = {&diff, &base};
+        snprintf(name, sizeof name, "padded-full-%u", (unsigned)ps);
+        pair_seed_padded(name, 2, one, 1, 4096);
+        if (ps == 4096) {
+            /* level 0 is stored as "vm": the base pair's mem_name says base.g1.mem, which the
+             * loader must refuse (6.1 step 2) */
+            const struct pair *wrong[] = {&base};
+            pair_seed_padded("padded-wrong-id", 2, wrong, 1, 4096);
+        }
+        snprintf(name, sizeof name, "padded-diff-%u", (unsigned)ps);
+        pair_seed_padded(name, 2, two, 2, 4096);
+        if (ps == 4096) {
+            pair_seed_padded("padded-repair-diff-4096", 3, two, 2, 4096);
+            uint8_t dirty2[32] = {0x06};
+            struct pair_spec ms = {"mid", 3, SNAP_KIND_DIFF, ps, ram, 1, &shapes[2], memory,
+                                   dirty2, &base, "base"};
+            struct pair mid = make_pair(&ms);
+            struct pair_spec ts = {"vm", 4, SNAP_KIND_DIFF, ps, ram, 1, &shapes[1], memory2,
+                                   dirty, &mid, "mid"};
+            struct pair top = make_pair(&ts);
+            const struct pair *chain[] = {&top, &mid, &base};
+            pair_seed_padded("padded-chain-3", 2, chain, 3, 4096);
+            free_pair(&top);
+            free_pair(&mid);
+        }
+        free_pair(&full);
+        free_pair(&diff);
+        free_pair(&base);
+    }
+    free(memory2);
+    free(memory);
+}
+
 static void pair_seeds(void)
 {
     static const uint32_t page_sizes[] = {4096, 16384, 65536};
@@ -444,5 +525,6 @@ int main(int argc, char **argv)
     fill_memory(filler, sizeof filler, 7);
     codec_seeds();
     pair_seeds();
+    padded_seeds();
     return 0;
 }

@@ -5,15 +5,18 @@
  * bytes, every stored page has the CRC of the page map. No descriptor or heap leak, no UB.
  *
  * Input format (all integers little-endian):
- *   u8 flags         bit 0: repair the checksums of every state file and memory trailer
- *                    (fuzzing builds only, fuzz-common.h), so mutations reach the later checks
+ *   u8 flags         bit 0: repair the checksums of every state file (trailer and page map)
+ *                    and memory trailer (fuzzing builds only, fuzz-common.h), so mutations
+ *                    reach the later checks; bit 1: pad memory files (see below)
  *   then sections    u32 length + that many bytes; 0xFFFFFFFF: the file is absent; a length
  *                    past the end takes the rest of the input; the input may end at any point
  *   sections 2k, 2k+1 are the state and memory files of chain level k (k < FUZZ_MAX_LEVELS).
  * Level 0 is stored as "vm.snap". Level k+1's id is the base_name field of level k's state file
  * when it is a valid id, else "base<k+1>". A memory file is stored under the mem_name field of
  * its state file when that is a plausible name, else "<id>.g1.mem". The first file added under
- * a name wins, so cycles (a base naming itself) are expressible. */
+ * a name wins, so cycles (a base naming itself) are expressible. With flags bit 1 a memory
+ * section is its leading page bytes plus the 64-byte trailer, zero-filled to the mem_file_len of
+ * its state file: a loadable 1 MiB pair fits in a seed of a few kilobytes. */
 #include "fuzz-decode.h"
 #include "memio.h"
 
@@ -87,16 +90,29 @@ static void check_image(const struct snap_image *img, const uint8_t *src, size_t
     FUZZ_ASSERT(k == h->mem_pages);
 }
 
+/* A heap copy of src that the caller frees through owned[]; NULL when out of memory. */
+static uint8_t *own_copy(uint8_t **owned, size_t *owned_count, const uint8_t *src, size_t len,
+                         size_t cap)
+{
+    uint8_t *copy = calloc(cap ? cap : 1, 1);
+    if (!copy)
+        return NULL;
+    if (len)
+        memcpy(copy, src, len);
+    owned[(*owned_count)++] = copy;
+    return copy;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    bool repair = data[0] & 1;
+    bool repair = data[0] & 1, pad = data[0] & 2;
     struct cursor c = {data + 1, size - 1};
     struct memio m;
     memio_init(&m);
 
-    uint8_t *owned[2 * FUZZ_MAX_LEVELS] = {0};
+    uint8_t *owned[3 * FUZZ_MAX_LEVELS] = {0};
     size_t owned_count = 0;
     const uint8_t *top = NULL; /* level 0 state file as stored */
     size_t top_len = 0;
@@ -109,22 +125,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (have_st < 0)
             break;
         int have_mem = next_section(&c, &mem, &mem_len);
+        if (have_st > 0 && st_len >= 48 && snap_get_le64(st + 40) > FUZZ_MAX_RAM)
+            goto out; /* ram_size: offset 40 */
+
+        /* Padding (flags bit 1): the section holds the leading page bytes then the 64-byte
+         * trailer; the file is that, zero-filled to the mem_file_len of its state file
+         * (offset 112), so that a seed of a few bytes stands for a memory file of megabytes. */
+        if (pad && have_st > 0 && have_mem > 0 && st_len >= 120 &&
+            mem_len >= SNAP_MEM_TRAILER_LEN) {
+            uint64_t want = snap_get_le64(st + 112);
+            if (want >= mem_len && want <= FUZZ_MAX_RAM + SNAP_MEM_TRAILER_LEN) {
+                size_t head = mem_len - SNAP_MEM_TRAILER_LEN;
+                uint8_t *big = own_copy(owned, &owned_count, mem, head, (size_t)want);
+                if (!big)
+                    goto out;
+                memcpy(big + want - SNAP_MEM_TRAILER_LEN, mem + head, SNAP_MEM_TRAILER_LEN);
+                mem = big;
+                mem_len = (size_t)want;
+            }
+        }
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+        if (repair && have_mem > 0) {
+            uint8_t *copy = own_copy(owned, &owned_count, mem, mem_len, mem_len);
+            if (!copy)
+                goto out;
+            fuzz_fix_mem_trailer(copy, mem_len);
+            mem = copy;
+        }
+        if (repair && have_st > 0) {
+            uint8_t *copy;
+            if (!fuzz_crc_fixed_copy(&copy, &st_len, st, st_len))
+                goto out;
+            owned[owned_count++] = copy;
+            if (have_mem > 0)
+                fuzz_fix_page_map(copy, st_len, mem, mem_len);
+            st = copy;
+        }
+#endif
 
         char name[MEMIO_NAME_MAX];
         char mem_name[SNAP_NAME_FIELD_LEN] = "";
         char base[SNAP_NAME_FIELD_LEN] = "";
         if (have_st > 0) {
-            if (st_len >= 48 && snap_get_le64(st + 40) > FUZZ_MAX_RAM) /* ram_size: offset 40 */
-                goto out;
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-            if (repair) {
-                uint8_t *copy;
-                if (!fuzz_crc_fixed_copy(&copy, &st_len, st, st_len))
-                    goto out;
-                owned[owned_count++] = copy;
-                st = copy;
-            }
-#endif
             snprintf(name, sizeof name, "%s.snap", id);
             memio_add(&m, name, st, st_len);
             if (level == 0) {
@@ -136,21 +178,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (mem_name[0] == '\0')
             snprintf(mem_name, sizeof mem_name, "%s.g1.mem", id);
-        if (have_mem > 0) {
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-            if (repair) {
-                uint8_t *copy = malloc(mem_len ? mem_len : 1);
-                if (!copy)
-                    goto out;
-                if (mem_len)
-                    memcpy(copy, mem, mem_len);
-                fuzz_fix_mem_trailer(copy, mem_len);
-                owned[owned_count++] = copy;
-                mem = copy;
-            }
-#endif
+        if (have_mem > 0)
             memio_add(&m, mem_name, mem, mem_len);
-        }
         if (snap_id_valid(base))
             memcpy(id, base, sizeof id);
         else

@@ -5,6 +5,7 @@
 #define SNAPCHECK_CAMPAIGN_H
 
 #include "data.h"
+#include "dirimage.h"
 #include "impl.h"
 
 #include <stdbool.h>
@@ -70,6 +71,11 @@ struct scenario_run {
     int baseline_files;  /* files left by the clean step + recovery save in a fresh copy */
     unsigned n_calls;    /* counted calls of the clean step (census) */
     char calls[512][24]; /* call name per ordinal (1-based at index ordinal-1) */
+    /* The template's bytes (files of the base pair marked), and what the clean judging runs
+     * gave on exactly these bytes: a case that leaves the directory unchanged reuses them. */
+    struct dir_image tpl;
+    int tpl_recovery_files;    /* files after a recovery save on the template */
+    char tpl_recovery_why[400]; /* "" when that recovery held */
 };
 
 struct campaign {

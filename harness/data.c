@@ -102,13 +102,15 @@ int dataset_create(struct dataset *out, const char *dir, uint64_t seed, uint32_t
         p->mem_len = (size_t)mib << 20;
         p->mem = xmalloc(p->mem_len);
         if (i == P_D1 || i == P_D2) {
-            /* PRIOR with some pages rewritten: every other page equals the base image. */
+            /* PRIOR with a few pages rewritten (about 1 in 32: every dirty page is a counted write
+             * for page-by-page writers, so the density sets the campaign size); every other
+             * page equals the base image. */
             size_t pages = p->mem_len / page_size;
             memcpy(p->mem, out->p[P_PRIOR].mem, p->mem_len);
             p->dirty_len = (pages + 7) / 8;
             p->dirty = xcalloc(p->dirty_len, 1);
             for (size_t pg = 0; pg < pages; pg++) {
-                bool dirty = (splitmix(&s) % 4 == 0) || pg == (i == P_D1 ? 0 : pages - 1);
+                bool dirty = (splitmix(&s) % 32 == 0) || pg == (i == P_D1 ? 0 : pages - 1);
                 if (!dirty)
                     continue;
                 p->dirty[pg / 8] |= (uint8_t)(1u << (pg % 8));

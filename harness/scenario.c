@@ -6,6 +6,7 @@
  * count against the clean baseline (5). Judging runs never have the interposer loaded. */
 #include "scenario.h"
 #include "census.h"
+#include "dirimage.h"
 #include "oracle.h"
 #include "util.h"
 
@@ -168,6 +169,52 @@ static int recover(const struct campaign *c, const struct scenario *s, const cha
     return 0;
 }
 
+/* The clean judging runs on the template itself: the prior pair and the base load exactly
+ * (else the IUT fails a clean run: set-up error), and the recovery save's outcome and file
+ * count, which every case that leaves the directory unchanged then reuses. */
+static int judge_template(const struct campaign *c, struct scenario_run *run, char *err,
+                          size_t err_cap)
+{
+    const struct scenario *s = &TABLE[run->scenario];
+    char jdir[700], d[760], errp[760];
+    snprintf(jdir, sizeof jdir, "%s/judge-%s", c->workdir, s->name);
+    snprintf(d, sizeof d, "%s/d", jdir);
+    snprintf(errp, sizeof errp, "%s/load.err", jdir);
+    if (mkdir(jdir, 0755) != 0 || dir_image_write(&run->tpl, d) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", jdir, strerror(errno));
+        return -1;
+    }
+    struct load_outcome lo;
+    if (s->prior >= 0) {
+        const struct payload *p = &c->data.p[s->prior];
+        oracle_load(&lo, c, d, s->id, jdir, p, p, errp);
+        if (lo.match != LOAD_PRIOR) {
+            snprintf(err, err_cap,
+                     "the IUT fails a clean load of the pair '%s' it saved for scenario %s: %s",
+                     s->id, s->name, lo.text);
+            return -1;
+        }
+    }
+    if (s->base_payload >= 0) {
+        const struct payload *p = &c->data.p[s->base_payload];
+        oracle_load(&lo, c, d, s->base_id, jdir, p, p, errp);
+        if (lo.match != LOAD_PRIOR) {
+            snprintf(err, err_cap,
+                     "the IUT fails a clean load of the pair '%s' it saved for scenario %s: %s",
+                     s->base_id, s->name, lo.text);
+            return -1;
+        }
+    }
+    run->tpl_recovery_why[0] = 0;
+    if (recover(c, s, d, jdir, run->tpl_recovery_why, sizeof run->tpl_recovery_why) != 0) {
+        snprintf(err, err_cap, "the IUT fails the clean run of scenario %s: %s", s->name,
+                 run->tpl_recovery_why);
+        return -1;
+    }
+    run->tpl_recovery_files = count_entries(d);
+    return 0;
+}
+
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
@@ -185,8 +232,13 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
         snprintf(err, err_cap, "cannot create %s: %s", cdir, strerror(errno));
         return -1;
     }
+    struct dir_image base_files = {0};
     for (unsigned i = 0; i < s->n_setup; i++) {
         const struct setup_save *ss = &s->setup[i];
+        if (i == 1 && s->base_payload >= 0 && dir_image_take(&base_files, run->template_dir)) {
+            snprintf(err, err_cap, "cannot read %s: %s", run->template_dir, strerror(errno));
+            return -1;
+        }
         impl_run(&r, &c->impl,
                  save_args(&b, c, run->template_dir, ss->id, &c->data.p[ss->payload], ss->base),
                  NULL, NULL, errp);
@@ -198,10 +250,20 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
             return -1;
         }
     }
+    if (dir_image_take(&run->tpl, run->template_dir) != 0) {
+        snprintf(err, err_cap, "cannot read %s: %s", run->template_dir, strerror(errno));
+        dir_image_finish(&base_files);
+        return -1;
+    }
+    if (s->base_payload >= 0)
+        dir_image_mark(&run->tpl, s->n_setup > 1 ? &base_files : &run->tpl);
+    dir_image_finish(&base_files);
+    if (judge_template(c, run, err, err_cap) != 0)
+        return -1;
     snprintf(d, sizeof d, "%s/d", cdir);
     snprintf(trace, sizeof trace, "%s/trace", cdir);
     snprintf(errp, sizeof errp, "%s/step.err", cdir);
-    if (dir_copy(d, run->template_dir) != 0) {
+    if (dir_image_write(&run->tpl, d) != 0) {
         snprintf(err, err_cap, "cannot copy %s: %s", run->template_dir, strerror(errno));
         return -1;
     }
@@ -270,7 +332,7 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
     snprintf(trace, sizeof trace, "%s/trace", case_dir);
     snprintf(errp, sizeof errp, "%s/step.err", case_dir);
     snprintf(fcase, sizeof fcase, "%u:%s", k->ordinal, k->action);
-    if (!run || mkdir(case_dir, 0755) != 0 || dir_copy(d, run->template_dir) != 0) {
+    if (!run || mkdir(case_dir, 0755) != 0 || dir_image_write(&run->tpl, d) != 0) {
         oracle_finding(res, "setup", "cannot prepare the case directory %s: %s", case_dir,
                        strerror(errno));
         return;
@@ -286,9 +348,17 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
     if (step.end == IMPL_KILLED)
         res->fault_reached = true;
 
+    /* Unchanged bytes: the judging runs would repeat judge_template's, so reuse them. */
+    bool unchanged = dir_image_same(&run->tpl, d);
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
     const struct payload *fresh = &c->data.p[s->expect_new];
     struct load_outcome lo;
+    if (unchanged) {
+        memset(&lo, 0, sizeof lo);
+        lo.match = prior ? LOAD_PRIOR : LOAD_NONE;
+        snprintf(lo.text, sizeof lo.text, "%s (directory unchanged: as verified at set-up)",
+                 prior ? "load exit 0: the prior pair" : "load fails: no pair");
+    }
     if (s->op == OP_LOAD) {
         char why[200] = "";
         enum load_match m = LOAD_NONE;
@@ -297,7 +367,8 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
         oracle_judge_load(res, &step, m);
         snprintf(res->load, sizeof res->load, "faulted load: %s%s%s", res->step,
                  why[0] ? ", outputs: " : "", why);
-        oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
+        if (!unchanged)
+            oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         if (lo.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair",
                            "after the faulted load the pair no longer loads intact: %s",
@@ -305,11 +376,12 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
     } else {
         if (step.end != IMPL_EXITED || step.code != 0)
             dir_new_entries(res->left, sizeof res->left, d, run->template_dir);
-        oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
+        if (!unchanged)
+            oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
         snprintf(res->load, sizeof res->load, "%s", lo.text);
     }
-    if (s->base_payload >= 0) {
+    if (s->base_payload >= 0 && !dir_image_marked_intact(&run->tpl, d)) {
         const struct payload *bp = &c->data.p[s->base_payload];
         struct load_outcome bl;
         oracle_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);
@@ -318,17 +390,26 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
                            s->base_id, bl.text);
     }
     char why[400];
-    if (recover(c, s, d, case_dir, why, sizeof why) != 0) {
-        oracle_finding(res, "recovery", "%s", why);
-        return;
+    int n;
+    if (unchanged) {
+        n = run->tpl_recovery_files;
+    } else {
+        if (recover(c, s, d, case_dir, why, sizeof why) != 0) {
+            oracle_finding(res, "recovery", "%s", why);
+            return;
+        }
+        char names[8];
+        n = dir_list(names, sizeof names, d);
     }
-    char names[300];
-    int n = dir_list(names, sizeof names, d);
-    if (n > run->baseline_files)
+    if (n > run->baseline_files) {
+        char names[300] = "";
+        if (!unchanged)
+            dir_list(names, sizeof names, d);
         oracle_finding(res, "leftovers",
                        "after the recovery save the directory holds %d files where a clean run "
-                       "leaves %d: %s",
-                       n, run->baseline_files, names);
+                       "leaves %d%s%s",
+                       n, run->baseline_files, names[0] ? ": " : "", names);
+    }
     if (res->verdict == V_PASS && !res->fault_reached)
         snprintf(res->detail, sizeof res->detail,
                  "the fault was not reached: the step made fewer counted calls than the census");

@@ -1,0 +1,318 @@
+/* Unit tests of the snapcheck modules: trace parsing and case enumeration (census), the
+ * verdict matrix of the oracles, directory images and string helpers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "census.h"
+#include "dirimage.h"
+#include "oracle.h"
+#include "util.h"
+
+#include <model.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void census__parses_a_trace_line(void **st)
+{
+    (void)st;
+    char line[] = "7\tfsync\t/d/vm.g2.mem\t-\t3\t-\t-\t-1\tEIO\terrno=EIO\n";
+    struct trace_line t;
+    assert_int_equal(trace_parse_line(&t, line), 0);
+    assert_int_equal(t.ordinal, 7);
+    assert_string_equal(t.call, "fsync");
+    assert_string_equal(t.path, "/d/vm.g2.mem");
+    assert_string_equal(t.err, "EIO");
+    assert_string_equal(t.injected, "errno=EIO");
+}
+
+static void census__rejects_bad_ordinals(void **st)
+{
+    (void)st;
+    struct trace_line t;
+    char zero[] = "0\topen\t/d/x";
+    char text[] = "x1\topen\t/d/x";
+    char lone[] = "3";
+    assert_int_equal(trace_parse_line(&t, zero), -1);
+    assert_int_equal(trace_parse_line(&t, text), -1);
+    assert_int_equal(trace_parse_line(&t, lone), -1);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    assert_int_equal(file_write(path, text, strlen(text)), 0);
+}
+
+static void census__reads_calls_in_order_and_rejects_gaps(void **st)
+{
+    (void)st;
+    char path[] = "/tmp/snapcheck-test-trace-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_text(path, "1\topen\t/d/a\t-\t-\t-\t-\t3\t-\t-\n2\twrite\t/d/a\t-\t3\t0\t10\t10\t-\t-\n"
+                     "3\trename\t/d/a\t/d/b\t-\t-\t-\t0\t-\t-\n");
+    struct scenario_run run;
+    memset(&run, 0, sizeof run);
+    char err[256];
+    assert_int_equal(census_read(&run, path, err, sizeof err), 0);
+    assert_int_equal(run.n_calls, 3);
+    assert_string_equal(run.calls[1], "write");
+    assert_string_equal(run.calls[2], "rename");
+    write_text(path, "1\topen\t/d/a\n3\twrite\t/d/a\n");
+    assert_int_equal(census_read(&run, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ordinal 3"));
+    unlink(path);
+}
+
+static struct scenario_run *three_calls(void)
+{
+    static struct scenario_run run;
+    memset(&run, 0, sizeof run);
+    run.scenario = 1;
+    run.n_calls = 3;
+    strcpy(run.calls[0], "open");
+    strcpy(run.calls[1], "write");
+    strcpy(run.calls[2], "fsync");
+    return &run;
+}
+
+static bool has_case(const struct sc_case *c, unsigned n, const char *id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!strcmp(c[i].id, id))
+            return true;
+    return false;
+}
+
+static void census__smoke_tier_has_one_errno_half_short_and_both_crashes(void **st)
+{
+    (void)st;
+    struct sc_case *cases = NULL;
+    unsigned n = 0, cap = 0;
+    census_enumerate(&cases, &n, &cap, three_calls(), "full-over-full", TIER_SMOKE);
+    /* open: errno + 2 crashes; write: errno + short + 2; fsync: errno + 2. */
+    assert_int_equal(n, 3 + 4 + 3);
+    assert_true(has_case(cases, n, "full-over-full/1/open/errno=EIO"));
+    assert_true(has_case(cases, n, "full-over-full/2/write/short=half"));
+    assert_true(has_case(cases, n, "full-over-full/3/fsync/crash-before"));
+    assert_true(has_case(cases, n, "full-over-full/3/fsync/crash-after"));
+    assert_false(has_case(cases, n, "full-over-full/2/write/short=1"));
+    assert_false(has_case(cases, n, "full-over-full/1/open/short=half"));
+    free(cases);
+}
+
+static void census__full_tier_has_every_errno_of_the_model(void **st)
+{
+    (void)st;
+    struct sc_case *cases = NULL;
+    unsigned n = 0, cap = 0;
+    census_enumerate(&cases, &n, &cap, three_calls(), "x", TIER_FULL);
+    unsigned expect = 0;
+    const char *names[] = {"open", "write", "fsync"};
+    for (int i = 0; i < 3; i++) {
+        const struct sf_call *m = sf_call_find(names[i]);
+        assert_non_null(m);
+        expect += m->n_errnos + 2 + (m->can_short ? 3 : 0);
+        for (unsigned k = 0; k < m->n_errnos; k++) {
+            char id[128];
+            snprintf(id, sizeof id, "x/%d/%s/errno=%s", i + 1, names[i],
+                     sf_errno_name(m->errnos[k]));
+            assert_true(has_case(cases, n, id));
+        }
+    }
+    assert_int_equal(n, expect);
+    assert_true(has_case(cases, n, "x/2/write/short=allbut1"));
+    /* Ids are stable: the same census gives the same list in the same order. */
+    struct sc_case *again = NULL;
+    unsigned n2 = 0, cap2 = 0;
+    census_enumerate(&again, &n2, &cap2, three_calls(), "x", TIER_FULL);
+    assert_int_equal(n, n2);
+    for (unsigned i = 0; i < n; i++)
+        assert_string_equal(cases[i].id, again[i].id);
+    free(cases);
+    free(again);
+}
+
+static void census__kinds_of_actions(void **st)
+{
+    (void)st;
+    assert_int_equal(census_action_kind("errno=ENOSPC"), FK_ERRNO);
+    assert_int_equal(census_action_kind("short=1"), FK_SHORT);
+    assert_int_equal(census_action_kind("crash-before"), FK_CRASH_BEFORE);
+    assert_int_equal(census_action_kind("crash-after"), FK_CRASH_AFTER);
+}
+
+static struct impl_result ended(enum impl_end end, int code, const char *msg)
+{
+    struct impl_result r;
+    memset(&r, 0, sizeof r);
+    r.end = end;
+    r.code = code;
+    snprintf(r.stderr1, sizeof r.stderr1, "%s", msg);
+    return r;
+}
+
+static enum verdict judge(enum impl_end end, int code, enum load_match m, bool had_prior,
+                          char *oracle)
+{
+    struct case_result res;
+    memset(&res, 0, sizeof res);
+    struct impl_result step = ended(end, code, "failed");
+    struct load_outcome lo;
+    memset(&lo, 0, sizeof lo);
+    lo.match = m;
+    oracle_judge_save(&res, &step, &lo, had_prior, false);
+    strcpy(oracle, res.oracle);
+    return res.verdict;
+}
+
+static void oracle__save_verdict_matrix(void **st)
+{
+    (void)st;
+    char o[16];
+    /* exit 0: only the new pair will do. */
+    assert_int_equal(judge(IMPL_EXITED, 0, LOAD_NEW, true, o), V_PASS);
+    assert_int_equal(judge(IMPL_EXITED, 0, LOAD_PRIOR, true, o), V_FINDING);
+    assert_string_equal(o, "committed");
+    assert_int_equal(judge(IMPL_EXITED, 0, LOAD_NONE, false, o), V_FINDING);
+    assert_string_equal(o, "committed");
+    /* failed: prior passes, new is ambiguous, nothing loses the prior pair. */
+    assert_int_equal(judge(IMPL_EXITED, 1, LOAD_PRIOR, true, o), V_PASS);
+    assert_int_equal(judge(IMPL_EXITED, 1, LOAD_NEW, true, o), V_AMBIGUOUS);
+    assert_int_equal(judge(IMPL_EXITED, 1, LOAD_NONE, true, o), V_FINDING);
+    assert_string_equal(o, "prior-pair");
+    assert_int_equal(judge(IMPL_EXITED, 1, LOAD_NONE, false, o), V_PASS);
+    assert_int_equal(judge(IMPL_EXITED, 1, LOAD_OTHER, true, o), V_FINDING);
+    assert_string_equal(o, "prior-pair");
+    /* crashed: prior or new pass; nothing or other bytes are findings. */
+    assert_int_equal(judge(IMPL_KILLED, 9, LOAD_NEW, true, o), V_PASS);
+    assert_int_equal(judge(IMPL_KILLED, 9, LOAD_PRIOR, true, o), V_PASS);
+    assert_int_equal(judge(IMPL_KILLED, 9, LOAD_NONE, true, o), V_FINDING);
+    assert_int_equal(judge(IMPL_KILLED, 9, LOAD_OTHER, false, o), V_FINDING);
+}
+
+static void oracle__load_verdicts(void **st)
+{
+    (void)st;
+    struct case_result res;
+    struct impl_result r = ended(IMPL_EXITED, 1, "snapref: load failed: EIO");
+    oracle_judge_load(&res, &r, LOAD_NONE);
+    assert_int_equal(res.verdict, V_PASS);
+    r = ended(IMPL_EXITED, 1, "");
+    oracle_judge_load(&res, &r, LOAD_NONE);
+    assert_int_equal(res.verdict, V_FINDING);
+    assert_string_equal(res.oracle, "clean-load");
+    r = ended(IMPL_EXITED, 0, "");
+    oracle_judge_load(&res, &r, LOAD_OTHER);
+    assert_int_equal(res.verdict, V_FINDING);
+    oracle_judge_load(&res, &r, LOAD_PRIOR);
+    assert_int_equal(res.verdict, V_PASS);
+    r = ended(IMPL_SIGNALED, 11, "");
+    oracle_judge_load(&res, &r, LOAD_NONE);
+    assert_int_equal(res.verdict, V_FINDING);
+}
+
+static void oracle__classify_tells_prior_new_and_mixes(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/snapcheck-test-cls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    uint8_t s1[] = "state-one", s2[] = "state-two", m1[64], m2[64];
+    memset(m1, 1, sizeof m1);
+    memset(m2, 2, sizeof m2);
+    struct payload prior = {.name = "prior", .state = s1, .state_len = sizeof s1, .mem = m1,
+                            .mem_len = sizeof m1};
+    struct payload fresh = {.name = "new", .state = s2, .state_len = sizeof s2, .mem = m2,
+                            .mem_len = sizeof m2};
+    char so[128], mo[128], why[160];
+    snprintf(so, sizeof so, "%s/s", dir);
+    snprintf(mo, sizeof mo, "%s/m", dir);
+    file_write(so, s1, sizeof s1);
+    file_write(mo, m1, sizeof m1);
+    assert_int_equal(oracle_classify(so, mo, &prior, &fresh, why, sizeof why), LOAD_PRIOR);
+    file_write(mo, m2, sizeof m2);
+    assert_int_equal(oracle_classify(so, mo, &prior, &fresh, why, sizeof why), LOAD_OTHER);
+    assert_non_null(strstr(why, "prior state with new memory"));
+    file_write(so, s2, sizeof s2);
+    assert_int_equal(oracle_classify(so, mo, &prior, &fresh, why, sizeof why), LOAD_NEW);
+    file_write(mo, m2, sizeof m2 - 1); /* one byte short */
+    assert_int_equal(oracle_classify(so, mo, &prior, &fresh, why, sizeof why), LOAD_OTHER);
+    assert_int_equal(oracle_classify(so, mo, NULL, &fresh, why, sizeof why), LOAD_OTHER);
+    path_remove_tree(dir);
+}
+
+static void dirimage__detects_any_change(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/snapcheck-test-img-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[128], b[128], copy[160], p[200];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(copy, sizeof copy, "%s/copy", dir);
+    mkdir(a, 0755);
+    snprintf(p, sizeof p, "%s/x.snap", a);
+    write_text(p, "hello");
+    snprintf(p, sizeof p, "%s/x.mem", a);
+    write_text(p, "memory");
+    struct dir_image img;
+    assert_int_equal(dir_image_take(&img, a), 0);
+    assert_int_equal(img.n, 2);
+    assert_int_equal(dir_image_write(&img, copy), 0);
+    assert_true(dir_image_same(&img, copy));
+    snprintf(p, sizeof p, "%s/x.mem", copy);
+    write_text(p, "memorY");
+    assert_false(dir_image_same(&img, copy));
+    write_text(p, "memory");
+    assert_true(dir_image_same(&img, copy));
+    snprintf(p, sizeof p, "%s/x.tmp", copy);
+    write_text(p, "");
+    assert_false(dir_image_same(&img, copy)); /* an extra file */
+    char names[64];
+    assert_int_equal(dir_new_entries(names, sizeof names, copy, a), 1);
+    assert_string_equal(names, "x.tmp");
+    img.files[0].marked = true;
+    assert_true(dir_image_marked_intact(&img, copy));
+    snprintf(p, sizeof p, "%s/%s", copy, img.files[0].name);
+    unlink(p);
+    assert_false(dir_image_marked_intact(&img, copy));
+    dir_image_finish(&img);
+    path_remove_tree(dir);
+    (void)b;
+}
+
+static void util__str_append_truncates_visibly(void **st)
+{
+    (void)st;
+    char buf[8] = "";
+    str_append(buf, sizeof buf, "abc");
+    assert_string_equal(buf, "abc");
+    str_append(buf, sizeof buf, "defghij");
+    assert_int_equal(strlen(buf), 7);
+    assert_string_equal(buf + 4, "...");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(census__parses_a_trace_line),
+        cmocka_unit_test(census__rejects_bad_ordinals),
+        cmocka_unit_test(census__reads_calls_in_order_and_rejects_gaps),
+        cmocka_unit_test(census__smoke_tier_has_one_errno_half_short_and_both_crashes),
+        cmocka_unit_test(census__full_tier_has_every_errno_of_the_model),
+        cmocka_unit_test(census__kinds_of_actions),
+        cmocka_unit_test(oracle__save_verdict_matrix),
+        cmocka_unit_test(oracle__load_verdicts),
+        cmocka_unit_test(oracle__classify_tells_prior_new_and_mixes),
+        cmocka_unit_test(dirimage__detects_any_change),
+        cmocka_unit_test(util__str_append_truncates_visibly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

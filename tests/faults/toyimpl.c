@@ -1,0 +1,266 @@
+/* toyimpl: a small implementation under test of the adapter contract (docs/ADAPTER.md) that
+ * treats the state as opaque bytes, used to test snapcheck itself with protocols whose verdict
+ * is known in advance:
+ *   --protocol good          one pair file: write <id>.pair.tmp, fsync, close, rename over
+ *                            <id>.pair, fsync the directory (correct: no finding expected)
+ *   --protocol two-rename    state and memory in two files, each renamed into place: a fault
+ *                            or crash between the renames leaves new state + old memory, the
+ *                            prior pair is lost (prior-pair finding expected)
+ *   --protocol ignore-short  like good, but a short write is taken as complete (the save exits
+ *                            0 with a truncated pair: committed finding expected)
+ *   --protocol fail-save     every save fails (the census must report a set-up error)
+ * Diff saves store the full image (allowed by the contract); no merge. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum protocol { GOOD, TWO_RENAME, IGNORE_SHORT, FAIL_SAVE };
+static enum protocol proto = GOOD;
+
+static uint64_t fnv(const uint8_t *p, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > (1 << 28)) {
+        close(fd);
+        return -1;
+    }
+    *len = (size_t)st.st_size;
+    *out = malloc(*len ? *len : 1);
+    size_t got = 0;
+    while (*out && got < *len) {
+        ssize_t r = read(fd, *out + got, *len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (!*out || got != *len) {
+        free(*out);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        if (proto == IGNORE_SHORT)
+            return 0;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* File = "TOY1" u64 token u64 len, bytes, u64 fnv(all before). */
+static int write_file(const char *tmp, uint64_t token, const uint8_t *a, size_t alen,
+                      const uint8_t *b, size_t blen)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    uint8_t head[20];
+    uint64_t total = alen + blen;
+    memcpy(head, "TOY1", 4);
+    memcpy(head + 4, &token, 8);
+    memcpy(head + 12, &total, 8);
+    uint64_t h = fnv(head, sizeof head, 0xcbf29ce484222325ull);
+    h = fnv(a, alen, h);
+    h = fnv(b, blen, h);
+    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) ||
+             write_all(fd, b, blen) || write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
+    if (close(fd) != 0)
+        rc = -1;
+    if (rc)
+        unlink(tmp);
+    return rc ? -1 : 0;
+}
+
+/* Read and verify a file; body (heap) = bytes after the header, without the checksum. */
+static int check_file(const char *path, uint64_t *token, uint8_t **body, size_t *body_len)
+{
+    uint8_t *buf;
+    size_t len;
+    if (read_file(path, &buf, &len) != 0)
+        return -1;
+    uint64_t total, h;
+    if (len < 28 || memcmp(buf, "TOY1", 4) != 0)
+        goto bad;
+    memcpy(token, buf + 4, 8);
+    memcpy(&total, buf + 12, 8);
+    if (total != len - 28)
+        goto bad;
+    memcpy(&h, buf + len - 8, 8);
+    if (fnv(buf, len - 8, 0xcbf29ce484222325ull) != h)
+        goto bad;
+    *body = buf;
+    memmove(buf, buf + 20, total);
+    *body_len = total;
+    return 0;
+bad:
+    free(buf);
+    return -1;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static const char *opt(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name))
+            return argv[i + 1];
+    return NULL;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "toyimpl: %s: %s\n", what, strerror(errno ? errno : EIO));
+    return 1;
+}
+
+static int save(const char *dir, const char *id, const char *sp, const char *mp)
+{
+    if (proto == FAIL_SAVE) {
+        fprintf(stderr, "toyimpl: save refused (fail-save protocol)\n");
+        return 1;
+    }
+    uint8_t *st, *mem;
+    size_t sl, ml;
+    if (read_file(sp, &st, &sl) != 0 || read_file(mp, &mem, &ml) != 0)
+        return fail("cannot read the inputs");
+    char tmp[4096], fin[4096], tmp2[4096], fin2[4096];
+    uint64_t token = ((uint64_t)getpid() << 20) ^ (uint64_t)ml ^ fnv(st, sl, 1);
+    uint8_t lens[8];
+    uint64_t sl64 = sl;
+    memcpy(lens, &sl64, 8);
+    if (proto != TWO_RENAME) {
+        snprintf(tmp, sizeof tmp, "%s/%s.pair.tmp", dir, id);
+        snprintf(fin, sizeof fin, "%s/%s.pair", dir, id);
+        uint8_t *both = malloc(8 + sl);
+        memcpy(both, lens, 8);
+        memcpy(both + 8, st, sl);
+        int rc = write_file(tmp, token, both, 8 + sl, mem, ml);
+        free(both);
+        if (rc != 0)
+            return fail("write pair");
+        if (rename(tmp, fin) != 0) {
+            int e = errno;
+            unlink(tmp);
+            errno = e;
+            return fail("rename");
+        }
+        return fsync_dir(dir) ? fail("fsync dir") : 0;
+    }
+    snprintf(tmp, sizeof tmp, "%s/%s.state.tmp", dir, id);
+    snprintf(fin, sizeof fin, "%s/%s.state", dir, id);
+    snprintf(tmp2, sizeof tmp2, "%s/%s.mem.tmp", dir, id);
+    snprintf(fin2, sizeof fin2, "%s/%s.mem", dir, id);
+    if (write_file(tmp, token, st, sl, NULL, 0) != 0 ||
+        write_file(tmp2, token, mem, ml, NULL, 0) != 0)
+        return fail("write temporaries");
+    if (rename(tmp, fin) != 0 || rename(tmp2, fin2) != 0)
+        return fail("rename");
+    return fsync_dir(dir) ? fail("fsync dir") : 0;
+}
+
+static int load(const char *dir, const char *id, const char *so, const char *mo)
+{
+    char p[4096], p2[4096];
+    uint8_t *a, *b = NULL;
+    size_t al, bl;
+    uint64_t t1, t2;
+    if (proto != TWO_RENAME) {
+        snprintf(p, sizeof p, "%s/%s.pair", dir, id);
+        if (check_file(p, &t1, &a, &al) != 0 || al < 8)
+            return fail("no valid pair");
+        uint64_t sl;
+        memcpy(&sl, a, 8);
+        if (sl > al - 8) {
+            errno = EINVAL;
+            return fail("bad pair");
+        }
+        FILE *f = fopen(so, "wb"), *g = fopen(mo, "wb");
+        if (!f || !g)
+            return fail("outputs");
+        fwrite(a + 8, 1, sl, f);
+        fwrite(a + 8 + sl, 1, al - 8 - sl, g);
+        return (fclose(f) | fclose(g)) ? fail("outputs") : 0;
+    }
+    snprintf(p, sizeof p, "%s/%s.state", dir, id);
+    snprintf(p2, sizeof p2, "%s/%s.mem", dir, id);
+    if (check_file(p, &t1, &a, &al) != 0 || check_file(p2, &t2, &b, &bl) != 0)
+        return fail("no valid pair");
+    if (t1 != t2) {
+        errno = EINVAL;
+        return fail("state and memory files do not belong together");
+    }
+    FILE *f = fopen(so, "wb"), *g = fopen(mo, "wb");
+    if (!f || !g)
+        return fail("outputs");
+    fwrite(a, 1, al, f);
+    fwrite(b, 1, bl, g);
+    return (fclose(f) | fclose(g)) ? fail("outputs") : 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    if (i + 1 < argc && !strcmp(argv[i], "--protocol")) {
+        const char *p = argv[i + 1];
+        proto = !strcmp(p, "two-rename")     ? TWO_RENAME
+                : !strcmp(p, "ignore-short") ? IGNORE_SHORT
+                : !strcmp(p, "fail-save")    ? FAIL_SAVE
+                                             : GOOD;
+        i += 2;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "usage: toyimpl [--protocol P] capabilities|save|load ...\n");
+        return 2;
+    }
+    const char *op = argv[i];
+    const char *dir = opt(argc, argv, "--dir"), *id = opt(argc, argv, "--id");
+    if (!strcmp(op, "capabilities")) {
+        puts("save-full save-diff load");
+        return 0;
+    }
+    if (!dir || !id) {
+        fprintf(stderr, "toyimpl: --dir and --id are required\n");
+        return 2;
+    }
+    if (!strcmp(op, "save"))
+        return save(dir, id, opt(argc, argv, "--state"), opt(argc, argv, "--memory"));
+    if (!strcmp(op, "load"))
+        return load(dir, id, opt(argc, argv, "--state-out"), opt(argc, argv, "--memory-out"));
+    fprintf(stderr, "toyimpl: unknown operation %s\n", op);
+    return 2;
+}

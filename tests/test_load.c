@@ -1,0 +1,576 @@
+/* Unit tests of ref/src/load.c: snap_pair_load and snap_pair_verify against FORMAT.md 6.1:
+ * missing pair, every way a memory file can fail to belong to its state file, a damaged page
+ * reported with its guest index, diff chains (binding, missing base, depth limit), the decode
+ * order for damaged and oversized state files, I/O failures, and incompatible states. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "faultio.h"
+
+#define MIB (1u << 20)
+
+struct fixture {
+    char *dir;
+    struct tfix_vm vm;
+    uint8_t *mem;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    fx->dir = tfix_mkdir();
+    tfix_vm_init(&fx->vm, 1, true, 1);
+    fx->mem = tfix_memory(MIB, 1);
+    *state = fx;
+    return fx->dir != NULL && fx->mem != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    tfix_rmdir(fx->dir);
+    free(fx->mem);
+    free(fx);
+    return 0;
+}
+
+static struct snap_save_report save_full(struct fixture *fx, const char *id, const uint8_t *mem,
+                                         uint32_t page_size)
+{
+    struct snap_save_report rep;
+    struct snap_save_req r;
+    struct snap_diag d;
+
+    memset(&r, 0, sizeof(r));
+    r.dir = fx->dir;
+    r.id = id;
+    r.kind = SNAP_KIND_FULL;
+    r.state = &fx->vm.st;
+    r.memory = mem;
+    r.ram_size = MIB;
+    r.page_size = page_size;
+    if (snap_pair_save(&rep, &snap_io_posix, &r, &d) != 0)
+        fail_msg("save %s: %s", id, d.msg);
+    return rep;
+}
+
+static struct snap_save_report save_diff(struct fixture *fx, const char *id, const char *base,
+                                         const uint8_t *mem, const uint8_t *dirty)
+{
+    struct snap_save_report rep;
+    struct snap_save_req r;
+    struct snap_diag d;
+
+    memset(&r, 0, sizeof(r));
+    r.dir = fx->dir;
+    r.id = id;
+    r.kind = SNAP_KIND_DIFF;
+    r.state = &fx->vm.st;
+    r.memory = mem;
+    r.ram_size = MIB;
+    r.page_size = 4096;
+    r.dirty = dirty;
+    r.base_id = base;
+    if (snap_pair_save(&rep, &snap_io_posix, &r, &d) != 0)
+        fail_msg("save %s: %s", id, d.msg);
+    return rep;
+}
+
+/* Load and verify must agree; @return the load error, diag in *d. */
+static int load_code(const char *dir, const char *id, struct snap_diag *d)
+{
+    struct snap_image img;
+    struct snap_diag vd;
+    int rc = snap_pair_load(&img, &snap_io_posix, dir, id, d);
+    int vrc = snap_pair_verify(&snap_io_posix, dir, id, &vd);
+
+    assert_int_equal(rc, vrc);
+    assert_int_equal(d->page, vd.page);
+    if (rc == 0)
+        snap_image_finish(&img);
+    else
+        assert_null(img.memory);
+    return rc;
+}
+
+static void flip_byte(const char *dir, const char *name, size_t off)
+{
+    size_t len = 0;
+    uint8_t *buf = tfix_read(dir, name, &len);
+
+    assert_non_null(buf);
+    assert_true(off < len);
+    buf[off] ^= 0x40;
+    assert_int_equal(tfix_write(dir, name, buf, len), 0);
+    free(buf);
+}
+
+static void resize(const char *dir, const char *name, long delta)
+{
+    size_t len = 0;
+    uint8_t *buf = tfix_read(dir, name, &len);
+    uint8_t *grown = realloc(buf, len + 1);
+
+    assert_non_null(grown);
+    grown[len] = 0;
+    assert_int_equal(tfix_write(dir, name, grown, (size_t)((long)len + delta)), 0);
+    free(grown);
+}
+
+static void load__missing_pair_is_enoent(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+
+    assert_int_equal(load_code(fx->dir, "nothing", &d), SNAP_ENOENT);
+    assert_non_null(strstr(d.path, "nothing.snap"));
+}
+
+static void load__full_pair_loads_image_and_state(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_save_report rep = save_full(fx, "vm1", fx->mem, 4096);
+    struct snap_image img;
+
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, fx->dir, "vm1", NULL), 0);
+    assert_memory_equal(img.memory, fx->mem, MIB);
+    assert_true(snap_state_equal(&img.state, &fx->vm.st));
+    assert_memory_equal(img.hdr.snapshot_id, rep.snapshot_id, 16);
+    assert_int_equal(img.hdr.kind, SNAP_KIND_FULL);
+    assert_int_equal(img.state_len, img.hdr.state_len);
+    assert_non_null(img.state_bytes);
+    snap_image_finish(&img);
+    snap_image_finish(NULL);
+}
+
+static void load__memory_file_of_another_snapshot_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+    size_t len = 0;
+    uint8_t *other;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    save_full(fx, "vm2", fx->mem, 4096); /* same bytes, other snapshot_id */
+    other = tfix_read(fx->dir, "vm2.g1.mem", &len);
+    assert_int_equal(tfix_write(fx->dir, "vm1.g1.mem", other, len), 0);
+    free(other);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "another snapshot"));
+}
+
+static void load__missing_memory_file_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+    char path[4200];
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    snprintf(path, sizeof(path), "%s/vm1.g1.mem", fx->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_int_equal(d.sys_errno, ENOENT);
+}
+
+static void load__short_memory_file_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    resize(fx->dir, "vm1.g1.mem", -1);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "short"));
+}
+
+static void load__long_memory_file_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    resize(fx->dir, "vm1.g1.mem", 1);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "long"));
+}
+
+static void load__damaged_memory_trailer_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    flip_byte(fx->dir, "vm1.g1.mem", MIB + 30); /* trailer generation: its CRC breaks */
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "trailer"));
+}
+
+static void load__flipped_byte_in_page_k_is_epage(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t pages[] = {0, 5, 63};
+
+    for (unsigned i = 0; i < 3; i++) {
+        struct snap_diag d;
+
+        save_full(fx, "vm1", fx->mem, 16384);
+        flip_byte(fx->dir, "vm1.g1.mem", (size_t)(pages[i] * 16384 + 100 + i));
+        assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAGE);
+        assert_int_equal(d.page, pages[i]);
+        tfix_rmdir(fx->dir);
+        fx->dir = tfix_mkdir();
+    }
+}
+
+static void load__flipped_byte_in_diff_page_reports_guest_index(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {0};
+    struct snap_diag d;
+
+    save_full(fx, "base", fx->mem, 4096);
+    snap_bitmap_set(dirty, 10);
+    snap_bitmap_set(dirty, 200);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    flip_byte(fx->dir, "d1.g1.mem", 4096 + 7); /* stored page 1 = guest page 200 */
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAGE);
+    assert_int_equal(d.page, 200);
+    /* The diff's own damage is reported before a missing base (6.1 order). */
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/base.snap", fx->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAGE);
+}
+
+static void load__diff_chain_applies_each_layer(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty1[32] = {0};
+    uint8_t dirty2[32] = {0};
+    uint8_t *m1 = malloc(MIB);
+    uint8_t *m2 = malloc(MIB);
+    uint8_t *other = tfix_memory(MIB, 7);
+    struct snap_image img;
+
+    memcpy(m1, fx->mem, MIB);
+    save_full(fx, "base", fx->mem, 4096);
+    snap_bitmap_set(dirty1, 1);
+    snap_bitmap_set(dirty1, 2);
+    memcpy(m1 + 4096, other + 4096, 2 * 4096);
+    save_diff(fx, "d1", "base", m1, dirty1);
+    memcpy(m2, m1, MIB);
+    snap_bitmap_set(dirty2, 2);
+    snap_bitmap_set(dirty2, 3);
+    memset(m2 + 2 * 4096, 0xab, 2 * 4096);
+    save_diff(fx, "d2", "d1", m2, dirty2);
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, fx->dir, "d2", NULL), 0);
+    assert_memory_equal(img.memory, m2, MIB);
+    assert_int_equal(img.hdr.kind, SNAP_KIND_DIFF);
+    snap_image_finish(&img);
+    assert_int_equal(snap_pair_verify(&snap_io_posix, fx->dir, "d2", NULL), 0);
+    free(m1);
+    free(m2);
+    free(other);
+}
+
+static void load__replaced_or_missing_base_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {1};
+    struct snap_diag d;
+    char path[4200];
+
+    save_full(fx, "base", fx->mem, 4096);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    save_full(fx, "base", fx->mem, 4096); /* new snapshot_id and generation */
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "base mismatch"));
+    snprintf(path, sizeof(path), "%s/base.snap", fx->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "missing"));
+}
+
+static void load__damaged_base_reports_its_own_error(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {1};
+    struct snap_diag d;
+
+    save_full(fx, "base", fx->mem, 4096);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    flip_byte(fx->dir, "base.g1.mem", 3 * 4096);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAGE);
+    assert_int_equal(d.page, 3);
+    assert_non_null(strstr(d.path, "base.g1.mem"));
+    flip_byte(fx->dir, "base.snap", 300);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_ECRC);
+    assert_non_null(strstr(d.path, "base.snap"));
+}
+
+static void load__chain_deeper_than_limit_is_elimit(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {2};
+    struct snap_diag d;
+    char id[16];
+    char base[16] = "d0";
+
+    save_full(fx, "d0", fx->mem, 4096);
+    for (unsigned i = 1; i <= SNAP_MAX_CHAIN + 1; i++) {
+        snprintf(id, sizeof(id), "d%u", i);
+        save_diff(fx, id, base, fx->mem, dirty);
+        memcpy(base, id, sizeof(base));
+    }
+    assert_int_equal(load_code(fx->dir, "d8", &d), 0); /* 8 diffs deep: allowed */
+    assert_int_equal(load_code(fx->dir, "d9", &d), SNAP_ELIMIT);
+}
+
+/* Rewrite <id>.snap from a decoded copy with hdr and state changed by the caller. */
+static void reencode(const char *dir, const char *id, const struct snap_header *hdr,
+                     const uint8_t *st, const uint8_t *bitmap, const uint64_t *crcs)
+{
+    char name[64];
+    uint64_t len = snap_envelope_len(hdr);
+    uint8_t *buf = malloc((size_t)len);
+    size_t out_len = 0;
+
+    assert_int_equal(snap_envelope_encode(buf, (size_t)len, &out_len, hdr, st, bitmap, crcs), 0);
+    snprintf(name, sizeof(name), "%s.snap", id);
+    assert_int_equal(tfix_write(dir, name, buf, out_len), 0);
+    free(buf);
+}
+
+static void load__base_with_other_geometry_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {1};
+    struct snap_envelope env;
+    struct snap_header h;
+    struct snap_diag d;
+    size_t len = 0;
+    uint8_t *raw;
+    uint64_t *crcs = calloc(512, sizeof(uint64_t));
+
+    save_full(fx, "base", fx->mem, 4096);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    /* Same snapshot_id and generation, but 2 MiB of RAM. */
+    raw = tfix_read(fx->dir, "base.snap", &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    h = env.hdr;
+    h.ram_size = 2 * MIB;
+    h.mem_pages = 512;
+    h.mem_file_len = 512 * 4096 + 64;
+    h.payload_len = h.state_len + 8 * 512;
+    reencode(fx->dir, "base", &h, env.state, NULL, crcs);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "ram_size"));
+    free(raw);
+    free(crcs);
+}
+
+static void load__incompatible_state_is_eincompat(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_envelope env;
+    struct snap_diag d;
+    uint8_t *st = NULL;
+    size_t st_len = 0;
+    size_t len = 0;
+    uint8_t *raw;
+    uint64_t *crcs = malloc(256 * sizeof(uint64_t));
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    for (unsigned i = 0; i < 256; i++)
+        crcs[i] = snap_get_le64(env.page_crcs + 8 * i);
+    fx->vm.st.info.smt = true;
+    assert_int_equal(snap_state_encode_alloc(&st, &st_len, &fx->vm.st), 0);
+    assert_int_equal(st_len, env.hdr.state_len);
+    reencode(fx->dir, "vm1", &env.hdr, st, NULL, crcs);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EINCOMPAT);
+    assert_non_null(strstr(d.path, "vm1.snap"));
+    /* And a state that does not decode at all. */
+    memset(st, 0xff, st_len);
+    reencode(fx->dir, "vm1", &env.hdr, st, NULL, crcs);
+    assert_true(load_code(fx->dir, "vm1", &d) < 0);
+    assert_int_not_equal(d.code, SNAP_EINCOMPAT);
+    free(st);
+    free(raw);
+    free(crcs);
+}
+
+static void load__state_file_of_other_id_is_ecorrupt(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+    size_t len = 0;
+    uint8_t *raw;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    assert_int_equal(tfix_write(fx->dir, "vm2.snap", raw, len), 0);
+    assert_int_equal(load_code(fx->dir, "vm2", &d), SNAP_ECORRUPT);
+    assert_non_null(strstr(d.msg, "mem_name"));
+    /* A prefix of the id is not the id. */
+    assert_int_equal(tfix_write(fx->dir, "vm.snap", raw, len), 0);
+    assert_int_equal(load_code(fx->dir, "vm", &d), SNAP_ECORRUPT);
+    free(raw);
+}
+
+static void load__damaged_state_file_follows_decode_order(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    resize(fx->dir, "vm1.snap", -1);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_ETRUNC);
+    assert_non_null(strstr(d.path, "vm1.snap"));
+    assert_int_equal(tfix_write(fx->dir, "vm1.snap", "", 0), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_ETRUNC);
+    assert_int_equal(tfix_write(fx->dir, "vm1.snap", "hello", 5), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EMAGIC);
+}
+
+/* A state file longer than any valid one is judged from its header, as 3.2 orders. */
+static void load__oversized_state_file_is_judged_by_header(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+    char path[4200];
+    size_t len = 0;
+    uint8_t *raw;
+    int fd;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    snprintf(path, sizeof(path), "%s/vm1.snap", fx->dir);
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)(SNAP_HEADER_LEN + SNAP_MAX_PAYLOAD + 9)), 0);
+    close(fd);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_ECORRUPT);
+    assert_non_null(strstr(d.msg, "trailing"));
+    /* Same size, magic broken: the magic is reported. */
+    fd = open(path, O_WRONLY);
+    assert_int_equal(pwrite(fd, "XX", 2, 0), 2);
+    close(fd);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EMAGIC);
+    free(raw);
+}
+
+static void load__io_failures_are_eio(void **state)
+{
+    struct fixture *fx = *state;
+    const enum fio_call kinds[] = {FIO_OPEN, FIO_PREAD, FIO_FSIZE, FIO_OPEN, FIO_FSIZE,
+                                   FIO_PREAD, FIO_PREAD};
+    const unsigned nth[] = {1, 1, 1, 2, 2, 2, 3};
+    const char *ops[] = {"open", "pread", "fstat", "open", "fstat", "pread", "pread"};
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    for (unsigned i = 0; i < 7; i++) {
+        for (int verify = 0; verify < 2; verify++) {
+            struct snap_image img;
+            struct snap_diag d;
+            struct faultio f;
+            int rc;
+
+            faultio_init(&f, NULL, fx->dir);
+            f.fail_kind = kinds[i];
+            f.fail_nth = nth[i];
+            f.fail_errno = EIO;
+            rc = verify ? snap_pair_verify(&f.io, fx->dir, "vm1", &d)
+                        : snap_pair_load(&img, &f.io, fx->dir, "vm1", &d);
+            assert_int_equal(rc, SNAP_EIO);
+            assert_int_equal(f.faults, 1);
+            assert_string_equal(d.op, ops[i]);
+            assert_int_equal(d.sys_errno, EIO);
+            assert_int_equal(f.count[FIO_OPEN], f.count[FIO_CLOSE] + (kinds[i] == FIO_OPEN));
+        }
+    }
+}
+
+static void load__rejects_bad_arguments(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_image img;
+    struct snap_diag d;
+
+    assert_int_equal(snap_pair_load(NULL, &snap_io_posix, fx->dir, "vm1", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_load(&img, NULL, fx->dir, "vm1", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, NULL, "vm1", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, fx->dir, "a/b", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_verify(&snap_io_posix, fx->dir, NULL, &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_verify(NULL, fx->dir, "vm1", &d), SNAP_EINVAL);
+}
+
+static void load__ignores_stale_and_foreign_files(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_image img;
+    size_t len = 0;
+    uint8_t *raw;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    /* A crashed save's leftovers: a newer memory file and a temporary state file. */
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    assert_int_equal(tfix_write(fx->dir, "vm1.g2.snap.tmp", raw, len), 0);
+    assert_int_equal(tfix_write(fx->dir, "vm1.g2.mem", "garbage", 7), 0);
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, fx->dir, "vm1", NULL), 0);
+    assert_int_equal(img.hdr.generation, 1);
+    assert_memory_equal(img.memory, fx->mem, MIB);
+    snap_image_finish(&img);
+    free(raw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(load__missing_pair_is_enoent, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__full_pair_loads_image_and_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__memory_file_of_another_snapshot_is_epair, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__missing_memory_file_is_epair, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__short_memory_file_is_epair, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__long_memory_file_is_epair, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__damaged_memory_trailer_is_epair, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__flipped_byte_in_page_k_is_epage, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__flipped_byte_in_diff_page_reports_guest_index,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(load__diff_chain_applies_each_layer, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__replaced_or_missing_base_is_epair, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__damaged_base_reports_its_own_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__chain_deeper_than_limit_is_elimit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__base_with_other_geometry_is_epair, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__incompatible_state_is_eincompat, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__state_file_of_other_id_is_ecorrupt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__damaged_state_file_follows_decode_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__oversized_state_file_is_judged_by_header, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__io_failures_are_eio, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__rejects_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__ignores_stale_and_foreign_files, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -26,7 +26,8 @@ struct fixture {
     size_t len;
 };
 
-/* A valid header: kind, page_size, pages of guest RAM; a diff stores the pages i with i % 3 == 0. */
+/* A valid header: kind, page_size, pages of guest RAM; a diff stores the pages i with i % 3 == 0.
+ */
 static void make(struct fixture *f, uint32_t kind, uint32_t page_size, uint64_t pages)
 {
     uint64_t stored = 0;
@@ -130,9 +131,9 @@ static void envelope__round_trip_full_and_diff_each_page_size(void **unused)
                 assert_int_equal(crcs[i], f.crcs[i]);
             }
             /* decode -> encode gives the same bytes. */
-            assert_int_equal(snap_envelope_encode(again, CAP, &again_len, &env.hdr, env.state,
-                                                  env.bitmap, crcs),
-                             0);
+            assert_int_equal(
+                snap_envelope_encode(again, CAP, &again_len, &env.hdr, env.state, env.bitmap, crcs),
+                0);
             assert_int_equal(again_len, f.len);
             assert_memory_equal(again, f.file, f.len);
             free(again);
@@ -344,12 +345,12 @@ static void envelope__rejects_each_header_rule(void **unused)
 
     (void)unused;
     make(&f, SNAP_KIND_FULL, 4096, 2);
-    expect_u32(&f, 12, 255, SNAP_ECORRUPT);                    /* header_len */
-    expect_u32(&f, 32, 0, SNAP_ECORRUPT);                      /* kind */
+    expect_u32(&f, 12, 255, SNAP_ECORRUPT); /* header_len */
+    expect_u32(&f, 32, 0, SNAP_ECORRUPT);   /* kind */
     expect_u32(&f, 32, 3, SNAP_ECORRUPT);
-    expect_u32(&f, 36, 8192, SNAP_ECORRUPT);                   /* page_size */
+    expect_u32(&f, 36, 8192, SNAP_ECORRUPT); /* page_size */
     expect_u32(&f, 36, 0, SNAP_ECORRUPT);
-    expect_u64(&f, 40, 8192 + 1, SNAP_ECORRUPT);               /* ram_size not a multiple */
+    expect_u64(&f, 40, 8192 + 1, SNAP_ECORRUPT); /* ram_size not a multiple */
     expect_u64(&f, 40, 0, SNAP_ECORRUPT);
     expect_u64(&f, 40, (SNAP_MAX_PAGES + 1) * 4096, SNAP_ELIMIT);
     expect_u64(&f, 40, UINT64_MAX - 4095, SNAP_ELIMIT);
@@ -365,34 +366,33 @@ static void envelope__rejects_each_header_rule(void **unused)
         memcpy(f.file + 48, id, 16);
         resign(f.file, f.len);
     }
-    expect_u64(&f, 64, 0, SNAP_ECORRUPT);                      /* generation */
+    expect_u64(&f, 64, 0, SNAP_ECORRUPT); /* generation */
     expect_u64(&f, 64, 1ull << 63, SNAP_ECORRUPT);
-    expect_u64(&f, 72, 1, SNAP_ECORRUPT);                      /* base_id set in a full */
-    expect_u64(&f, 88, 1, SNAP_ECORRUPT);                      /* base_generation in a full */
-    expect_u64(&f, 96, (64u << 20) + 1, SNAP_ELIMIT);          /* state_len over the limit */
-    expect_u64(&f, 96, 41, SNAP_ECORRUPT);                     /* payload_len mismatch */
-    expect_u64(&f, 104, 1, SNAP_ECORRUPT);                     /* mem_pages of a full */
-    expect_u64(&f, 112, 2 * 4096, SNAP_ECORRUPT);              /* mem_file_len */
-    expect_u64(&f, 120, 1, SNAP_ECORRUPT);                     /* reserved */
-    expect_u64(&f, 16, f.hdr.payload_len - 8, SNAP_ECORRUPT);  /* shorter payload: trailing */
+    expect_u64(&f, 72, 1, SNAP_ECORRUPT);                     /* base_id set in a full */
+    expect_u64(&f, 88, 1, SNAP_ECORRUPT);                     /* base_generation in a full */
+    expect_u64(&f, 96, (64u << 20) + 1, SNAP_ELIMIT);         /* state_len over the limit */
+    expect_u64(&f, 96, 41, SNAP_ECORRUPT);                    /* payload_len mismatch */
+    expect_u64(&f, 104, 1, SNAP_ECORRUPT);                    /* mem_pages of a full */
+    expect_u64(&f, 112, 2 * 4096, SNAP_ECORRUPT);             /* mem_file_len */
+    expect_u64(&f, 120, 1, SNAP_ECORRUPT);                    /* reserved */
+    expect_u64(&f, 16, f.hdr.payload_len - 8, SNAP_ECORRUPT); /* shorter payload: trailing */
     expect_name(&f, 128, "vm1.g7.mem", 10, 0);
     expect_name(&f, 128, "", 0, SNAP_ECORRUPT);
-    expect_name(&f, 128, "vm1.g8.mem", 10, SNAP_ECORRUPT);      /* other generation */
-    expect_name(&f, 128, "vm1.g07.mem", 11, SNAP_ECORRUPT);     /* leading zero */
+    expect_name(&f, 128, "vm1.g8.mem", 10, SNAP_ECORRUPT);  /* other generation */
+    expect_name(&f, 128, "vm1.g07.mem", 11, SNAP_ECORRUPT); /* leading zero */
     expect_name(&f, 128, "vm1.g7.me", 9, SNAP_ECORRUPT);
     expect_name(&f, 128, "vm1.g7.memx", 11, SNAP_ECORRUPT);
-    expect_name(&f, 128, ".g7.mem", 7, SNAP_ECORRUPT);          /* empty <id> */
-    expect_name(&f, 128, "vm/1.g7.mem", 11, SNAP_ECORRUPT);     /* bad character */
-    expect_name(&f, 128, "vm1.g7.mem\0x", 12, SNAP_ECORRUPT);   /* byte after the NUL */
+    expect_name(&f, 128, ".g7.mem", 7, SNAP_ECORRUPT);        /* empty <id> */
+    expect_name(&f, 128, "vm/1.g7.mem", 11, SNAP_ECORRUPT);   /* bad character */
+    expect_name(&f, 128, "vm1.g7.mem\0x", 12, SNAP_ECORRUPT); /* byte after the NUL */
     expect_name(&f, 128, "vm1", 3, SNAP_ECORRUPT);
     expect_name(&f, 128, "a.b.g7.mem", 10, SNAP_ECORRUPT);
     expect_name(&f, 128, "0123456789012345678901234567890123456789.g7.mem", 47, 0); /* 40 */
     expect_name(&f, 128, "0123456789012345678901234567890123456789x.g7.mem", 48,
-                SNAP_ECORRUPT);                                 /* 41-byte <id> */
-    expect_name(&f, 128,
-                "vm1.g7.memxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 64,
-                SNAP_ECORRUPT);                                 /* no NUL at all */
-    expect_name(&f, 192, "base", 4, SNAP_ECORRUPT);             /* base_name in a full */
+                SNAP_ECORRUPT); /* 41-byte <id> */
+    expect_name(&f, 128, "vm1.g7.memxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 64,
+                SNAP_ECORRUPT);                     /* no NUL at all */
+    expect_name(&f, 192, "base", 4, SNAP_ECORRUPT); /* base_name in a full */
     drop(&f);
 
     make(&f, SNAP_KIND_DIFF, 4096, 9);
@@ -408,10 +408,10 @@ static void envelope__rejects_each_header_rule(void **unused)
         memcpy(f.file + 72, id, 16);
         resign(f.file, f.len);
     }
-    expect_u64(&f, 88, 0, SNAP_ECORRUPT);                      /* base_generation */
+    expect_u64(&f, 88, 0, SNAP_ECORRUPT); /* base_generation */
     expect_u64(&f, 88, 1ull << 63, SNAP_ECORRUPT);
-    expect_u64(&f, 104, 10, SNAP_ECORRUPT);                    /* more than the pages */
-    expect_name(&f, 192, "", 0, SNAP_ECORRUPT);                 /* diff without base_name */
+    expect_u64(&f, 104, 10, SNAP_ECORRUPT);     /* more than the pages */
+    expect_name(&f, 192, "", 0, SNAP_ECORRUPT); /* diff without base_name */
     expect_name(&f, 192, "a.b", 3, SNAP_ECORRUPT);
     expect_name(&f, 192, "01234567890123456789012345678901234567891", 41, SNAP_ECORRUPT);
     expect_name(&f, 192, "base\0\1", 6, SNAP_ECORRUPT);

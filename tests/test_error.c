@@ -12,9 +12,9 @@
 static void error__strerror_names_every_code(void **unused)
 {
     static const char *const names[] = {
-        "SNAP_OK",      "SNAP_EINVAL", "SNAP_EIO",     "SNAP_ENOMEM", "SNAP_EMAGIC",
-        "SNAP_EVERSION", "SNAP_ETRUNC", "SNAP_ECRC",   "SNAP_ECORRUPT", "SNAP_ELIMIT",
-        "SNAP_EPAIR",   "SNAP_EPAGE",  "SNAP_ENOENT", "SNAP_EINCOMPAT",
+        "SNAP_OK",       "SNAP_EINVAL", "SNAP_EIO",    "SNAP_ENOMEM",    "SNAP_EMAGIC",
+        "SNAP_EVERSION", "SNAP_ETRUNC", "SNAP_ECRC",   "SNAP_ECORRUPT",  "SNAP_ELIMIT",
+        "SNAP_EPAIR",    "SNAP_EPAGE",  "SNAP_ENOENT", "SNAP_EINCOMPAT",
     };
 
     (void)unused;
@@ -55,9 +55,9 @@ static void error__set_records_and_returns_code(void **unused)
 
     (void)unused;
     snap_diag_clear(&d);
-    assert_int_equal(snap_diag_set(&d, SNAP_EIO, 5, "fsync", "dir/vm1.snap", "fsync of %s failed",
-                                   "vm1.snap"),
-                     SNAP_EIO);
+    assert_int_equal(
+        snap_diag_set(&d, SNAP_EIO, 5, "fsync", "dir/vm1.snap", "fsync of %s failed", "vm1.snap"),
+        SNAP_EIO);
     assert_int_equal(d.code, SNAP_EIO);
     assert_int_equal(d.sys_errno, 5);
     assert_string_equal(d.op, "fsync");

@@ -93,26 +93,34 @@ static void state__round_trip_is_byte_identical(void **unused)
 static void state__layout_matches_format_md(void **unused)
 {
     static const uint8_t want[] = {
-        0x00, 0x04, 0x00, 0x00, /* mem_size_mib 1024 */
-        0, 1, 1, 0,             /* smt, track_dirty_pages, has_initrd, reserved */
-        1, 0, 0, 0, 'T',        /* cpu_template "T" */
-        0, 0, 0, 0,             /* kernel_image_path "" */
-        2, 0, 0, 0, 'i', 'r',   /* initrd_path "ir" */
-        1, 0, 0, 0, 'b',        /* boot_args "b" */
-        1, 0, 0, 0,             /* vcpu_count */
-        0, 0, 0, 0, 0x11, 0x22, 0, 0, 0, 0, 0, 0x80, 1, 0, 0, 0, 0xAA, /* vcpu 0 */
-        1, 0, 0, 0, 1, 0, 0, 0, 'd', 0, 0, 0, 0, /* device "d", empty state */
-        2, 0, 0, 0, 0x47, 0x48, /* gic */
-        1, 0, 0, 0, 0,          /* has_mmds, empty mmds */
+        0x00, 0x04, 0x00, 0x00,            /* mem_size_mib 1024 */
+        0,    1,    1,    0,               /* smt, track_dirty_pages, has_initrd, reserved */
+        1,    0,    0,    0,    'T',       /* cpu_template "T" */
+        0,    0,    0,    0,               /* kernel_image_path "" */
+        2,    0,    0,    0,    'i',  'r', /* initrd_path "ir" */
+        1,    0,    0,    0,    'b',       /* boot_args "b" */
+        1,    0,    0,    0,               /* vcpu_count */
+        0,    0,    0,    0,    0x11, 0x22, 0, 0, 0,   0, 0, 0x80, 1, 0, 0, 0, 0xAA, /* vcpu 0 */
+        1,    0,    0,    0,    1,    0,    0, 0, 'd', 0, 0, 0,    0, /* device "d", empty state */
+        2,    0,    0,    0,    0x47, 0x48,                           /* gic */
+        1,    0,    0,    0,    0,                                    /* has_mmds, empty mmds */
     };
     uint8_t regs = 0xAA, g[2] = {0x47, 0x48};
     struct snap_vcpu v = {.index = 0, .mpidr = 0x8000000000002211ull, .regs = &regs, .regs_len = 1};
     struct snap_device d = {.name = "d"};
-    struct snap_vm_state st = {
-        .info = {.mem_size_mib = 1024, .track_dirty_pages = true, .cpu_template = "T",
-                 .kernel_image_path = "", .initrd_path = "ir", .boot_args = "b"},
-        .vcpus = &v, .vcpu_count = 1, .devices = &d, .device_count = 1,
-        .gic = g, .gic_len = 2, .has_mmds = true};
+    struct snap_vm_state st = {.info = {.mem_size_mib = 1024,
+                                        .track_dirty_pages = true,
+                                        .cpu_template = "T",
+                                        .kernel_image_path = "",
+                                        .initrd_path = "ir",
+                                        .boot_args = "b"},
+                               .vcpus = &v,
+                               .vcpu_count = 1,
+                               .devices = &d,
+                               .device_count = 1,
+                               .gic = g,
+                               .gic_len = 2,
+                               .has_mmds = true};
     uint8_t buf[128];
     size_t len;
     struct snap_vm_state back;
@@ -194,7 +202,7 @@ static void state__rejects_bad_bools_and_reserved(void **unused)
         assert_int_equal(decode_patched(buf, len, off, 2), SNAP_ECORRUPT);
         assert_int_equal(decode_patched(buf, len, off, 0xff), SNAP_ECORRUPT);
     }
-    assert_int_equal(decode_patched(buf, len, 7, 1), SNAP_ECORRUPT); /* reserved */
+    assert_int_equal(decode_patched(buf, len, 7, 1), SNAP_ECORRUPT);       /* reserved */
     assert_int_equal(decode_patched(buf, len, len - 1, 2), SNAP_ECORRUPT); /* has_mmds */
     /* has_initrd = 1 without the field: the rest no longer parses. */
     assert_int_not_equal(decode_patched(buf, len, 6, 1), 0);
@@ -313,7 +321,7 @@ static void state__rejects_over_limit_counts_and_lengths(void **unused)
     b_info(&b);
     b_u32(&b, 0);
     b_u32(&b, 1);
-    b_u32(&b, 65); /* device name over 64 */
+    b_u32(&b, 65);                               /* device name over 64 */
     assert_int_equal(b_decode(&b), SNAP_ETRUNC); /* 1 device needs at least 9 bytes */
     memset(b.buf + b.len, 'n', 70);
     b.len += 70;
@@ -444,7 +452,8 @@ static void state__encode_refuses_a_state_over_64_mib(void **unused)
     assert_non_null(big);
     sample(&st, v, d, true, true);
     for (int i = 0; i < 64; i++)
-        d[i] = (struct snap_device){.name = "x", .state = big, .state_len = SNAP_MAX_DEVICE_STATE_LEN};
+        d[i] =
+            (struct snap_device){.name = "x", .state = big, .state_len = SNAP_MAX_DEVICE_STATE_LEN};
     st.device_count = 64; /* 64 MiB of device state alone, plus the rest */
     st.mmds = big;
     st.mmds_len = SNAP_MAX_DEVICE_STATE_LEN;

@@ -1,7 +1,8 @@
 /* CRC-64/XZ (docs/FORMAT.md section 2): reflected poly 0x42F0E1EBA9EA3693, init and xorout all
  * ones. A portable slicing-by-8 implementation that is always built, and ISA-L's
  * crc64_ecma_refl as the fast path when the library is built with SNAP_HAVE_ISAL.
- * The tables are computed once on first use under pthread_once, so concurrent first calls are safe. */
+ * The tables are computed once on first use under pthread_once, so concurrent first calls are safe.
+ */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>

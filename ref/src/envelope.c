@@ -53,8 +53,8 @@ static int fail(struct snap_diag *diag, int code, const char *fmt, const char *w
 
 static bool id_char(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -154,8 +154,7 @@ static int check_features(const struct snap_header *h, struct snap_diag *diag)
 {
     if (h->schema_version != SNAP_SCHEMA_VERSION)
         return snap_diag_set(diag, SNAP_EVERSION, 0, "decode", NULL,
-                             "state file: unsupported schema_version %" PRIu32,
-                             h->schema_version);
+                             "state file: unsupported schema_version %" PRIu32, h->schema_version);
     if ((h->flags & SNAP_FLAGS_INCOMPAT_MASK) != 0)
         return snap_diag_set(diag, SNAP_EVERSION, 0, "decode", NULL,
                              "state file: unsupported incompatible feature flags 0x%04" PRIx32,
@@ -214,8 +213,7 @@ static int check_mem_name(const uint8_t *f, uint64_t generation, struct snap_dia
     int w;
 
     if (n == 0)
-        return fail(diag, SNAP_ECORRUPT, "state file: %s is empty or not NUL-padded",
-                    "mem_name");
+        return fail(diag, SNAP_ECORRUPT, "state file: %s is empty or not NUL-padded", "mem_name");
     while (id_len < n && id_char(f[id_len]))
         id_len++;
     if (id_len == 0 || id_len > SNAP_ID_MAX_LEN || id_len == n || f[id_len] != '.')
@@ -272,8 +270,7 @@ static int check_fields(const struct snap_header *h, const uint8_t *raw, struct 
     pages = h->ram_size / h->page_size;
     if (pages > SNAP_MAX_PAGES)
         return snap_diag_set(diag, SNAP_ELIMIT, 0, "decode", NULL,
-                             "state file: %" PRIu64 " guest pages, over the limit of 2^24",
-                             pages);
+                             "state file: %" PRIu64 " guest pages, over the limit of 2^24", pages);
     if (all_zero(h->snapshot_id, 16))
         return fail(diag, SNAP_ECORRUPT, "state file: %s is all zero", "snapshot_id");
     if (h->generation == 0 || h->generation >= GENERATION_LIMIT)
@@ -327,15 +324,14 @@ static int check_fields(const struct snap_header *h, const uint8_t *raw, struct 
     map_len = snap_page_map_len(h);
     if (h->payload_len != h->state_len + map_len)
         return snap_diag_set(diag, SNAP_ECORRUPT, 0, "decode", NULL,
-                             "state file: payload_len %" PRIu64 " is not state_len + page map (%" PRIu64
-                             ")",
+                             "state file: payload_len %" PRIu64
+                             " is not state_len + page map (%" PRIu64 ")",
                              h->payload_len, h->state_len + map_len);
     return 0;
 }
 
 /* Page map rules of section 5 for a diff: tail bits zero, popcount == mem_pages. */
-static int check_bitmap(const struct snap_header *h, const uint8_t *bitmap,
-                        struct snap_diag *diag)
+static int check_bitmap(const struct snap_header *h, const uint8_t *bitmap, struct snap_diag *diag)
 {
     uint64_t pages = h->ram_size / h->page_size;
     uint64_t bm_len = snap_bitmap_len(pages);
@@ -470,8 +466,8 @@ static void write_header(uint8_t *dst, const struct snap_header *h)
 }
 
 int snap_envelope_encode(uint8_t *dst, size_t dst_cap, size_t *out_len,
-                         const struct snap_header *hdr, const uint8_t *state,
-                         const uint8_t *bitmap, const uint64_t *page_crcs)
+                         const struct snap_header *hdr, const uint8_t *state, const uint8_t *bitmap,
+                         const uint64_t *page_crcs)
 {
     uint8_t raw[SNAP_HEADER_LEN];
     struct snap_header check;

@@ -65,8 +65,8 @@ static void copy_field(char *dst, size_t dst_cap, const char *src)
     dst[n] = '\0';
 }
 
-int snap_diag_set(struct snap_diag *diag, int code, int sys_errno, const char *op,
-                  const char *path, const char *fmt, ...)
+int snap_diag_set(struct snap_diag *diag, int code, int sys_errno, const char *op, const char *path,
+                  const char *fmt, ...)
 {
     va_list ap;
 

@@ -133,8 +133,7 @@ static uint8_t *put_str(uint8_t *p, const char *s)
     return put_bytes(p, s, strlen(s));
 }
 
-int snap_state_encode(uint8_t *dst, size_t dst_cap, size_t *out_len,
-                      const struct snap_vm_state *st)
+int snap_state_encode(uint8_t *dst, size_t dst_cap, size_t *out_len, const struct snap_vm_state *st)
 {
     size_t len;
     uint8_t *p = dst;
@@ -313,8 +312,8 @@ static int decode_info(struct reader *r, struct snap_vm_info *info)
     int rc;
 
     if ((rc = get_u32(r, &info->mem_size_mib)) != 0 || (rc = get_bool(r, &info->smt)) != 0 ||
-        (rc = get_bool(r, &info->track_dirty_pages)) != 0 ||
-        (rc = get_bool(r, &has_initrd)) != 0 || (rc = get_u8(r, &reserved)) != 0)
+        (rc = get_bool(r, &info->track_dirty_pages)) != 0 || (rc = get_bool(r, &has_initrd)) != 0 ||
+        (rc = get_u8(r, &reserved)) != 0)
         return rc;
     if (reserved != 0)
         return SNAP_ECORRUPT;
@@ -483,8 +482,8 @@ int snap_state_verify_compatible(const struct snap_vm_state *st, uint64_t ram_si
     for (uint32_t i = 0; i < st->vcpu_count; i++) {
         if (st->vcpus[i].index != i)
             return snap_diag_set(diag, SNAP_EINCOMPAT, 0, "verify_compatible", NULL,
-                                 "vCPU %" PRIu32 " has index %" PRIu32 " (indexes must be 0..%" PRIu32
-                                 " in order)",
+                                 "vCPU %" PRIu32 " has index %" PRIu32
+                                 " (indexes must be 0..%" PRIu32 " in order)",
                                  i, st->vcpus[i].index, st->vcpu_count - 1);
     }
     if (st->info.smt)

@@ -123,8 +123,8 @@ static void check_canonical(const struct entry *e, const uint8_t *data, size_t l
         free(again);
         return;
     }
-    if (snap_state_encode_alloc(&state, &state_len, &st) != 0 ||
-        state_len != env.hdr.state_len || memcmp(state, env.state, state_len) != 0)
+    if (snap_state_encode_alloc(&state, &state_len, &st) != 0 || state_len != env.hdr.state_len ||
+        memcmp(state, env.state, state_len) != 0)
         failf("state does not re-encode to the same bytes", e->file);
     crcs = calloc(env.hdr.mem_pages + 1, sizeof(*crcs));
     for (uint64_t i = 0; crcs != NULL && i < env.hdr.mem_pages; i++)

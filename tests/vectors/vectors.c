@@ -23,10 +23,10 @@ struct spec {
     uint32_t kind;
     uint32_t page_size;
     uint64_t generation;
-    uint8_t id_seed;     /* snapshot_id bytes are id_seed + i */
+    uint8_t id_seed; /* snapshot_id bytes are id_seed + i */
     bool initrd, mmds, devices;
-    uint32_t vcpus;      /* 0 means 2 */
-    int dirty;           /* diff: 0 none, 1 a few (0, 5, last), 2 all */
+    uint32_t vcpus; /* 0 means 2 */
+    int dirty;      /* diff: 0 none, 1 a few (0, 5, last), 2 all */
     uint16_t minor;
     uint32_t flags;
 };
@@ -54,7 +54,9 @@ static void fill_state(struct snap_vm_state *st, struct snap_vcpu *v, struct sna
     for (uint32_t i = 0; i < n; i++) {
         for (size_t j = 0; j < sizeof(regs_buf[i]); j++)
             regs_buf[i][j] = (uint8_t)(i * 31 + j);
-        v[i] = (struct snap_vcpu){.index = i, .mpidr = 0x80000000ull | i, .regs = regs_buf[i],
+        v[i] = (struct snap_vcpu){.index = i,
+                                  .mpidr = 0x80000000ull | i,
+                                  .regs = regs_buf[i],
                                   .regs_len = (uint32_t)sizeof(regs_buf[i])};
     }
     st->vcpus = v;
@@ -218,8 +220,8 @@ static void fix_mem_size(struct snap_vm_state *st)
     st->info.mem_size_mib = 2;
 }
 
-static const struct spec base_full = {.id = "f4k", .kind = SNAP_KIND_FULL, .page_size = 4096,
-                                      .generation = 1, .id_seed = 0x11};
+static const struct spec base_full = {
+    .id = "f4k", .kind = SNAP_KIND_FULL, .page_size = 4096, .generation = 1, .id_seed = 0x11};
 
 /* A header edit of a valid 4 KiB full file, with or without a new trailer. */
 struct header_case {
@@ -233,7 +235,8 @@ struct header_case {
 };
 
 static const struct header_case header_cases[] = {
-    {"bad_major", "SNAP_EVERSION", "version_major 2 (checked before the CRC)", 8, 2, 2, 0, false, 1},
+    {"bad_major", "SNAP_EVERSION", "version_major 2 (checked before the CRC)", 8, 2, 2, 0, false,
+     1},
     {"bad_major0", "SNAP_EVERSION", "version_major 0", 8, 2, 0, 0, false, 1},
     {"bad_header_len", "SNAP_ECORRUPT", "header_len 512", 12, 4, 512, 0, false, 1},
     {"bad_payload_limit", "SNAP_ELIMIT", "payload_len over SNAP_MAX_PAYLOAD", 16, 8,
@@ -257,8 +260,8 @@ static const struct header_case header_cases[] = {
     {"bad_generation_high", "SNAP_ECORRUPT", "generation 2^63", 64, 8, 1ull << 63, 0, true, 1},
     {"bad_full_base_id", "SNAP_ECORRUPT", "full with a base_id", 72, 8, 1, 0, true, 1},
     {"bad_full_base_gen", "SNAP_ECORRUPT", "full with a base_generation", 88, 8, 1, 0, true, 1},
-    {"bad_state_len_limit", "SNAP_ELIMIT", "state_len over 64 MiB", 96, 8, (64u << 20) + 1, 0,
-     true, 1},
+    {"bad_state_len_limit", "SNAP_ELIMIT", "state_len over 64 MiB", 96, 8, (64u << 20) + 1, 0, true,
+     1},
     {"bad_state_len", "SNAP_ECORRUPT", "state_len one less: payload_len mismatch", 96, 8, 0, 1,
      true, 1},
     {"bad_mem_pages", "SNAP_ECORRUPT", "full with mem_pages one short", 104, 8, 255, 0, true, 1},
@@ -268,12 +271,11 @@ static const struct header_case header_cases[] = {
     {"bad_mem_name_pad", "SNAP_ECORRUPT", "mem_name with a non-zero byte after the NUL", 190, 0,
      'x', 1, true, 1},
     {"bad_full_base_name", "SNAP_ECORRUPT", "full with a base_name", 192, 0, 'b', 1, true, 1},
-    {"bad_diff_base_id_zero", "SNAP_ECORRUPT", "diff with base_id all zero", 72, 0, 0, 16, true,
-     2},
+    {"bad_diff_base_id_zero", "SNAP_ECORRUPT", "diff with base_id all zero", 72, 0, 0, 16, true, 2},
     {"bad_diff_base_gen_zero", "SNAP_ECORRUPT", "diff with base_generation 0", 88, 8, 0, 0, true,
      2},
-    {"bad_diff_mem_pages", "SNAP_ECORRUPT", "diff with more stored pages than guest pages", 104,
-     8, 257, 0, true, 2},
+    {"bad_diff_mem_pages", "SNAP_ECORRUPT", "diff with more stored pages than guest pages", 104, 8,
+     257, 0, true, 2},
     {"bad_diff_base_name", "SNAP_ECORRUPT", "diff with a base_name holding '.'", 192, 0, '.', 1,
      true, 2},
 };
@@ -332,26 +334,62 @@ static int valid_vectors(vectors_emit_fn emit, void *ctx)
     } ok[] = {
         {{.id = "ok_full_4k", .kind = 1, .page_size = 4096, .generation = 1, .id_seed = 0x01},
          "full, 4 KiB pages, no initrd, no mmds, no devices"},
-        {{.id = "ok_full_16k", .kind = 1, .page_size = 16384, .generation = 3, .id_seed = 0x21,
-          .initrd = true, .mmds = true, .devices = true},
+        {{.id = "ok_full_16k",
+          .kind = 1,
+          .page_size = 16384,
+          .generation = 3,
+          .id_seed = 0x21,
+          .initrd = true,
+          .mmds = true,
+          .devices = true},
          "full, 16 KiB pages, initrd, mmds, 2 devices"},
-        {{.id = "ok_full_64k", .kind = 1, .page_size = 65536, .generation = 12, .id_seed = 0x31,
-          .initrd = true, .devices = true, .vcpus = 8},
+        {{.id = "ok_full_64k",
+          .kind = 1,
+          .page_size = 65536,
+          .generation = 12,
+          .id_seed = 0x31,
+          .initrd = true,
+          .devices = true,
+          .vcpus = 8},
          "full, 64 KiB pages, initrd, 2 devices, 8 vCPUs"},
-        {{.id = "ok_diff_4k", .kind = 2, .page_size = 4096, .generation = 2, .id_seed = 0x41,
-          .mmds = true, .dirty = 1},
+        {{.id = "ok_diff_4k",
+          .kind = 2,
+          .page_size = 4096,
+          .generation = 2,
+          .id_seed = 0x41,
+          .mmds = true,
+          .dirty = 1},
          "diff, 4 KiB pages, pages 0, 5 and 255 dirty, mmds"},
-        {{.id = "ok_diff_16k", .kind = 2, .page_size = 16384, .generation = 5, .id_seed = 0x51,
+        {{.id = "ok_diff_16k",
+          .kind = 2,
+          .page_size = 16384,
+          .generation = 5,
+          .id_seed = 0x51,
           .dirty = 0},
          "diff, 16 KiB pages, no dirty page (mem_pages 0)"},
-        {{.id = "ok_diff_64k", .kind = 2, .page_size = 65536, .generation = 9, .id_seed = 0x61,
-          .initrd = true, .mmds = true, .devices = true, .dirty = 2},
+        {{.id = "ok_diff_64k",
+          .kind = 2,
+          .page_size = 65536,
+          .generation = 9,
+          .id_seed = 0x61,
+          .initrd = true,
+          .mmds = true,
+          .devices = true,
+          .dirty = 2},
          "diff, 64 KiB pages, every page dirty, initrd, mmds, 2 devices"},
-        {{.id = "ok_minor_compat_flag", .kind = 1, .page_size = 16384, .generation = 1,
-          .id_seed = 0x71, .minor = 3, .flags = 0x00010000u},
+        {{.id = "ok_minor_compat_flag",
+          .kind = 1,
+          .page_size = 16384,
+          .generation = 1,
+          .id_seed = 0x71,
+          .minor = 3,
+          .flags = 0x00010000u},
          "version 1.3 with compatible flag bit 16: readers of 1.0 accept it"},
-        {{.id = "Ab-0123456789_0123456789_0123456789_wxyz", .kind = 1, .page_size = 65536,
-          .generation = 99999999999999999ull, .id_seed = 0x81},
+        {{.id = "Ab-0123456789_0123456789_0123456789_wxyz",
+          .kind = 1,
+          .page_size = 65536,
+          .generation = 99999999999999999ull,
+          .id_seed = 0x81},
          "40-byte <id>, 17-digit generation: a 63-byte mem_name, the most the field holds"},
     };
 
@@ -479,8 +517,8 @@ static int state_vectors(vectors_emit_fn emit, void *ctx)
         {"bad_state_nul", "SNAP_ECORRUPT", "state: NUL inside cpu_template", 13, 0},
         {"bad_state_template_limit", "SNAP_ELIMIT", "state: cpu_template length 65", 9, 0},
         {"bad_state_mmds_flag", "SNAP_ECORRUPT", "state: has_mmds byte is 7", -1, 7},
-        {"bad_state_trunc", "SNAP_ETRUNC", "state: last byte missing (state_len one shorter)",
-         -100, 0},
+        {"bad_state_trunc", "SNAP_ETRUNC", "state: last byte missing (state_len one shorter)", -100,
+         0},
         {"bad_state_trailing", "SNAP_ECORRUPT", "state: one byte after has_mmds", -101, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

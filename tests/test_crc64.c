@@ -1,5 +1,6 @@
 /* Unit tests of ref/src/crc64.c: CRC-64/XZ check value, chaining, and the ISA-L path against
  * the portable one and against a bit-at-a-time reference written here from FORMAT.md 2. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,29 @@ static uint64_t rnd(void)
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return rng_state;
+}
+
+static void *crc_in_thread(void *arg)
+{
+    uint64_t *out = arg;
+
+    *out = snap_crc64_portable(0, "123456789", 9);
+    return NULL;
+}
+
+/* Runs first: the portable tables are built on first use, here by several threads at once. */
+static void crc64__first_use_from_many_threads(void **unused)
+{
+    pthread_t t[8];
+    uint64_t got[8];
+
+    (void)unused;
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, crc_in_thread, &got[i]), 0);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(got[i], CHECK_VALUE);
+    }
 }
 
 static void crc64__check_value(void **unused)
@@ -111,6 +135,25 @@ static void crc64__portable_matches_fast_and_reference(void **unused)
     free(buf);
 }
 
+/* One non-zero byte in an 8-byte block reaches every entry of every slicing table once the value
+ * and position run through all 256 x 8 cases; 9..15-byte messages add the byte-wise tail. */
+static void crc64__every_table_entry_matches_reference(void **unused)
+{
+    uint8_t msg[15];
+
+    (void)unused;
+    for (size_t len = 8; len <= sizeof(msg); len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (unsigned v = 0; v < 256; v++) {
+                memset(msg, 0, sizeof(msg));
+                msg[pos] = (uint8_t)v;
+                if (snap_crc64_portable(0, msg, len) != crc_bitwise(msg, len))
+                    fail_msg("len %zu byte %zu value %u", len, pos, v);
+            }
+        }
+    }
+}
+
 static void crc64__detects_any_single_bit_flip(void **unused)
 {
     uint8_t buf[64];
@@ -137,11 +180,13 @@ static void crc64__impl_name(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crc64__first_use_from_many_threads),
         cmocka_unit_test(crc64__check_value),
         cmocka_unit_test(crc64__empty_is_zero),
         cmocka_unit_test(crc64__zeros_do_not_crc_to_zero),
         cmocka_unit_test(crc64__incremental_equals_one_shot),
         cmocka_unit_test(crc64__portable_matches_fast_and_reference),
+        cmocka_unit_test(crc64__every_table_entry_matches_reference),
         cmocka_unit_test(crc64__detects_any_single_bit_flip),
         cmocka_unit_test(crc64__impl_name),
     };

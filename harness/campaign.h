@@ -39,6 +39,7 @@ struct options {
     uint32_t page_size;
     const char *interposer;
     bool quiet;
+    bool in_process; /* libsnapref linked in, fork without exec (inproc.h) */
 };
 
 struct sc_case {

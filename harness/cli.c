@@ -44,6 +44,9 @@ void cli_faults_usage(FILE *f)
           "  --page-size N       page size given to the IUT (default 4096)\n"
           "  --interposer PATH   libsnapfault.so (else $SNAPCHECK_INTERPOSER, the build path,\n"
           "                      or next to the snapcheck executable)\n"
+          "  --in-process        reference only: run libsnapref linked into snapcheck in a\n"
+          "                      forked child per case instead of exec'ing --impl (faster;\n"
+          "                      same case ids, checked against the interposer's census)\n"
           "  -q                  no progress line\n\n"
           "scenarios:\n",
           f);
@@ -109,6 +112,9 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             return CLI_EXIT_OK;
         } else if (!strcmp(a, "--list")) {
             out->list = true;
+            takes = false;
+        } else if (!strcmp(a, "--in-process")) {
+            out->in_process = true;
             takes = false;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             out->quiet = true;

@@ -4,6 +4,7 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
+#include "inproc.h"
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
@@ -185,6 +186,8 @@ static int run_campaign(struct campaign *c)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
     if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
         return setup_error("%s", err);
+    if (c->opt.in_process && inproc_init(c, err, sizeof err) != 0)
+        return setup_error("%s", err);
     if ((rc = read_capabilities(c)) != 0)
         return rc;
     if ((rc = select_scenarios(c)) != 0)
@@ -279,6 +282,10 @@ int main(int argc, char **argv)
         path_remove_tree(c.workdir);
     runner_free_results(&c);
     free(c.cases);
+    if (c.opt.in_process)
+        inproc_finish(&c);
+    for (unsigned r = 0; r < c.n_runs; r++)
+        dir_image_finish(&c.runs[r].tpl);
     dataset_finish(&c.data);
     impl_finish(&c.impl);
     return rc;

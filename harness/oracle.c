@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,18 +22,24 @@ void oracle_finding(struct case_result *res, const char *oracle, const char *fmt
     va_end(ap);
 }
 
-enum load_match oracle_classify(const char *state_out, const char *mem_out,
-                                const struct payload *prior, const struct payload *expect_new,
-                                char *why, size_t why_cap)
+static bool same(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
 {
-    bool sp = prior && file_equals(state_out, prior->state, prior->state_len);
-    bool mp = prior && file_equals(mem_out, prior->mem, prior->mem_len);
+    return a && a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+enum load_match oracle_classify_bytes(const uint8_t *state, size_t state_len, const uint8_t *mem,
+                                      size_t mem_len, const struct payload *prior,
+                                      const struct payload *expect_new, char *why,
+                                      size_t why_cap)
+{
+    bool sp = prior && same(state, state_len, prior->state, prior->state_len);
+    bool mp = prior && same(mem, mem_len, prior->mem, prior->mem_len);
     if (sp && mp) {
         snprintf(why, why_cap, "the prior pair (%s)", prior->name);
         return LOAD_PRIOR;
     }
-    bool sn = file_equals(state_out, expect_new->state, expect_new->state_len);
-    bool mn = file_equals(mem_out, expect_new->mem, expect_new->mem_len);
+    bool sn = same(state, state_len, expect_new->state, expect_new->state_len);
+    bool mn = same(mem, mem_len, expect_new->mem, expect_new->mem_len);
     if (sn && mn) {
         snprintf(why, why_cap, "the new pair (%s)", expect_new->name);
         return LOAD_NEW;
@@ -41,6 +48,27 @@ enum load_match oracle_classify(const char *state_out, const char *mem_out,
     const char *m = mp ? "prior memory" : mn ? "new memory" : "memory matching neither";
     snprintf(why, why_cap, "wrong bytes: %s with %s", s, m);
     return LOAD_OTHER;
+}
+
+enum load_match oracle_classify(const char *state_out, const char *mem_out,
+                                const struct payload *prior, const struct payload *expect_new,
+                                char *why, size_t why_cap)
+{
+    size_t cap = expect_new->mem_len;
+    if (prior && prior->mem_len > cap)
+        cap = prior->mem_len;
+    uint8_t *st = NULL, *mem = NULL;
+    size_t st_len = 0, mem_len = 0;
+    /* One byte over the largest expected length is enough to tell "longer" from "equal". */
+    if (file_read(&st, &st_len, state_out, (size_t)1 << 30) != 0)
+        st = NULL;
+    if (file_read(&mem, &mem_len, mem_out, cap + 1) != 0)
+        mem = NULL;
+    enum load_match m = oracle_classify_bytes(st, st_len, mem, mem_len, prior, expect_new, why,
+                                              why_cap);
+    free(st);
+    free(mem);
+    return m;
 }
 
 void oracle_load(struct load_outcome *out, const struct campaign *c, const char *dir,

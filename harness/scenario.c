@@ -7,11 +7,13 @@
 #include "scenario.h"
 #include "census.h"
 #include "dirimage.h"
+#include "inproc.h"
 #include "oracle.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -142,6 +144,17 @@ static int count_entries(const char *dir)
     return dir_list(names, sizeof names, dir);
 }
 
+/* A clean load, judged: by the IUT's own load (exec), or in memory (--in-process). */
+static void judge_load(struct load_outcome *out, const struct campaign *c, const char *dir,
+                       const char *id, const char *out_dir, const struct payload *prior,
+                       const struct payload *expect_new, const char *err_path)
+{
+    if (c->opt.in_process)
+        inproc_load(out, c, dir, id, prior, expect_new);
+    else
+        oracle_load(out, c, dir, id, out_dir, prior, expect_new, err_path);
+}
+
 /* Clean recovery save of the smaller payload as id, then its load: oracle 4. @return 0 when it
  * held, else -1 with the reason in why. */
 static int recover(const struct campaign *c, const struct scenario *s, const char *dir,
@@ -152,7 +165,17 @@ static int recover(const struct campaign *c, const struct scenario *s, const cha
     char err_path[600];
     snprintf(err_path, sizeof err_path, "%s/recovery.err", case_dir);
     const struct payload *rec = &c->data.p[P_RECOVERY];
-    impl_run(&r, &c->impl, save_args(&b, c, dir, s->id, rec, NULL), NULL, NULL, err_path);
+    if (c->opt.in_process) {
+        char lib[300];
+        if (inproc_save(c, dir, s->id, P_RECOVERY, NULL, lib, sizeof lib) != 0) {
+            snprintf(why, why_cap, "the clean recovery save (1 MiB) failed: %s", lib);
+            return -1;
+        }
+        r.end = IMPL_EXITED;
+        r.code = 0;
+    } else {
+        impl_run(&r, &c->impl, save_args(&b, c, dir, s->id, rec, NULL), NULL, NULL, err_path);
+    }
     if (r.end != IMPL_EXITED || r.code != 0) {
         char t[240];
         impl_result_text(t, sizeof t, &r);
@@ -161,7 +184,7 @@ static int recover(const struct campaign *c, const struct scenario *s, const cha
     }
     struct load_outcome lo;
     snprintf(err_path, sizeof err_path, "%s/recovery-load.err", case_dir);
-    oracle_load(&lo, c, dir, s->id, case_dir, NULL, rec, err_path);
+    judge_load(&lo, c, dir, s->id, case_dir, NULL, rec, err_path);
     if (lo.match != LOAD_NEW) {
         snprintf(why, why_cap, "the clean recovery save (1 MiB) exited 0 but its %s", lo.text);
         return -1;
@@ -187,7 +210,7 @@ static int judge_template(const struct campaign *c, struct scenario_run *run, ch
     struct load_outcome lo;
     if (s->prior >= 0) {
         const struct payload *p = &c->data.p[s->prior];
-        oracle_load(&lo, c, d, s->id, jdir, p, p, errp);
+        judge_load(&lo, c, d, s->id, jdir, p, p, errp);
         if (lo.match != LOAD_PRIOR) {
             snprintf(err, err_cap,
                      "the IUT fails a clean load of the pair '%s' it saved for scenario %s: %s",
@@ -197,7 +220,7 @@ static int judge_template(const struct campaign *c, struct scenario_run *run, ch
     }
     if (s->base_payload >= 0) {
         const struct payload *p = &c->data.p[s->base_payload];
-        oracle_load(&lo, c, d, s->base_id, jdir, p, p, errp);
+        judge_load(&lo, c, d, s->base_id, jdir, p, p, errp);
         if (lo.match != LOAD_PRIOR) {
             snprintf(err, err_cap,
                      "the IUT fails a clean load of the pair '%s' it saved for scenario %s: %s",
@@ -213,6 +236,50 @@ static int judge_template(const struct campaign *c, struct scenario_run *run, ch
     }
     run->tpl_recovery_files = count_entries(d);
     return 0;
+}
+
+/* --in-process: the linked-in library must make the very calls the interposer counted, in
+ * the same order, or the case ids would not mean the same thing in both modes. */
+static int census_cross_check(const struct campaign *c, const struct scenario_run *run,
+                              const char *cdir, char *err, size_t err_cap)
+{
+    const struct scenario *s = &TABLE[run->scenario];
+    char d[760], trace[760], so[760], mo[760], errp[760];
+    snprintf(d, sizeof d, "%s/inproc-d", cdir);
+    snprintf(trace, sizeof trace, "%s/inproc-trace", cdir);
+    snprintf(so, sizeof so, "%s/inproc-state.out", cdir);
+    snprintf(mo, sizeof mo, "%s/inproc-memory.out", cdir);
+    snprintf(errp, sizeof errp, "%s/inproc.err", cdir);
+    if (dir_image_write(&run->tpl, d) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
+        return -1;
+    }
+    struct impl_result r;
+    inproc_step(&r, c, s, d, trace, NULL, so, mo, errp);
+    struct scenario_run *mine = xcalloc(1, sizeof *mine);
+    int rc = -1;
+    if (r.end != IMPL_EXITED || r.code != 0) {
+        char t[240];
+        impl_result_text(t, sizeof t, &r);
+        snprintf(err, err_cap, "--in-process: the linked-in reference fails the clean step of "
+                 "scenario %s: %s", s->name, t);
+    } else if (census_read(mine, trace, err, err_cap) == 0) {
+        unsigned n = mine->n_calls < run->n_calls ? mine->n_calls : run->n_calls;
+        unsigned i = 0;
+        while (i < n && !strcmp(mine->calls[i], run->calls[i]))
+            i++;
+        if (i == n && mine->n_calls == run->n_calls)
+            rc = 0;
+        else
+            snprintf(err, err_cap,
+                     "--in-process: the linked-in reference's calls differ from what the "
+                     "interposer counted for '%s' in scenario %s at call %u (%s vs %s); is "
+                     "--impl the reference? Run without --in-process",
+                     c->opt.impl_cmd, s->name, i + 1, i < mine->n_calls ? mine->calls[i] : "end",
+                     i < run->n_calls ? run->calls[i] : "end");
+    }
+    free(mine);
+    return rc;
 }
 
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
@@ -290,7 +357,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
         }
     } else {
         struct load_outcome lo;
-        oracle_load(&lo, c, d, s->id, cdir, prior, fresh, errp);
+        judge_load(&lo, c, d, s->id, cdir, prior, fresh, errp);
         bool ok = lo.match == LOAD_NEW || (s->prior == s->expect_new && lo.match == LOAD_PRIOR);
         if (!ok) {
             snprintf(err, err_cap,
@@ -308,6 +375,8 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
                  s->name, c->interposer);
         return -1;
     }
+    if (c->opt.in_process && census_cross_check(c, run, cdir, err, err_cap) != 0)
+        return -1;
     char why[400];
     if (recover(c, s, d, cdir, why, sizeof why) != 0) {
         snprintf(err, err_cap, "the IUT fails the clean run of scenario %s: %s", s->name, why);
@@ -341,8 +410,11 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
     struct impl_result step;
     struct impl_faults f = {.interposer = c->interposer, .dir = d, .trace = trace,
                             .fault_case = fcase};
-    impl_run(&step, &c->impl, step_args(&b, so, mo, sizeof so, c, s, d, case_dir), &f, NULL,
-             errp);
+    const char *const *args = step_args(&b, so, mo, sizeof so, c, s, d, case_dir);
+    if (c->opt.in_process)
+        inproc_step(&step, c, s, d, trace, fcase, so, mo, errp);
+    else
+        impl_run(&step, &c->impl, args, &f, NULL, errp);
     impl_result_text(res->step, sizeof res->step, &step);
     trace_excerpt(res->trace, sizeof res->trace, trace, d, k->ordinal, &res->fault_reached);
     if (step.end == IMPL_KILLED)
@@ -368,7 +440,7 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
         snprintf(res->load, sizeof res->load, "faulted load: %s%s%s", res->step,
                  why[0] ? ", outputs: " : "", why);
         if (!unchanged)
-            oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
+            judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         if (lo.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair",
                            "after the faulted load the pair no longer loads intact: %s",
@@ -377,14 +449,14 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
         if (step.end != IMPL_EXITED || step.code != 0)
             dir_new_entries(res->left, sizeof res->left, d, run->template_dir);
         if (!unchanged)
-            oracle_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
+            judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
         snprintf(res->load, sizeof res->load, "%s", lo.text);
     }
     if (s->base_payload >= 0 && !dir_image_marked_intact(&run->tpl, d)) {
         const struct payload *bp = &c->data.p[s->base_payload];
         struct load_outcome bl;
-        oracle_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);
+        judge_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);
         if (bl.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair", "the base pair '%s' no longer loads intact: %s",
                            s->base_id, bl.text);

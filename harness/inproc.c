@@ -1,0 +1,466 @@
+/* The in-process mode (see inproc.h).
+ * Method: struct fault_io wraps snap_io_posix. A call is counted when its path lies in the case
+ * directory (the directory itself included) or its fd was opened from such a path; pread,
+ * fsize and list are not counted, as the interposer does not see them (it wraps no read call,
+ * and opendir's open happens inside libc). Counted calls are named as the interposer names the
+ * libc entry points libsnapref reaches (open64, pwrite64, fsync, close, rename, unlink). */
+#include "inproc.h"
+#include "scenario.h"
+#include "util.h"
+
+#include <model.h>
+#include <snap/snap.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct snap_vm_state states[P_COUNT];
+
+int inproc_init(struct campaign *c, char *err, size_t err_cap)
+{
+    for (int i = 0; i < P_COUNT; i++) {
+        int rc = snap_state_decode(&states[i], c->data.p[i].state, c->data.p[i].state_len);
+        if (rc != 0) {
+            snprintf(err, err_cap, "in-process mode: cannot decode the %s state: %s",
+                     c->data.p[i].name, snap_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void inproc_finish(struct campaign *c)
+{
+    (void)c;
+    for (int i = 0; i < P_COUNT; i++)
+        snap_state_finish(&states[i]);
+}
+
+enum { MAX_FD = 4096 };
+
+struct fault_io {
+    const char *dir;
+    size_t dir_len;
+    int trace_fd;
+    unsigned long count;
+    unsigned long target; /* 0: no fault */
+    struct sf_action act;
+    unsigned char counted_fd[MAX_FD];
+};
+
+static bool in_dir(const struct fault_io *f, const char *path)
+{
+    return !strncmp(path, f->dir, f->dir_len) && (path[f->dir_len] == 0 || path[f->dir_len] == '/');
+}
+
+static bool fd_counted(const struct fault_io *f, int fd)
+{
+    return fd >= 0 && fd < MAX_FD && f->counted_fd[fd];
+}
+
+struct op {
+    const char *call, *path, *path2;
+    int fd;
+    long long offset, length; /* -1: none */
+    char injected[40];
+    bool crash_after;
+    int inject_err;
+    bool short_write;
+};
+
+static void put_line(const struct fault_io *f, const struct op *o, bool done, long long result,
+                     int err)
+{
+    if (f->trace_fd < 0)
+        return;
+    char line[2048], fd[24] = "-", off[24] = "-", len[24] = "-", res[24] = "-";
+    if (o->fd >= 0)
+        snprintf(fd, sizeof fd, "%d", o->fd);
+    if (o->offset >= 0)
+        snprintf(off, sizeof off, "%lld", o->offset);
+    if (o->length >= 0)
+        snprintf(len, sizeof len, "%lld", o->length);
+    if (done)
+        snprintf(res, sizeof res, "%lld", result);
+    const char *en = err ? sf_errno_name(err) : NULL;
+    int n = snprintf(line, sizeof line, "%lu\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f->count,
+                     o->call, o->path ? o->path : "-", o->path2 ? o->path2 : "-", fd, off, len,
+                     res, err ? (en ? en : "?") : "-", o->injected[0] ? o->injected : "-");
+    if (n > 0 && (size_t)n < sizeof line) {
+        ssize_t w = write(f->trace_fd, line, (size_t)n);
+        (void)w;
+    }
+}
+
+static void crash(void)
+{
+    kill(getpid(), SIGKILL);
+    for (;;)
+        pause();
+}
+
+/* Number the call and apply the case's action when it is this call. */
+static void decide(struct fault_io *f, struct op *o)
+{
+    f->count++;
+    o->injected[0] = 0;
+    if (f->count != f->target)
+        return;
+    switch (f->act.kind) {
+    case SF_CRASH_BEFORE:
+        snprintf(o->injected, sizeof o->injected, "crash-before");
+        put_line(f, o, false, 0, 0);
+        crash();
+        break;
+    case SF_ERRNO:
+        o->inject_err = f->act.err;
+        sf_action_format(o->injected, sizeof o->injected, &f->act);
+        break;
+    case SF_SHORT:
+        if (o->length >= 0 && sf_short_bytes(f->act.shortlen, (size_t)o->length) <
+                                  (size_t)o->length) {
+            o->short_write = true;
+            sf_action_format(o->injected, sizeof o->injected, &f->act);
+        }
+        break;
+    case SF_CRASH_AFTER:
+        o->crash_after = true;
+        break;
+    }
+}
+
+static void leave(struct fault_io *f, struct op *o, long long result, int err)
+{
+    if (o->crash_after)
+        snprintf(o->injected, sizeof o->injected, "crash-after");
+    put_line(f, o, true, result, result < 0 ? err : 0);
+    if (o->crash_after)
+        crash();
+}
+
+static struct op op_init(const char *call, const char *path, const char *path2, int fd)
+{
+    struct op o;
+    memset(&o, 0, sizeof o);
+    o.call = call;
+    o.path = path;
+    o.path2 = path2;
+    o.fd = fd;
+    o.offset = -1;
+    o.length = -1;
+    return o;
+}
+
+static int fio_open(void *ctx, const char *path, int flags, unsigned mode)
+{
+    struct fault_io *f = ctx;
+    if (!in_dir(f, path))
+        return snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
+    struct op o = op_init("open64", path, NULL, -1);
+    decide(f, &o);
+    int r, err = 0;
+    if (o.inject_err) {
+        r = -1;
+        err = o.inject_err;
+    } else {
+        r = snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
+        err = errno;
+        if (r >= 0 && r < MAX_FD)
+            f->counted_fd[r] = 1;
+    }
+    leave(f, &o, r, err);
+    errno = err;
+    return r;
+}
+
+static int fio_close(void *ctx, int fd)
+{
+    struct fault_io *f = ctx;
+    if (!fd_counted(f, fd))
+        return snap_io_posix.close(snap_io_posix.ctx, fd);
+    f->counted_fd[fd] = 0;
+    struct op o = op_init("close", NULL, NULL, fd);
+    decide(f, &o);
+    int r = snap_io_posix.close(snap_io_posix.ctx, fd); /* released whatever close returns */
+    int err = errno;
+    if (o.inject_err) {
+        r = -1;
+        err = o.inject_err;
+    }
+    leave(f, &o, r, err);
+    errno = err;
+    return r;
+}
+
+static ssize_t fio_pread(void *ctx, int fd, void *dst, size_t len, uint64_t off)
+{
+    (void)ctx;
+    return snap_io_posix.pread(snap_io_posix.ctx, fd, dst, len, off);
+}
+
+static ssize_t fio_pwrite(void *ctx, int fd, const void *src, size_t len, uint64_t off)
+{
+    struct fault_io *f = ctx;
+    if (!fd_counted(f, fd))
+        return snap_io_posix.pwrite(snap_io_posix.ctx, fd, src, len, off);
+    struct op o = op_init("pwrite64", NULL, NULL, fd);
+    o.offset = (long long)off;
+    o.length = (long long)len;
+    decide(f, &o);
+    ssize_t r;
+    int err = 0;
+    if (o.inject_err) {
+        r = -1;
+        err = o.inject_err;
+    } else {
+        size_t n = o.short_write ? sf_short_bytes(f->act.shortlen, len) : len;
+        r = snap_io_posix.pwrite(snap_io_posix.ctx, fd, src, n, off);
+        err = errno;
+    }
+    leave(f, &o, r, err);
+    errno = err;
+    return r;
+}
+
+static int fio_fsync(void *ctx, int fd)
+{
+    struct fault_io *f = ctx;
+    if (!fd_counted(f, fd))
+        return snap_io_posix.fsync(snap_io_posix.ctx, fd);
+    struct op o = op_init("fsync", NULL, NULL, fd);
+    decide(f, &o);
+    int r, err = 0;
+    if (o.inject_err) {
+        r = -1;
+        err = o.inject_err;
+    } else {
+        r = snap_io_posix.fsync(snap_io_posix.ctx, fd);
+        err = errno;
+    }
+    leave(f, &o, r, err);
+    errno = err;
+    return r;
+}
+
+static int fio_fsize(void *ctx, int fd, uint64_t *out)
+{
+    (void)ctx;
+    return snap_io_posix.fsize(snap_io_posix.ctx, fd, out);
+}
+
+static int fio_rename(void *ctx, const char *from, const char *to)
+{
+    struct fault_io *f = ctx;
+    if (!in_dir(f, from) && !in_dir(f, to))
+        return snap_io_posix.rename(snap_io_posix.ctx, from, to);
+    struct op o = op_init("rename", from, to, -1);
+    decide(f, &o);
+    int r, err = 0;
+    if (o.inject_err) {
+        r = -1;
+        err = o.inject_err;
+    } else {
+        r = snap_io_posix.rename(snap_io_posix.ctx, from, to);
+        err = errno;
+    }
+    leave(f, &o, r, err);
+    errno = err;
+    return r;
+}
+
+static int fio_unlink(void *ctx, const char *path)
+{
+    struct fault_io *f = ctx;
+    if (!in_dir(f, path))
+        return snap_io_posix.unlink(snap_io_posix.ctx, path);
+    struct op o = op_init("unlink", path, NULL, -1);
+    decide(f, &o);
+    int r, err = 0;
+    if (o.inject_err) {
+        r = -1;
+        err = o.inject_err;
+    } else {
+        r = snap_io_posix.unlink(snap_io_posix.ctx, path);
+        err = errno;
+    }
+    leave(f, &o, r, err);
+    errno = err;
+    return r;
+}
+
+static int fio_list(void *ctx, const char *dir, int (*cb)(void *arg, const char *name), void *arg)
+{
+    (void)ctx;
+    return snap_io_posix.list(snap_io_posix.ctx, dir, cb, arg);
+}
+
+/* Save request of payload p. */
+static struct snap_save_req save_req(const struct campaign *c, const char *dir, const char *id,
+                                     int p, const char *base)
+{
+    const struct payload *pl = &c->data.p[p];
+    struct snap_save_req req = {
+        .dir = dir,
+        .id = id,
+        .kind = base ? SNAP_KIND_DIFF : SNAP_KIND_FULL,
+        .state = &states[p],
+        .memory = pl->mem,
+        .ram_size = pl->mem_len,
+        .page_size = c->data.page_size,
+        .dirty = base ? pl->dirty : NULL,
+        .base_id = base,
+    };
+    return req;
+}
+
+static void write_err(const char *path, const char *what, int rc, const struct snap_diag *d)
+{
+    if (!path)
+        return;
+    char line[1200];
+    int n = snprintf(line, sizeof line, "snapcheck in-process %s failed: %s: %s\n", what,
+                     snap_strerror(rc), d->msg[0] ? d->msg : "(no detail)");
+    if (n > 0)
+        file_write(path, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* The child: run the step with the fault io and exit 0/1. */
+static _Noreturn void child(const struct campaign *c, const struct scenario *s, const char *dir,
+                            const char *trace_path, const char *fault_case, const char *so,
+                            const char *mo, const char *err_path)
+{
+    static struct fault_io f;
+    memset(&f, 0, sizeof f);
+    f.dir = dir;
+    f.dir_len = strlen(dir);
+    f.trace_fd = -1;
+    if (trace_path)
+        f.trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fault_case) {
+        unsigned long long ord;
+        if (sf_case_parse(&ord, &f.act, fault_case) != 0)
+            _exit(3);
+        f.target = (unsigned long)ord;
+    }
+    const struct snap_io io = {&f,          fio_open,   fio_close,  fio_pread, fio_pwrite,
+                               fio_fsync,   fio_fsize,  fio_rename, fio_unlink, fio_list};
+    struct snap_diag diag;
+    snap_diag_clear(&diag);
+    struct snap_save_report rep;
+    int rc = 0;
+    switch (s->op) {
+    case OP_SAVE_FULL:
+    case OP_SAVE_DIFF: {
+        struct snap_save_req req = save_req(c, dir, s->id, s->step_payload,
+                                            s->op == OP_SAVE_DIFF ? s->base_id : NULL);
+        rc = snap_pair_save(&rep, &io, &req, &diag);
+        if (rc)
+            write_err(err_path, "save", rc, &diag);
+        break;
+    }
+    case OP_MERGE:
+        rc = snap_pair_merge(&rep, &io, dir, s->id, &diag);
+        if (rc)
+            write_err(err_path, "merge", rc, &diag);
+        break;
+    case OP_LOAD: {
+        struct snap_image img;
+        rc = snap_pair_load(&img, &io, dir, s->id, &diag);
+        if (rc) {
+            write_err(err_path, "load", rc, &diag);
+            break;
+        }
+        /* Outputs are outside dir: not counted, as with the CLI under the interposer. */
+        if (file_write(so, img.state_bytes, img.state_len) != 0 ||
+            file_write(mo, img.memory, (size_t)img.hdr.ram_size) != 0)
+            rc = -1;
+        snap_image_finish(&img);
+        break;
+    }
+    }
+    _exit(rc == 0 ? 0 : 1);
+}
+
+void inproc_step(struct impl_result *out, const struct campaign *c, const struct scenario *s,
+                 const char *dir, const char *trace_path, const char *fault_case,
+                 const char *so, const char *mo, const char *err_path)
+{
+    memset(out, 0, sizeof *out);
+    if (err_path)
+        unlink(err_path);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        out->end = IMPL_SPAWN_FAILED;
+        snprintf(out->stderr1, sizeof out->stderr1, "cannot fork: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0)
+        child(c, s, dir, trace_path, fault_case, so, mo, err_path);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            out->end = IMPL_SPAWN_FAILED;
+            snprintf(out->stderr1, sizeof out->stderr1, "waitpid: %s", strerror(errno));
+            return;
+        }
+    }
+    if (err_path)
+        file_first_line(out->stderr1, sizeof out->stderr1, err_path);
+    if (WIFEXITED(status)) {
+        out->end = IMPL_EXITED;
+        out->code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        out->end = WTERMSIG(status) == SIGKILL ? IMPL_KILLED : IMPL_SIGNALED;
+        out->code = WTERMSIG(status);
+    }
+}
+
+void inproc_load(struct load_outcome *out, const struct campaign *c, const char *dir,
+                 const char *id, const struct payload *prior, const struct payload *expect_new)
+{
+    (void)c;
+    memset(out, 0, sizeof *out);
+    struct snap_image img;
+    struct snap_diag diag;
+    snap_diag_clear(&diag);
+    int rc = snap_pair_load(&img, &snap_io_posix, dir, id, &diag);
+    if (rc != 0) {
+        out->r.end = IMPL_EXITED;
+        out->r.code = 1;
+        str_append(out->r.stderr1, sizeof out->r.stderr1, snap_strerror(rc));
+        str_append(out->r.stderr1, sizeof out->r.stderr1, ": ");
+        str_append(out->r.stderr1, sizeof out->r.stderr1, diag.msg);
+        out->match = LOAD_NONE;
+        snprintf(out->text, sizeof out->text, "load (in-process) failed: %s: no pair",
+                 out->r.stderr1);
+        return;
+    }
+    char why[160];
+    out->match = oracle_classify_bytes(img.state_bytes, img.state_len, img.memory,
+                                       (size_t)img.hdr.ram_size, prior, expect_new, why,
+                                       sizeof why);
+    snprintf(out->text, sizeof out->text, "load exit 0: %s", why);
+    snap_image_finish(&img);
+}
+
+int inproc_save(const struct campaign *c, const char *dir, const char *id, int payload,
+                const char *base, char *why, size_t why_cap)
+{
+    struct snap_save_req req = save_req(c, dir, id, payload, base);
+    struct snap_save_report rep;
+    struct snap_diag diag;
+    snap_diag_clear(&diag);
+    int rc = snap_pair_save(&rep, &snap_io_posix, &req, &diag);
+    if (rc != 0) {
+        snprintf(why, why_cap, "%s: %s", snap_strerror(rc), diag.msg);
+        return -1;
+    }
+    return 0;
+}

@@ -4,6 +4,7 @@
 # $LIB_FUZZING_ENGINE link; each target goes to $OUT/<target> with <target>_seed_corpus.zip,
 # <target>.dict and <target>.options beside it. Works for every engine and sanitizer the
 # infrastructure picks (libfuzzer, afl, honggfuzz; address, undefined, memory, coverage).
+set -eu
 ROOT="${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [ -d "$ROOT/snapcheck" ] && ROOT="$ROOT/snapcheck"
 FUZZ="$ROOT/fuzz"
@@ -33,7 +34,8 @@ for t in state_decode state_decode_crcfix state_roundtrip pair_load; do
 
     (cd "$FUZZ/corpus/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
     if [ -d "$FUZZ/regressions/$t" ]; then
-        (cd "$FUZZ/regressions/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" . -x 'README*')
+        (cd "$FUZZ/regressions/$t" && find . -type f ! -name 'README*' |
+            zip -q "$OUT/${t}_seed_corpus.zip" -@ 2>/dev/null || [ $? -eq 12 ]) # 12: none
     fi
     cp "$FUZZ/snapshot.dict" "$OUT/$t.dict"
     cp "$FUZZ/oss-fuzz/$t.options" "$OUT/$t.options"

@@ -181,6 +181,46 @@ static void cleanup__rejects_bad_arguments(void **unused)
     assert_int_equal(snap_pair_cleanup(NULL, &snap_io_posix, NULL, "vm1", &d), SNAP_EINVAL);
 }
 
+
+static void cleanup__handles_many_names_races_and_odd_headers(void **unused)
+{
+    struct tfix_vm vm;
+    uint8_t *mem;
+    char *dir = dir_with_pair(&vm, &mem);
+    char *long_dir = malloc(4100);
+    char name[64];
+    uint8_t junk[300];
+    unsigned removed = 0;
+    struct faultio f;
+
+    (void)unused;
+    for (unsigned g = 3; g < 23; g++) {
+        snprintf(name, sizeof(name), "vm1.g%u.mem", g);
+        assert_int_equal(tfix_write(dir, name, "x", 1), 0);
+    }
+    /* One of them vanishes before its unlink: not a failure. */
+    faultio_init(&f, NULL, dir);
+    f.fail_kind = FIO_UNLINK;
+    f.fail_nth = 5;
+    f.fail_errno = ENOENT;
+    assert_int_equal(snap_pair_cleanup(&removed, &f.io, dir, "vm1", NULL), 0);
+    assert_int_equal(removed, 19);
+    /* A 300-byte state file whose header does not decode keeps every memory file. */
+    memset(junk, 0x22, sizeof(junk));
+    assert_int_equal(tfix_write(dir, "vm1.snap", junk, sizeof(junk)), 0);
+    assert_int_equal(tfix_write(dir, "vm1.g9.mem", "x", 1), 0);
+    assert_int_equal(snap_pair_cleanup(&removed, &snap_io_posix, dir, "vm1", NULL), 0);
+    assert_int_equal(removed, 0);
+    assert_true(tfix_exists(dir, "vm1.g9.mem"));
+    memset(long_dir, 'd', 4099);
+    long_dir[0] = '/';
+    long_dir[4099] = '\0';
+    assert_int_equal(snap_pair_cleanup(NULL, &snap_io_posix, long_dir, "vm1", NULL), SNAP_EINVAL);
+    free(long_dir);
+    free(mem);
+    tfix_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +230,7 @@ int main(void)
         cmocka_unit_test(cleanup__reports_failed_removal_and_goes_on),
         cmocka_unit_test(cleanup__reports_list_open_read_and_sync_failures),
         cmocka_unit_test(cleanup__rejects_bad_arguments),
+        cmocka_unit_test(cleanup__handles_many_names_races_and_odd_headers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

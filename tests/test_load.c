@@ -516,6 +516,9 @@ static void load__rejects_bad_arguments(void **state)
     assert_int_equal(snap_pair_load(&img, &snap_io_posix, fx->dir, "a/b", &d), SNAP_EINVAL);
     assert_int_equal(snap_pair_verify(&snap_io_posix, fx->dir, NULL, &d), SNAP_EINVAL);
     assert_int_equal(snap_pair_verify(NULL, fx->dir, "vm1", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_verify(&snap_io_posix, NULL, "vm1", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_verify(&snap_io_posix, fx->dir, "a.b", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, fx->dir, NULL, &d), SNAP_EINVAL);
 }
 
 static void load__ignores_stale_and_foreign_files(void **state)
@@ -535,6 +538,113 @@ static void load__ignores_stale_and_foreign_files(void **state)
     assert_memory_equal(img.memory, fx->mem, MIB);
     snap_image_finish(&img);
     free(raw);
+}
+
+
+/* A trailer with a valid CRC but one field that differs from the state file. */
+static void load__each_trailer_field_must_match(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_envelope env;
+    size_t len = 0;
+    uint8_t *raw;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    for (unsigned field = 0; field < 5; field++) {
+        struct snap_mem_trailer t;
+        struct snap_diag d;
+        uint8_t tr[SNAP_MEM_TRAILER_LEN];
+        char path[4200];
+        int fd;
+
+        memcpy(t.snapshot_id, env.hdr.snapshot_id, 16);
+        t.generation = env.hdr.generation + (field == 1);
+        t.mem_pages = env.hdr.mem_pages + (field == 2);
+        t.page_size = field == 3 ? 16384 : env.hdr.page_size;
+        t.kind = field == 4 ? SNAP_KIND_DIFF : env.hdr.kind;
+        snap_mem_trailer_encode(tr, &t);
+        snprintf(path, sizeof(path), "%s/vm1.g1.mem", fx->dir);
+        fd = open(path, O_WRONLY);
+        assert_int_equal(pwrite(fd, tr, sizeof(tr), MIB), (ssize_t)sizeof(tr));
+        close(fd);
+        assert_int_equal(load_code(fx->dir, "vm1", &d), field == 0 ? 0 : SNAP_EPAIR);
+    }
+    free(raw);
+}
+
+static void load__base_with_other_generation_or_page_size_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {1};
+    struct snap_envelope env;
+    struct snap_header h;
+    struct snap_diag d;
+    size_t len = 0;
+    uint8_t *raw;
+    uint64_t *crcs = calloc(256, sizeof(uint64_t));
+
+    save_full(fx, "base", fx->mem, 4096);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    raw = tfix_read(fx->dir, "base.snap", &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    h = env.hdr;
+    h.generation = 2;
+    snprintf(h.mem_name, sizeof(h.mem_name), "base.g2.mem");
+    reencode(fx->dir, "base", &h, env.state, NULL, crcs);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "not the pair"));
+    h = env.hdr;
+    h.page_size = 16384;
+    h.mem_pages = 64;
+    h.mem_file_len = 64 * 16384 + 64;
+    h.payload_len = h.state_len + 8 * 64;
+    reencode(fx->dir, "base", &h, env.state, NULL, crcs);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "page_size"));
+    free(raw);
+    free(crcs);
+}
+
+static void load__rejects_paths_that_do_not_fit(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_image img;
+    struct snap_diag d;
+    char *long_dir = malloc(4100);
+
+    (void)fx;
+    memset(long_dir, 'd', 4099);
+    long_dir[0] = '/';
+    long_dir[4099] = '\0';
+    assert_int_equal(snap_pair_load(&img, &snap_io_posix, long_dir, "vm1", &d), SNAP_EINVAL);
+    assert_int_equal(snap_pair_verify(&snap_io_posix, long_dir, "vm1", &d), SNAP_EINVAL);
+    free(long_dir);
+}
+
+static void load__oversized_state_file_read_failure_is_eio(void **state)
+{
+    struct fixture *fx = *state;
+    const enum fio_call kinds[] = {FIO_OPEN, FIO_PREAD};
+    char path[4200];
+    int fd;
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    snprintf(path, sizeof(path), "%s/vm1.snap", fx->dir);
+    fd = open(path, O_WRONLY);
+    assert_int_equal(ftruncate(fd, (off_t)(SNAP_HEADER_LEN + SNAP_MAX_PAYLOAD + 9)), 0);
+    close(fd);
+    for (unsigned i = 0; i < 2; i++) {
+        struct snap_diag d;
+        struct faultio f;
+
+        faultio_init(&f, NULL, fx->dir);
+        f.fail_kind = kinds[i];
+        f.fail_nth = i == 0 ? 2 : 1; /* the second open, the first read */
+        f.fail_errno = EIO;
+        assert_int_equal(snap_pair_verify(&f.io, fx->dir, "vm1", &d), SNAP_EIO);
+    }
 }
 
 int main(void)
@@ -570,6 +680,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(load__io_failures_are_eio, setup, teardown),
         cmocka_unit_test_setup_teardown(load__rejects_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(load__ignores_stale_and_foreign_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__each_trailer_field_must_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__base_with_other_generation_or_page_size_is_epair,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(load__rejects_paths_that_do_not_fit, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__oversized_state_file_read_failure_is_eio, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,7 @@ static void names__rejects_invalid_id_and_generation(void **unused)
     assert_int_equal(snap_name_state(NULL, 8, "vm1"), SNAP_EINVAL);
     assert_int_equal(snap_name_state(buf, sizeof(buf), NULL), SNAP_EINVAL);
     assert_int_equal(snap_name_mem(NULL, 8, "vm1", 1), SNAP_EINVAL);
+    assert_int_equal(snap_name_mem(buf, sizeof(buf), NULL, 1), SNAP_EINVAL);
 }
 
 static void names__reports_too_small_buffer(void **unused)

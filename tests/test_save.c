@@ -828,6 +828,118 @@ static void save__refuses_damaged_base(void **unused)
     tfix_rmdir(dir);
 }
 
+
+static void save__refuses_more_bad_requests(void **unused)
+{
+    char *dir = tfix_mkdir();
+    char *long_dir = malloc(4100);
+    struct tfix_vm vm;
+    struct tfix_vm big;
+    struct snap_save_report rep;
+    struct snap_diag d;
+    uint8_t dirty[32] = {0};
+    uint8_t *mem = tfix_memory(2 * MIB, 1);
+
+    (void)unused;
+    tfix_vm_init(&vm, 1, true, 1);
+    tfix_vm_init(&big, 2, true, 1);
+    struct snap_save_req good = full_req(dir, "base", &big, mem, 4096);
+    save_ok(&good, &rep); /* a 2 MiB base */
+    struct snap_save_req r = diff_req(dir, "vm1", &vm, mem, 4096, dirty, "base");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EPAIR); /* ram_size */
+    assert_non_null(strstr(d.msg, "ram_size"));
+    r.base_id = "bad.base";
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    r = full_req(NULL, "vm1", &vm, mem, 4096);
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    r = full_req(dir, "vm1", &vm, mem, 4096);
+    r.state = NULL;
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    r = full_req(dir, "vm1", &vm, mem, 4096);
+    r.id = NULL;
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    r.id = "vm1";
+    r.ram_size = (SNAP_MAX_PAGES + 1) * 4096; /* never read: refused first */
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    /* A state that is compatible but cannot be encoded. */
+    r = full_req(dir, "vm1", &vm, mem, 4096);
+    vm.st.info.boot_args = NULL;
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    assert_string_equal(d.op, "encode");
+    tfix_vm_init(&vm, 1, true, 1);
+    /* Paths that do not fit. */
+    memset(long_dir, 'd', 4099);
+    long_dir[0] = '/';
+    long_dir[4099] = '\0';
+    r = full_req(long_dir, "vm1", &vm, mem, 4096);
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    r = diff_req(long_dir, "vm1", &vm, mem, 4096, dirty, "base");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
+    assert_false(tfix_exists(dir, "vm1.snap"));
+    free(long_dir);
+    free(mem);
+    tfix_rmdir(dir);
+}
+
+static void save__refuses_when_generations_run_out(void **unused)
+{
+    char *dir = tfix_mkdir();
+    struct tfix_vm vm;
+    struct snap_save_report rep;
+    struct snap_diag d;
+    char list[512];
+    uint8_t *mem = tfix_memory(MIB, 1);
+    const char *id40 = "abcdefghijabcdefghijabcdefghijabcdefghij";
+    char name[128];
+
+    (void)unused;
+    tfix_vm_init(&vm, 1, false, 1);
+    struct snap_save_req r = full_req(dir, "vm1", &vm, mem, 4096);
+    assert_int_equal(tfix_write(dir, "vm1.g9223372036854775807.mem", "x", 1), 0);
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_ELIMIT);
+    assert_non_null(strstr(d.msg, "no generation"));
+    /* <id> of 40 bytes: generation 10^17 + 1 would make a 64-byte memory file name. */
+    snprintf(name, sizeof(name), "%s.g100000000000000000.mem", id40);
+    assert_int_equal(tfix_write(dir, name, "x", 1), 0);
+    r.id = id40;
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_ELIMIT);
+    assert_non_null(strstr(d.msg, "63 bytes"));
+    assert_int_equal(tfix_listing(dir, list, sizeof(list)), 0);
+    assert_null(strstr(list, ".snap"));
+    free(mem);
+    tfix_rmdir(dir);
+}
+
+static void save__scan_survives_damaged_or_vanishing_state_file(void **unused)
+{
+    char *dir = tfix_mkdir();
+    struct tfix_vm vm;
+    struct snap_save_report rep;
+    struct faultio f;
+    uint8_t junk[300];
+    uint8_t *mem = tfix_memory(MIB, 1);
+
+    (void)unused;
+    memset(junk, 0x11, sizeof(junk));
+    tfix_vm_init(&vm, 1, false, 1);
+    struct snap_save_req r = full_req(dir, "vm1", &vm, mem, 4096);
+    assert_int_equal(tfix_write(dir, "vm1.snap", junk, sizeof(junk)), 0); /* no header */
+    save_ok(&r, &rep);
+    assert_int_equal(rep.generation, 1);
+    assert_int_equal(tfix_write(dir, "vm1.snap", junk, 10), 0); /* shorter than a header */
+    save_ok(&r, &rep);
+    assert_int_equal(rep.generation, 2); /* above vm1.g1.mem, seen by name */
+    /* The state file disappears between the listing and its open. */
+    faultio_init(&f, NULL, dir);
+    f.fail_kind = FIO_OPEN;
+    f.fail_nth = 1;
+    f.fail_errno = ENOENT;
+    assert_int_equal(snap_pair_save(&rep, &f.io, &r, NULL), 0);
+    assert_int_equal(rep.generation, 3);
+    free(mem);
+    tfix_rmdir(dir);
+}
+
 /* The sweep. */
 
 struct sweep {
@@ -1150,6 +1262,9 @@ int main(void)
         cmocka_unit_test(save__retries_eintr_and_continues_short_writes),
         cmocka_unit_test(save__refuses_bad_requests_before_creating_files),
         cmocka_unit_test(save__refuses_damaged_base),
+        cmocka_unit_test(save__refuses_more_bad_requests),
+        cmocka_unit_test(save__refuses_when_generations_run_out),
+        cmocka_unit_test(save__scan_survives_damaged_or_vanishing_state_file),
         cmocka_unit_test(save__sweep_faults_and_crashes_full),
         cmocka_unit_test(save__sweep_faults_and_crashes_diff),
         cmocka_unit_test(save__sweep_catches_in_place_overwrite),

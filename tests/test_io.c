@@ -113,6 +113,7 @@ static void io__write_all_continues_short_writes_and_retries_eintr(void **unused
 
     (void)unused;
     faultio_init(&f, NULL, dir);
+    snap_diag_clear(&d);
     f.short_at = 1;
     f.fail_kind = FIO_PWRITE;
     f.fail_nth = 2;
@@ -224,7 +225,9 @@ static void io__read_file_reads_whole_files_within_limit(void **unused)
     assert_int_equal(len, 8);
     assert_memory_equal(buf, "contents", 8);
     free(buf);
+    snap_diag_clear(&d);
     assert_int_equal(snap_io_read_file(&buf, &len, P, path, 7, &d), SNAP_ELIMIT);
+    assert_int_equal(d.code, SNAP_ELIMIT);
     assert_null(buf);
     tfix_write(dir, "f", "", 0);
     assert_int_equal(snap_io_read_file(&buf, &len, P, path, 7, NULL), 0);

@@ -172,7 +172,7 @@ static int choose_generation(struct save *s)
     s->hdr.generation = s->max_generation + 1;
     if (snap_name_mem(s->hdr.mem_name, sizeof(s->hdr.mem_name), s->req->id,
                       s->hdr.generation) != 0)
-        return snap_diag_set(s->diag, SNAP_ELIMIT, 0, "validate", s->req->dir,
+        return snap_diag_set(s->diag, SNAP_EINVAL, 0, "validate", s->req->dir,
                              "memory file name of %s generation %llu is over 63 bytes",
                              s->req->id, (unsigned long long)s->hdr.generation);
     if (snap_path_join(s->mem_path, sizeof(s->mem_path), s->req->dir, s->hdr.mem_name) != 0 ||

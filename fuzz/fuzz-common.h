@@ -102,19 +102,22 @@ static inline bool fuzz_crc_fixed_copy(uint8_t **out, size_t *out_len, const uin
     return true;
 }
 
-/* Recompute the page map of a state file in place from the pages of its memory file mem (as far
- * as both hold them), then its trailer: so that the pages reach the loader's later checks
- * (base chain, compatibility). Raw header fields (FORMAT.md 3.1): kind at 32, page_size at 36,
- * ram_size at 40, state_len at 96, mem_pages at 104; the page map follows the state (5). */
-static inline void fuzz_fix_page_map(uint8_t *st, size_t st_len, const uint8_t *mem,
-                                     size_t mem_len)
+/* Recompute the page map of a state file in place from the pages of its memory file (as far as
+ * both hold them), then its trailer: so that the pages reach the loader's later checks (base
+ * chain, compatibility). The memory file of mem_len bytes is read through page_crc(mem, off,
+ * len), which returns the CRC-64 of its bytes [off, off + len). Raw header fields (FORMAT.md
+ * 3.1): kind at 32, page_size at 36, ram_size at 40, state_len at 96, mem_pages at 104; the page
+ * map follows the state (5). */
+static inline void fuzz_fix_page_map(uint8_t *st, size_t st_len,
+                                     uint64_t (*page_crc)(const void *, uint64_t, uint64_t),
+                                     const void *mem, uint64_t mem_len)
 {
     if (st_len < SNAP_HEADER_LEN + SNAP_TRAILER_LEN || mem_len < SNAP_MEM_TRAILER_LEN)
         return;
     uint32_t kind = snap_get_le32(st + 32), page_size = snap_get_le32(st + 36);
     uint64_t ram_size = snap_get_le64(st + 40), state_len = snap_get_le64(st + 96);
     uint64_t mem_pages = snap_get_le64(st + 104);
-    size_t end = st_len - SNAP_TRAILER_LEN, pages_len = mem_len - SNAP_MEM_TRAILER_LEN;
+    uint64_t end = st_len - SNAP_TRAILER_LEN, pages_len = mem_len - SNAP_MEM_TRAILER_LEN;
     if (page_size == 0 || ram_size / page_size > SNAP_MAX_PAGES || state_len > end)
         return;
     uint64_t off = SNAP_HEADER_LEN + state_len;
@@ -123,7 +126,7 @@ static inline void fuzz_fix_page_map(uint8_t *st, size_t st_len, const uint8_t *
     for (uint64_t k = 0; k < mem_pages && off <= end && end - off >= 8; k++, off += 8) {
         if (k >= pages_len / page_size)
             break;
-        snap_put_le64(st + off, snap_crc64(0, mem + k * page_size, page_size));
+        snap_put_le64(st + off, page_crc(mem, k * page_size, page_size));
     }
     fuzz_fix_state_trailer(st, st_len);
 }

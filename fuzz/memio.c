@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "snap/crc64.h"
+
 #define MEMIO_FD_BASE 1000
 
 static const char *base_name(const char *path)
@@ -66,6 +68,60 @@ static int mem_close(void *ctx, int fd)
     return 0;
 }
 
+size_t memio_file_len(const struct memio_file *f)
+{
+    return f->head_len + f->zeros + f->tail_len;
+}
+
+size_t memio_file_read(const struct memio_file *f, void *dst, size_t len, uint64_t off)
+{
+    uint8_t *out = dst;
+    size_t done = 0;
+    /* the three parts in order: bytes, zeros, bytes */
+    const uint8_t *parts[3] = {f->head, NULL, f->tail};
+    size_t lens[3] = {f->head_len, f->zeros, f->tail_len};
+    uint64_t start = 0;
+    for (int i = 0; i < 3 && done < len; i++) {
+        uint64_t end = start + lens[i];
+        if (off + done < end) {
+            size_t at = (size_t)(off + done - start);
+            size_t n = lens[i] - at < len - done ? lens[i] - at : len - done;
+            if (parts[i])
+                memcpy(out + done, parts[i] + at, n);
+            else
+                memset(out + done, 0, n);
+            done += n;
+        }
+        start = end;
+    }
+    return done;
+}
+
+uint64_t memio_file_crc(const void *file, uint64_t off, uint64_t len)
+{
+    static const uint8_t zero[4096];
+    const struct memio_file *f = file;
+    uint64_t crc = 0;
+    while (len > 0) {
+        uint64_t head_end = f->head_len, zero_end = head_end + f->zeros;
+        size_t n;
+        if (off < head_end) {
+            n = (size_t)(head_end - off < len ? head_end - off : len);
+            crc = snap_crc64(crc, f->head + off, n);
+        } else if (off < zero_end) {
+            uint64_t run = zero_end - off < len ? zero_end - off : len;
+            n = (size_t)(run < sizeof zero ? run : sizeof zero);
+            crc = snap_crc64(crc, zero, n);
+        } else {
+            n = (size_t)len;
+            crc = snap_crc64(crc, f->tail + (off - zero_end), n);
+        }
+        off += n;
+        len -= n;
+    }
+    return crc;
+}
+
 static ssize_t mem_pread(void *ctx, int fd, void *dst, size_t len, uint64_t off)
 {
     const struct memio_file *f = file_of(ctx, fd);
@@ -73,13 +129,9 @@ static ssize_t mem_pread(void *ctx, int fd, void *dst, size_t len, uint64_t off)
         errno = EBADF;
         return -1;
     }
-    if (off >= f->len || len == 0)
-        return 0;
-    size_t n = f->len - (size_t)off < len ? f->len - (size_t)off : len;
-    if (n > SSIZE_MAX)
-        n = SSIZE_MAX;
-    memcpy(dst, f->data + off, n);
-    return (ssize_t)n;
+    if (len > SSIZE_MAX)
+        len = SSIZE_MAX;
+    return (ssize_t)memio_file_read(f, dst, len, off);
 }
 
 static ssize_t mem_pwrite(void *ctx, int fd, const void *src, size_t len, uint64_t off)
@@ -107,7 +159,7 @@ static int mem_fsize(void *ctx, int fd, uint64_t *out)
         errno = EBADF;
         return -1;
     }
-    *out = f->len;
+    *out = memio_file_len(f);
     return 0;
 }
 
@@ -156,17 +208,15 @@ void memio_init(struct memio *m)
     };
 }
 
-int memio_add(struct memio *m, const char *name, const uint8_t *data, size_t len)
+int memio_add(struct memio *m, const struct memio_file *f)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n >= MEMIO_NAME_MAX || strchr(name, '/') || m->file_count >= MEMIO_MAX_FILES)
+    size_t n = strnlen(f->name, MEMIO_NAME_MAX);
+    if (n == 0 || n >= MEMIO_NAME_MAX || strchr(f->name, '/') ||
+        m->file_count >= MEMIO_MAX_FILES)
         return -1;
-    if (find(m, name) >= 0)
+    if (find(m, f->name) >= 0)
         return 0;
-    struct memio_file *f = &m->files[m->file_count++];
-    memcpy(f->name, name, n + 1);
-    f->data = data;
-    f->len = len;
+    m->files[m->file_count++] = *f;
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * file, a memory file and optionally a base chain) held in memory (memio.c), then loaded by the
  * real snap_pair_load. Property: every input ends in a documented error with a diagnostic and
  * a zeroed image, or in an image that matches the committed state file: same header and state
- * bytes, every stored page has the CRC of the page map. No descriptor or heap leak, no UB.
+ * bytes, every stored page has the CRC of the page map; snap_pair_verify reaches the same
+ * verdict. No descriptor or heap leak, no UB.
  *
  * Input format (all integers little-endian):
  *   u8 flags         bit 0: repair the checksums of every state file (trailer and page map)
@@ -90,19 +91,6 @@ static void check_image(const struct snap_image *img, const uint8_t *src, size_t
     FUZZ_ASSERT(k == h->mem_pages);
 }
 
-/* A heap copy of src that the caller frees through owned[]; NULL when out of memory. */
-static uint8_t *own_copy(uint8_t **owned, size_t *owned_count, const uint8_t *src, size_t len,
-                         size_t cap)
-{
-    uint8_t *copy = calloc(cap ? cap : 1, 1);
-    if (!copy)
-        return NULL;
-    if (len)
-        memcpy(copy, src, len);
-    owned[(*owned_count)++] = copy;
-    return copy;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -112,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct memio m;
     memio_init(&m);
 
-    uint8_t *owned[3 * FUZZ_MAX_LEVELS] = {0};
+    uint8_t *owned[2 * FUZZ_MAX_LEVELS] = {0};
     size_t owned_count = 0;
     const uint8_t *top = NULL; /* level 0 state file as stored */
     size_t top_len = 0;
@@ -128,29 +116,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (have_st > 0 && st_len >= 48 && snap_get_le64(st + 40) > FUZZ_MAX_RAM)
             goto out; /* ram_size: offset 40 */
 
-        /* Padding (flags bit 1): the section holds the leading page bytes then the 64-byte
-         * trailer; the file is that, zero-filled to the mem_file_len of its state file
-         * (offset 112), so that a seed of a few bytes stands for a memory file of megabytes. */
-        if (pad && have_st > 0 && have_mem > 0 && st_len >= 120 &&
-            mem_len >= SNAP_MEM_TRAILER_LEN) {
+        /* The memory file as head + zeros + tail, the tail being its 64-byte trailer. */
+        struct memio_file mf = {.head = mem, .head_len = mem_len};
+        if (mem_len >= SNAP_MEM_TRAILER_LEN) {
+            mf.head_len = mem_len - SNAP_MEM_TRAILER_LEN;
+            mf.tail = mem + mf.head_len;
+            mf.tail_len = SNAP_MEM_TRAILER_LEN;
+        }
+        /* Padding (flags bit 1): zero-fill between the page bytes and the trailer up to the
+         * mem_file_len of the state file (offset 112). */
+        if (pad && have_st > 0 && have_mem > 0 && st_len >= 120 && mf.tail_len) {
             uint64_t want = snap_get_le64(st + 112);
-            if (want >= mem_len && want <= FUZZ_MAX_RAM + SNAP_MEM_TRAILER_LEN) {
-                size_t head = mem_len - SNAP_MEM_TRAILER_LEN;
-                uint8_t *big = own_copy(owned, &owned_count, mem, head, (size_t)want);
-                if (!big)
-                    goto out;
-                memcpy(big + want - SNAP_MEM_TRAILER_LEN, mem + head, SNAP_MEM_TRAILER_LEN);
-                mem = big;
-                mem_len = (size_t)want;
-            }
+            if (want >= mem_len && want <= FUZZ_MAX_RAM + SNAP_MEM_TRAILER_LEN)
+                mf.zeros = (size_t)(want - mem_len);
         }
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-        if (repair && have_mem > 0) {
-            uint8_t *copy = own_copy(owned, &owned_count, mem, mem_len, mem_len);
-            if (!copy)
+        if (repair && have_mem > 0 && mf.tail_len) {
+            uint8_t *t = malloc(SNAP_MEM_TRAILER_LEN);
+            if (!t)
                 goto out;
-            fuzz_fix_mem_trailer(copy, mem_len);
-            mem = copy;
+            owned[owned_count++] = t;
+            memcpy(t, mf.tail, SNAP_MEM_TRAILER_LEN);
+            fuzz_fix_mem_trailer(t, SNAP_MEM_TRAILER_LEN);
+            mf.tail = t;
         }
         if (repair && have_st > 0) {
             uint8_t *copy;
@@ -158,17 +146,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 goto out;
             owned[owned_count++] = copy;
             if (have_mem > 0)
-                fuzz_fix_page_map(copy, st_len, mem, mem_len);
+                fuzz_fix_page_map(copy, st_len, memio_file_crc, &mf, memio_file_len(&mf));
             st = copy;
         }
 #endif
 
-        char name[MEMIO_NAME_MAX];
         char mem_name[SNAP_NAME_FIELD_LEN] = "";
         char base[SNAP_NAME_FIELD_LEN] = "";
         if (have_st > 0) {
-            snprintf(name, sizeof name, "%s.snap", id);
-            memio_add(&m, name, st, st_len);
+            struct memio_file sf = {.head = st, .head_len = st_len};
+            snprintf(sf.name, sizeof sf.name, "%s.snap", id);
+            memio_add(&m, &sf);
             if (level == 0) {
                 top = st;
                 top_len = st_len;
@@ -178,8 +166,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (mem_name[0] == '\0')
             snprintf(mem_name, sizeof mem_name, "%s.g1.mem", id);
-        if (have_mem > 0)
-            memio_add(&m, mem_name, mem, mem_len);
+        if (have_mem > 0) {
+            snprintf(mf.name, sizeof mf.name, "%s", mem_name);
+            memio_add(&m, &mf);
+        }
         if (snap_id_valid(base))
             memcpy(id, base, sizeof id);
         else
@@ -211,6 +201,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(top == NULL); /* only a missing vm.snap is "no snapshot" */
     }
     snap_image_finish(&img);
+
+    /* snap_pair_verify makes the same checks in constant memory: it must reach the same
+     * verdict, and for SNAP_EPAGE name the same page. */
+    struct snap_diag vdiag;
+    snap_diag_clear(&vdiag);
+    int vrc = snap_pair_verify(&m.io, "/fuzz", "vm", &vdiag);
+    FUZZ_LOG("  pair_verify: %s\n", vrc ? snap_strerror(vrc) : "ok");
+    FUZZ_ASSERT(memio_open_count(&m) == 0);
+    if (rc != SNAP_ENOMEM && vrc != SNAP_ENOMEM) {
+        FUZZ_ASSERT(vrc == rc);
+        if (rc == SNAP_EPAGE)
+            FUZZ_ASSERT(vdiag.page == diag.page);
+    }
+    if (vrc != 0)
+        fuzz_check_diag(&vdiag);
 
 out:
     for (size_t i = 0; i < owned_count; i++)

@@ -35,7 +35,7 @@ for t in state_decode state_decode_crcfix state_roundtrip pair_load; do
     (cd "$FUZZ/corpus/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
     if [ -d "$FUZZ/regressions/$t" ]; then
         (cd "$FUZZ/regressions/$t" && find . -type f ! -name 'README*' |
-            zip -q "$OUT/${t}_seed_corpus.zip" -@ 2>/dev/null || [ $? -eq 12 ]) # 12: none
+            zip -q "$OUT/${t}_seed_corpus.zip" -@ >/dev/null 2>&1 || [ $? -eq 12 ]) # 12: none
     fi
     cp "$FUZZ/snapshot.dict" "$OUT/$t.dict"
     cp "$FUZZ/oss-fuzz/$t.options" "$OUT/$t.options"

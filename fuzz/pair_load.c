@@ -190,6 +190,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(memio_open_count(&m) == 0);
     if (rc == 0) {
         FUZZ_ASSERT(top != NULL);
+#ifdef FUZZ_SELFTEST_BROKEN_LOADER
+        img.memory[0] ^= 1; /* the self-test: a loader that gets a page wrong */
+#endif
         check_image(&img, top, top_len);
     } else {
         fuzz_check_diag(&diag);

@@ -146,8 +146,13 @@ static void bench_save(const char *dir, uint64_t size, uint32_t page_size, int r
     uint8_t *m = make_image(size, page_size);
     struct snap_vm_state st;
     make_state(&st, size);
-    struct snap_save_req req = {.dir = dir, .id = "bench", .kind = SNAP_KIND_FULL, .state = &st,
-                                .memory = m, .ram_size = size, .page_size = page_size};
+    struct snap_save_req req = {.dir = dir,
+                                .id = "bench",
+                                .kind = SNAP_KIND_FULL,
+                                .state = &st,
+                                .memory = m,
+                                .ram_size = size,
+                                .page_size = page_size};
     struct snap_io nosync = snap_io_posix;
     nosync.fsync = fsync_nop;
     double gib = (double)size / (1u << 30);
@@ -176,8 +181,13 @@ static void bench_load(const char *dir, uint64_t size, uint32_t page_size, int r
     uint8_t *m = make_image(size, page_size);
     struct snap_vm_state st;
     make_state(&st, size);
-    struct snap_save_req req = {.dir = dir, .id = "bench", .kind = SNAP_KIND_FULL, .state = &st,
-                                .memory = m, .ram_size = size, .page_size = page_size};
+    struct snap_save_req req = {.dir = dir,
+                                .id = "bench",
+                                .kind = SNAP_KIND_FULL,
+                                .state = &st,
+                                .memory = m,
+                                .ram_size = size,
+                                .page_size = page_size};
     save_once(&snap_io_posix, &req);
     free(m);
     double gib = (double)size / (1u << 30);
@@ -236,8 +246,8 @@ int main(int argc, char **argv)
     uint64_t size = strtoull(argv[3], NULL, 10) << 20;
     uint32_t page_size = (uint32_t)strtoul(argv[4], NULL, 10);
     int reps = atoi(argv[5]);
-    if (size == 0 || (page_size != 4096 && page_size != 16384 && page_size != 65536) ||
-        reps < 1 || reps > MAX_REPS) {
+    if (size == 0 || (page_size != 4096 && page_size != 16384 && page_size != 65536) || reps < 1 ||
+        reps > MAX_REPS) {
         fprintf(stderr, "snapbench: bad SIZE_MIB, PAGE_SIZE (4096/16384/65536) or REPS (1-%d)\n",
                 MAX_REPS);
         return 2;

@@ -23,7 +23,7 @@ struct cli_opt {
     const char *name;    /* without the leading "--" */
     const char *metavar; /* NULL: a flag without a value */
     const char *help;
-    const char *value;   /* after cli_parse: the value, "" for a flag given, NULL if absent */
+    const char *value; /* after cli_parse: the value, "" for a flag given, NULL if absent */
 };
 
 struct cli_cmd {
@@ -37,8 +37,8 @@ struct cli_cmd {
  * and --help are handled here for every subcommand.
  * @param[out] pos   positional arguments, at most cmd->max_positional
  * @return CLI_OK, CLI_USAGE (message printed), or -1 when --help was printed (exit 0). */
-int cli_parse(const struct cli_cmd *cmd, struct cli_opt *opts, size_t nopts, int argc,
-              char **argv, const char **pos, size_t *npos);
+int cli_parse(const struct cli_cmd *cmd, struct cli_opt *opts, size_t nopts, int argc, char **argv,
+              const char **pos, size_t *npos);
 
 /* Value of option name ("" for a flag), NULL if absent. */
 const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name);

@@ -82,8 +82,8 @@ static struct cli_opt *find_opt(struct cli_opt *opts, size_t nopts, const char *
     return NULL;
 }
 
-int cli_parse(const struct cli_cmd *cmd, struct cli_opt *opts, size_t nopts, int argc,
-              char **argv, const char **pos, size_t *npos)
+int cli_parse(const struct cli_cmd *cmd, struct cli_opt *opts, size_t nopts, int argc, char **argv,
+              const char **pos, size_t *npos)
 {
     bool protocol_seen = false;
     bool only_positional = false;
@@ -122,9 +122,8 @@ int cli_parse(const struct cli_cmd *cmd, struct cli_opt *opts, size_t nopts, int
                 return cli_usage_error(cmd->name, "option --protocol given twice");
             protocol_seen = true;
             if (strcmp(value, "reference") != 0)
-                return cli_usage_error(cmd->name,
-                                       "unknown protocol '%s' (the only protocol is 'reference')",
-                                       value);
+                return cli_usage_error(
+                    cmd->name, "unknown protocol '%s' (the only protocol is 'reference')", value);
             continue;
         }
         struct cli_opt *o = find_opt(opts, nopts, name, name_len);
@@ -192,12 +191,26 @@ int cli_parse_size(uint64_t *out, const char *s)
     const char *suf = s + n;
     unsigned shift = 0;
     switch (*suf) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; break;
-    case 'm': case 'M': shift = 20; break;
-    case 'g': case 'G': shift = 30; break;
-    case 't': case 'T': shift = 40; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        break;
+    default:
+        return -1;
     }
     if (*suf) {
         suf++;

@@ -105,8 +105,10 @@ static void print_header(struct out *o, const struct snap_header *h)
     kv_u64(o, 2, "payload_len", h->payload_len);
     kv_u64(o, 2, "schema_version", h->schema_version);
     kv_u64(o, 2, "flags", h->flags);
-    kv_str(o, 2, "kind", h->kind == SNAP_KIND_FULL ? "full"
-                         : h->kind == SNAP_KIND_DIFF ? "diff" : "unknown");
+    kv_str(o, 2, "kind",
+           h->kind == SNAP_KIND_FULL   ? "full"
+           : h->kind == SNAP_KIND_DIFF ? "diff"
+                                       : "unknown");
     kv_u64(o, 2, "page_size", h->page_size);
     kv_u64(o, 2, "ram_size", h->ram_size);
     kv_u64(o, 2, "page_count", h->page_size ? h->ram_size / h->page_size : 0);
@@ -161,7 +163,8 @@ static void print_state(struct out *o, const struct snap_vm_state *st)
                    i ? ", " : "", v->index, v->mpidr, v->regs_len, crc);
         else
             printf("    - index %" PRIu32 " mpidr 0x%" PRIx64 " regs %" PRIu32
-                   " bytes crc64 %016" PRIx64 "\n", v->index, v->mpidr, v->regs_len, crc);
+                   " bytes crc64 %016" PRIx64 "\n",
+                   v->index, v->mpidr, v->regs_len, crc);
     }
     if (o->json)
         printf("]");
@@ -280,8 +283,8 @@ int cmd_describe(int argc, char **argv)
         printf(o.json ? "\"ok\"" : "ok");
     } else {
         char msg[1200];
-        snprintf(msg, sizeof msg, "%s: %s%s%s", stage, snap_strerror(code),
-                 diag.msg[0] ? ": " : "", diag.msg);
+        snprintf(msg, sizeof msg, "%s: %s%s%s", stage, snap_strerror(code), diag.msg[0] ? ": " : "",
+                 diag.msg);
         if (o.json) {
             put_str("invalid", true);
             key(&o, 1, "error");

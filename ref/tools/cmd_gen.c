@@ -27,7 +27,8 @@ static uint64_t mix64(uint64_t x)
 
 static uint64_t key_of(uint64_t seed, enum salt salt, uint64_t n)
 {
-    return mix64(mix64(seed + 0x9e3779b97f4a7c15ull * (uint64_t)salt) ^ (n * 0xd6e8feb86659fd93ull));
+    return mix64(mix64(seed + 0x9e3779b97f4a7c15ull * (uint64_t)salt) ^
+                 (n * 0xd6e8feb86659fd93ull));
 }
 
 /* len is a multiple of 8 (page sizes and state blobs below are). */
@@ -66,8 +67,7 @@ static bool page_is_zero(const uint8_t *p, uint32_t page_size)
 
 /* Build and encode the synthetic state: an arm64 microVM with vcpus vCPUs, a GIC, four devices,
  * an initrd for odd seeds and MMDS data for even ones. @return 0 or CLI_FAIL (printed). */
-static int gen_state(const char *cmd, const char *path, uint64_t seed, uint64_t ram,
-                     uint32_t vcpus)
+static int gen_state(const char *cmd, const char *path, uint64_t seed, uint64_t ram, uint32_t vcpus)
 {
     char template[16], kernel[64], initrd[64], boot[128];
     static const char *const dev_names[] = {"virtio-block", "virtio-net", "serial-ttyAMA0", "rtc"};
@@ -172,8 +172,8 @@ static int gen_full(const char *cmd, const char *path, uint64_t seed, uint64_t r
 /* Choose the dirty pages (a fraction pct/100 of them, at least one when pct > 0) and write the
  * changed image: dirty pages get new random bytes, except one that becomes all zeros (a dirty
  * page of zeros is data, not a hole: FORMAT.md 5), preferably one that was not zero before. */
-static int gen_diff(const char *cmd, const struct cli_map *base, uint32_t page_size,
-                    uint64_t seed, double pct, const char *mem_path, const char *bm_path)
+static int gen_diff(const char *cmd, const struct cli_map *base, uint32_t page_size, uint64_t seed,
+                    double pct, const char *mem_path, const char *bm_path)
 {
     uint64_t pages = base->len / page_size;
     uint8_t *bm = calloc(1, (size_t)snap_bitmap_len(pages));
@@ -223,8 +223,8 @@ static int gen_diff(const char *cmd, const struct cli_map *base, uint32_t page_s
     if (o.fd >= 0 && cli_out_close(&o, cmd) != 0)
         rc = CLI_FAIL;
     if (rc == 0)
-        rc = cli_write_file(cmd, "dirty bitmap output", bm_path, bm,
-                            (size_t)snap_bitmap_len(pages));
+        rc =
+            cli_write_file(cmd, "dirty bitmap output", bm_path, bm, (size_t)snap_bitmap_len(pages));
     if (rc == 0)
         fprintf(stderr, "snapref gen: %" PRIu64 " of %" PRIu64 " pages dirty\n", dirty, pages);
 out:
@@ -299,11 +299,13 @@ int cmd_gen(int argc, char **argv)
     if (ram_s) {
         if (cli_parse_size(&ram, ram_s) != 0 || ram == 0 || ram % (1u << 20) != 0 ||
             (ram >> 20) > UINT32_MAX)
-            return cli_usage_error(cmd.name, "bad --ram '%s': expected a non-zero multiple of "
-                                   "1M (the state stores mem_size_mib)", ram_s);
+            return cli_usage_error(cmd.name,
+                                   "bad --ram '%s': expected a non-zero multiple of "
+                                   "1M (the state stores mem_size_mib)",
+                                   ram_s);
         if (ram / page_size > SNAP_MAX_PAGES)
-            return cli_usage_error(cmd.name, "bad --ram '%s': over %llu pages of %u bytes",
-                                   ram_s, (unsigned long long)SNAP_MAX_PAGES, page_size);
+            return cli_usage_error(cmd.name, "bad --ram '%s': over %llu pages of %u bytes", ram_s,
+                                   (unsigned long long)SNAP_MAX_PAGES, page_size);
     }
 
     if (!base_mem) {
@@ -313,7 +315,7 @@ int cmd_gen(int argc, char **argv)
             return cli_usage_error(cmd.name, "missing --ram");
         if (!state_out && !mem_out)
             return cli_usage_error(cmd.name, "nothing to write: give --state-out and/or "
-                                   "--memory-out");
+                                             "--memory-out");
         if (state_out && gen_state(cmd.name, state_out, seed, ram, (uint32_t)vcpus) != 0)
             return CLI_FAIL;
         if (mem_out && gen_full(cmd.name, mem_out, seed, ram, page_size) != 0)
@@ -323,10 +325,9 @@ int cmd_gen(int argc, char **argv)
 
     if (!dirty_s || !mem_out || !dirty_out)
         return cli_usage_error(cmd.name, "--base-memory needs --dirty, --memory-out and "
-                               "--dirty-out");
+                                         "--dirty-out");
     if (parse_pct(&pct, dirty_s) != 0)
-        return cli_usage_error(cmd.name, "bad --dirty '%s': expected a percentage 0-100",
-                               dirty_s);
+        return cli_usage_error(cmd.name, "bad --dirty '%s': expected a percentage 0-100", dirty_s);
     struct cli_map base;
     if (cli_map_file(&base, cmd.name, "base memory image", base_mem) != 0)
         return CLI_FAIL;
@@ -342,8 +343,10 @@ int cmd_gen(int argc, char **argv)
         goto out;
     }
     if (state_out && base.len % (1u << 20) != 0) {
-        cli_fail(cmd.name, "base memory image '%s': %zu bytes is not a multiple of 1M, so no "
-                 "state can describe it", base_mem, base.len);
+        cli_fail(cmd.name,
+                 "base memory image '%s': %zu bytes is not a multiple of 1M, so no "
+                 "state can describe it",
+                 base_mem, base.len);
         goto out;
     }
     if (state_out && gen_state(cmd.name, state_out, seed, base.len, (uint32_t)vcpus) != 0)

@@ -97,8 +97,10 @@ int cmd_save(int argc, char **argv)
     if (cli_map_file(&mem, cmd.name, "memory image", mem_path) != 0)
         goto out;
     if (mem.len == 0 || mem.len % page_size != 0) {
-        cli_fail(cmd.name, "memory image '%s': %zu bytes is not a non-zero multiple of the page "
-                 "size %u", mem_path, mem.len, page_size);
+        cli_fail(cmd.name,
+                 "memory image '%s': %zu bytes is not a non-zero multiple of the page "
+                 "size %u",
+                 mem_path, mem.len, page_size);
         goto out;
     }
     uint64_t pages = (uint64_t)mem.len / page_size;
@@ -142,14 +144,17 @@ int cmd_save(int argc, char **argv)
         bool ambiguous = diag.op && strcmp(diag.op, "fsync-dir-commit") == 0;
         cli_lib_fail(cmd.name, lrc, &diag, "save of '%s' in '%s' failed%s", id, dir,
                      ambiguous ? " after the commit rename (the new pair may or may not be "
-                                 "durable)" : "");
+                                 "durable)"
+                               : "");
         goto out;
     }
-    printf("saved %s generation %llu kind %s pages %llu\n", id,
-           (unsigned long long)rep.generation, kind_s, (unsigned long long)rep.pages_written);
+    printf("saved %s generation %llu kind %s pages %llu\n", id, (unsigned long long)rep.generation,
+           kind_s, (unsigned long long)rep.pages_written);
     if (rep.cleanup_incomplete)
-        fprintf(stderr, "snapref save: warning: old files of '%s' remain in '%s'; the next save "
-                "removes them\n", id, dir);
+        fprintf(stderr,
+                "snapref save: warning: old files of '%s' remain in '%s'; the next save "
+                "removes them\n",
+                id, dir);
     rc = CLI_OK;
 out:
     cli_unmap(&dirty);

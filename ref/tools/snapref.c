@@ -11,8 +11,10 @@
 static int cmd_capabilities(int argc, char **argv)
 {
     static const struct cli_cmd cmd = {
-        "capabilities", "",
-        "Print the operations this implementation supports, on one line.", 0,
+        "capabilities",
+        "",
+        "Print the operations this implementation supports, on one line.",
+        0,
     };
     const char *pos[1];
     size_t npos;
@@ -42,8 +44,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: snapref [--protocol reference] <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < COUNT(commands); i++)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'snapref <command> --help' describes a command. Exit status: 0 ok, 1 operation "
-               "failed\nor invalid snapshot, 2 usage error. CRC64: %s.\n", snap_crc64_impl());
+    fprintf(f,
+            "\n'snapref <command> --help' describes a command. Exit status: 0 ok, 1 operation "
+            "failed\nor invalid snapshot, 2 usage error. CRC64: %s.\n",
+            snap_crc64_impl());
 }
 
 int main(int argc, char **argv)
@@ -57,8 +61,10 @@ int main(int argc, char **argv)
         else if (argv[i][10] == '\0' && i + 1 < argc)
             v = argv[++i];
         if (!v || strcmp(v, "reference") != 0) {
-            fprintf(stderr, "snapref: unknown protocol '%s' (the only protocol is "
-                            "'reference')\n", v ? v : "");
+            fprintf(stderr,
+                    "snapref: unknown protocol '%s' (the only protocol is "
+                    "'reference')\n",
+                    v ? v : "");
             return CLI_USAGE;
         }
         i++;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int dir_image_take(struct dir_image *out, const char *dir)
 {
@@ -109,4 +110,45 @@ void dir_image_mark(struct dir_image *img, const struct dir_image *names)
         for (unsigned k = 0; k < names->n; k++)
             if (!strcmp(img->files[i].name, names->files[k].name))
                 img->files[i].marked = true;
+}
+
+int dir_image_link(const struct dir_image *img, const char *dst, const char *src_dir)
+{
+    if (mkdir(dst, 0755) != 0)
+        return -1;
+    for (unsigned i = 0; i < img->n; i++) {
+        char from[4096], to[4096];
+        if (fmt_path(from, sizeof from, "%s/%s", src_dir, img->files[i].name) != 0 ||
+            fmt_path(to, sizeof to, "%s/%s", dst, img->files[i].name) != 0 || link(from, to) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+bool dir_image_links_same(const struct dir_image *img, const char *dir, const char *src_dir,
+                          bool marked_only)
+{
+    if (!marked_only) {
+        char names[8];
+        if (dir_list(names, sizeof names, dir) != (int)img->n)
+            return false;
+    }
+    for (unsigned i = 0; i < img->n; i++) {
+        if (marked_only && !img->files[i].marked)
+            continue;
+        char a[4096], b[4096];
+        struct stat sa, sb;
+        if (fmt_path(a, sizeof a, "%s/%s", dir, img->files[i].name) != 0 ||
+            fmt_path(b, sizeof b, "%s/%s", src_dir, img->files[i].name) != 0 ||
+            lstat(a, &sa) != 0 || lstat(b, &sb) != 0 || sa.st_ino != sb.st_ino ||
+            sa.st_dev != sb.st_dev || (uint64_t)sb.st_size != img->files[i].len)
+            return false;
+    }
+    return true;
+}
+
+void dir_image_dontfork(const struct dir_image *img)
+{
+    for (unsigned i = 0; i < img->n; i++)
+        mem_fork_advice(img->files[i].data, img->files[i].len, false);
 }

@@ -33,6 +33,21 @@ bool dir_image_same(const struct dir_image *img, const char *dir);
 /* true when every marked file of the image is in dir with the same bytes (others ignored). */
 bool dir_image_marked_intact(const struct dir_image *img, const char *dir);
 
+/* Create directory dst (must not exist) holding hard links to src_dir's copies of the image's
+ * files (src_dir must hold exactly the image). @return 0 or -1. */
+int dir_image_link(const struct dir_image *img, const char *dst, const char *src_dir);
+
+/* With dir made by dir_image_link from src_dir, and no file of src_dir written in place: true
+ * when dir still holds exactly those links (same names, same inodes, nothing else); with
+ * marked_only, when every marked file is still linked (others ignored). Only stats files. */
+bool dir_image_links_same(const struct dir_image *img, const char *dir, const char *src_dir,
+                          bool marked_only);
+
+/* Keep the image's large buffers out of processes forked from now on (madvise MADV_DONTFORK
+ * on the whole pages inside each buffer): a child that runs an IUT step never reads them, and
+ * not copying their page tables makes each fork cheaper. Best effort. */
+void dir_image_dontfork(const struct dir_image *img);
+
 /* Mark the files of img whose names are also in names. */
 void dir_image_mark(struct dir_image *img, const struct dir_image *names);
 

@@ -51,6 +51,7 @@ struct fault_io {
     unsigned long count;
     unsigned long target; /* 0: no fault */
     struct sf_action act;
+    const char *in_place_marker;
     unsigned char counted_fd[MAX_FD];
 };
 
@@ -162,6 +163,12 @@ static int fio_open(void *ctx, const char *path, int flags, unsigned mode)
     struct fault_io *f = ctx;
     if (!in_dir(f, path))
         return snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
+    if (f->in_place_marker && (flags & (O_WRONLY | O_RDWR)) &&
+        !((flags & O_CREAT) && (flags & O_EXCL)) && access(path, F_OK) == 0) {
+        int m = open(f->in_place_marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (m >= 0)
+            close(m);
+    }
     struct op o = op_init("open64", path, NULL, -1);
     decide(f, &o);
     int r, err = 0;
@@ -333,10 +340,11 @@ static void write_err(const char *path, const char *what, int rc, const struct s
 /* The child: run the step with the fault io and exit 0/1. */
 static _Noreturn void child(const struct campaign *c, const struct scenario *s, const char *dir,
                             const char *trace_path, const char *fault_case, const char *so,
-                            const char *mo, const char *err_path)
+                            const char *mo, const char *err_path, const char *marker)
 {
     static struct fault_io f;
     memset(&f, 0, sizeof f);
+    f.in_place_marker = marker;
     f.dir = dir;
     f.dir_len = strlen(dir);
     f.trace_fd = -1;
@@ -389,20 +397,27 @@ static _Noreturn void child(const struct campaign *c, const struct scenario *s, 
 
 void inproc_step(struct impl_result *out, const struct campaign *c, const struct scenario *s,
                  const char *dir, const char *trace_path, const char *fault_case,
-                 const char *so, const char *mo, const char *err_path)
+                 const char *so, const char *mo, const char *err_path,
+                 const char *in_place_marker)
 {
     memset(out, 0, sizeof *out);
     if (err_path)
         unlink(err_path);
+    /* Only the step's own payload goes to the child (see mem_fork_advice). */
+    for (int i = 0; i < P_COUNT; i++)
+        mem_fork_advice(c->data.p[i].mem, c->data.p[i].mem_len, i == s->step_payload);
     fflush(NULL);
     pid_t pid = fork();
+    if (pid != 0) /* the caller's own later forks (the runner's workers) need them all */
+        for (int i = 0; i < P_COUNT; i++)
+            mem_fork_advice(c->data.p[i].mem, c->data.p[i].mem_len, true);
     if (pid < 0) {
         out->end = IMPL_SPAWN_FAILED;
         snprintf(out->stderr1, sizeof out->stderr1, "cannot fork: %s", strerror(errno));
         return;
     }
     if (pid == 0)
-        child(c, s, dir, trace_path, fault_case, so, mo, err_path);
+        child(c, s, dir, trace_path, fault_case, so, mo, err_path, in_place_marker);
     int status;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {

@@ -18,10 +18,13 @@ void inproc_finish(struct campaign *c);
 
 /* Run the scenario's step on dir in a forked child with the fault io: trace to trace_path
  * (NULL: none), fault_case "<ordinal>:<action>" (NULL: none), load outputs to so/mo, the
- * failure message to err_path. */
+ * failure message to err_path. If the step opens a file that already exists in dir for
+ * writing (an in-place write, which the reference never does), the file in_place_marker is
+ * created (NULL: not watched), so the caller knows hard-linked files may have changed. */
 void inproc_step(struct impl_result *out, const struct campaign *c, const struct scenario *s,
                  const char *dir, const char *trace_path, const char *fault_case,
-                 const char *so, const char *mo, const char *err_path);
+                 const char *so, const char *mo, const char *err_path,
+                 const char *in_place_marker);
 
 /* Clean load of id in dir, judged in memory (as oracle_load). */
 void inproc_load(struct load_outcome *out, const struct campaign *c, const char *dir,

@@ -198,7 +198,11 @@ static int run_campaign(struct campaign *c)
     unsigned n_all = 0;
     for (unsigned r = 0; r < c->n_runs; r++) {
         if (scenario_prepare(c, &c->runs[r], err, sizeof err) != 0)
-            return setup_error("%s", err);
+            return setup_error("%s%s", err,
+                               c->opt.in_process && !strstr(err, "--in-process")
+                                   ? " (--in-process judges with the linked-in reference: is "
+                                     "--impl the reference?)"
+                                   : "");
         census_enumerate(&all, &n_all, &cap, &c->runs[r], table[c->runs[r].scenario].name,
                          c->opt.tier);
     }

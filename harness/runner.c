@@ -69,6 +69,9 @@ static void case_dir_name(char *dst, size_t cap, const struct campaign *c, unsig
 static void worker(struct campaign *c, unsigned w)
 {
     impl_init_signals();
+    if (c->opt.in_process)
+        for (unsigned r = 0; r < c->n_runs; r++)
+            dir_image_dontfork(&c->runs[r].tpl);
     for (;;) {
         unsigned i = atomic_fetch_add(&head->next, 1);
         if (i >= c->n_cases)

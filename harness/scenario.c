@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const struct scenario TABLE[] = {
     {.name = "first-save", .summary = "faulted full save of 'vm' into an empty directory",
@@ -255,7 +256,7 @@ static int census_cross_check(const struct campaign *c, const struct scenario_ru
         return -1;
     }
     struct impl_result r;
-    inproc_step(&r, c, s, d, trace, NULL, so, mo, errp);
+    inproc_step(&r, c, s, d, trace, NULL, so, mo, errp, NULL);
     struct scenario_run *mine = xcalloc(1, sizeof *mine);
     int rc = -1;
     if (r.end != IMPL_EXITED || r.code != 0) {
@@ -401,7 +402,20 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
     snprintf(trace, sizeof trace, "%s/trace", case_dir);
     snprintf(errp, sizeof errp, "%s/step.err", case_dir);
     snprintf(fcase, sizeof fcase, "%u:%s", k->ordinal, k->action);
-    if (!run || mkdir(case_dir, 0755) != 0 || dir_image_write(&run->tpl, d) != 0) {
+    if (!run) {
+        oracle_finding(res, "setup", "scenario %s was not prepared", s->name);
+        return;
+    }
+    /* --in-process: the case directory holds hard links to a per-worker copy of the
+     * template (no copying), safe because the fault io reports any in-place write. */
+    char links[760], marker[760];
+    snprintf(links, sizeof links, "%s.template-%s", case_dir, s->name);
+    snprintf(marker, sizeof marker, "%s/in-place", case_dir);
+    bool linked = c->opt.in_process && !c->opt.keep_dir;
+    if (linked && access(links, F_OK) != 0 && dir_image_write(&run->tpl, links) != 0)
+        linked = false;
+    if (mkdir(case_dir, 0755) != 0 ||
+        (linked ? dir_image_link(&run->tpl, d, links) : dir_image_write(&run->tpl, d)) != 0) {
         oracle_finding(res, "setup", "cannot prepare the case directory %s: %s", case_dir,
                        strerror(errno));
         return;
@@ -412,7 +426,7 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
                             .fault_case = fcase};
     const char *const *args = step_args(&b, so, mo, sizeof so, c, s, d, case_dir);
     if (c->opt.in_process)
-        inproc_step(&step, c, s, d, trace, fcase, so, mo, errp);
+        inproc_step(&step, c, s, d, trace, fcase, so, mo, errp, linked ? marker : NULL);
     else
         impl_run(&step, &c->impl, args, &f, NULL, errp);
     impl_result_text(res->step, sizeof res->step, &step);
@@ -421,7 +435,12 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
         res->fault_reached = true;
 
     /* Unchanged bytes: the judging runs would repeat judge_template's, so reuse them. */
-    bool unchanged = dir_image_same(&run->tpl, d);
+    if (linked && access(marker, F_OK) == 0) {
+        linked = false; /* the links may have been written through: compare bytes, rebuild */
+        path_remove_tree(links);
+    }
+    bool unchanged = linked ? dir_image_links_same(&run->tpl, d, links, false)
+                            : dir_image_same(&run->tpl, d);
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
     const struct payload *fresh = &c->data.p[s->expect_new];
     struct load_outcome lo;
@@ -453,7 +472,9 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
         snprintf(res->load, sizeof res->load, "%s", lo.text);
     }
-    if (s->base_payload >= 0 && !dir_image_marked_intact(&run->tpl, d)) {
+    bool base_intact = linked ? dir_image_links_same(&run->tpl, d, links, true)
+                              : dir_image_marked_intact(&run->tpl, d);
+    if (s->base_payload >= 0 && !base_intact) {
         const struct payload *bp = &c->data.p[s->base_payload];
         struct load_outcome bl;
         judge_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);

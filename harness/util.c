@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -300,4 +301,16 @@ int dir_new_entries(char *dst, size_t dst_cap, const char *dir, const char *ref_
     }
     closedir(d);
     return n;
+}
+
+void mem_fork_advice(const void *p, size_t len, bool fork)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || !p)
+        return;
+    uintptr_t start = (uintptr_t)p, end = start + len;
+    uintptr_t a = (start + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = end & ~((uintptr_t)page - 1);
+    if (b > a)
+        madvise((void *)a, b - a, fork ? MADV_DOFORK : MADV_DONTFORK);
 }

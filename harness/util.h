@@ -46,6 +46,11 @@ int dir_new_entries(char *dst, size_t dst_cap, const char *dir, const char *ref_
 /* First line of a text file (without the newline) into dst; "" when empty or missing. */
 void file_first_line(char *dst, size_t dst_cap, const char *path);
 
+/* madvise MADV_DOFORK (fork true) or MADV_DONTFORK on the whole pages inside [p, p+len):
+ * large buffers a forked child does not read need not have their page tables copied (and then
+ * write-protected in the parent) by every fork. Best effort. */
+void mem_fork_advice(const void *p, size_t len, bool fork);
+
 /* Append to dst (always NUL-terminated, truncated with "..." when full). */
 void str_append(char *dst, size_t dst_cap, const char *src);
 

@@ -4,7 +4,7 @@
 # as the harness does (docs/ADAPTER.md), and checks outputs byte for byte and exit codes exactly.
 set -u
 
-SNAPREF=$1
+SNAPREF=$(realpath "$1")
 CASE=$2
 T=$(mktemp -d "${TMPDIR:-/tmp}/snapref-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -200,6 +200,11 @@ assert d["header"]["generation"] == 1' "$T/out" || fail "describe --json of a da
     head -c 4096 /dev/zero >"$T/zero.snap"
     expect 1 R describe "$T/zero.snap"
     grep_in "$T/out" 'SNAP_EMAGIC'
+    # A well-formed header naming an unknown major version is EVERSION, not corruption.
+    cp "$D/vm1.snap" "$T/v2.snap"
+    printf '\002' | dd of="$T/v2.snap" bs=1 seek=8 conv=notrunc status=none
+    expect 1 R describe "$T/v2.snap"
+    grep_in "$T/out" 'SNAP_EVERSION'
     expect 1 R describe "$T/nonexistent.snap"
     grep_in "$T/err" 'nonexistent\.snap'
     expect 2 R describe
@@ -245,6 +250,21 @@ case_usage() {
     grep_in "$T/err" 'memory-out'
     expect 2 R verify --dir "$D"
     expect 0 R save "${ok[@]}" --protocol=reference
+    # --name=value, sizes with suffixes, and "--" before a file name that starts with a dash.
+    expect 0 R gen --seed=4 --ram=1024K --page-size=16K --memory-out "$T/k.mem"
+    expect 0 R gen --seed 4 --ram 1MiB --page-size 16384 --memory-out "$T/m.mem"
+    same "$T/k.mem" "$T/m.mem"
+    [ "$(size "$T/k.mem")" = 1048576 ] || fail "--ram 1024K is not 1 MiB"
+    expect 2 R gen --ram 1X --memory-out "$T/x"
+    expect 2 R gen --ram 99999999999999999999G --memory-out "$T/x"
+    expect 2 R capabilities --json
+    expect 2 R describe a b
+    expect 2 R describe --json=1 x
+    cp "$D/vm1.snap" "$T/-dash.snap"
+    pushd "$T" >/dev/null || exit 99
+    expect 0 R describe -- -dash.snap
+    popd >/dev/null || exit 99
+    grep_in "$T/out" '^status: ok$'
 }
 
 case_missing() {

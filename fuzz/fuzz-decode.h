@@ -5,6 +5,7 @@
 #define FUZZ_DECODE_H
 
 #include "fuzz-common.h"
+#include "fuzz-state-ref.h"
 
 static inline bool fuzz_all_zero(const void *p, size_t n)
 {
@@ -62,6 +63,41 @@ static inline bool fuzz_header_equal(const struct snap_header *a, const struct s
            a->state_len == b->state_len && a->mem_pages == b->mem_pages &&
            a->mem_file_len == b->mem_file_len && strcmp(a->mem_name, b->mem_name) == 0 &&
            strcmp(a->base_name, b->base_name) == 0;
+}
+
+/* The error FORMAT.md 3.2 prescribes for steps 1 to `last_step` (at most 6), written from the
+ * spec independently of the decoder: 0 when src passes them. Steps 1-6 fully determine the
+ * error of a file that fails them; that order is what the golden vectors rely on. */
+static inline int fuzz_spec_error(const uint8_t *src, size_t len, int last_step)
+{
+    if (len < 8) /* 1 */
+        return memcmp(src, SNAP_MAGIC, len) == 0 ? SNAP_ETRUNC : SNAP_EMAGIC;
+    if (memcmp(src, SNAP_MAGIC, 8) != 0)
+        return SNAP_EMAGIC;
+    if (len < 12) /* 2 */
+        return SNAP_ETRUNC;
+    if (snap_get_le16(src + 8) != SNAP_VERSION_MAJOR)
+        return SNAP_EVERSION;
+    if (len < SNAP_HEADER_LEN) /* 3 */
+        return SNAP_ETRUNC;
+    if (snap_get_le32(src + 12) != SNAP_HEADER_LEN)
+        return SNAP_ECORRUPT;
+    if (last_step < 4)
+        return 0;
+    uint64_t payload_len = snap_get_le64(src + 16); /* 4 */
+    if (payload_len > SNAP_MAX_PAYLOAD)
+        return SNAP_ELIMIT;
+    if (len - SNAP_HEADER_LEN < payload_len + SNAP_TRAILER_LEN)
+        return SNAP_ETRUNC;
+    if (len - SNAP_HEADER_LEN > payload_len + SNAP_TRAILER_LEN)
+        return SNAP_ECORRUPT;
+    size_t body = len - SNAP_TRAILER_LEN; /* 5 */
+    if (snap_get_le64(src + body) != snap_crc64(0, src, body))
+        return SNAP_ECRC;
+    if (snap_get_le32(src + 24) != SNAP_SCHEMA_VERSION || /* 6 */
+        (snap_get_le32(src + 28) & SNAP_FLAGS_INCOMPAT_MASK) != 0)
+        return SNAP_EVERSION;
+    return 0;
 }
 
 /* Every rule of FORMAT.md 3.1 and 5 holds for an envelope the decoder accepted from src. */
@@ -189,6 +225,17 @@ static inline void fuzz_decode_and_check(const uint8_t *src, size_t src_len)
     if (hrc != 0)
         fuzz_check_diag(&hdiag);
 
+    /* 3.2: the first failing step decides the error; past step 6 only the rules of step 7
+     * remain, whose failures are SNAP_ECORRUPT or SNAP_ELIMIT. */
+    int want = fuzz_spec_error(src, src_len, 6);
+    if (want != 0)
+        FUZZ_ASSERT(rc == want);
+    else
+        FUZZ_ASSERT(rc == 0 || rc == SNAP_ECORRUPT || rc == SNAP_ELIMIT);
+    int hwant = fuzz_spec_error(src, src_len, 3);
+    if (hwant != 0)
+        FUZZ_ASSERT(hrc == hwant);
+
     FUZZ_LOG("  envelope: %s%s%s\n", rc ? snap_strerror(rc) : "decoded", rc ? ": " : "",
              rc ? diag.msg : "");
     if (rc != 0) {
@@ -209,6 +256,17 @@ static inline void fuzz_decode_and_check(const uint8_t *src, size_t src_len)
     struct snap_vm_state st;
     rc = snap_state_decode(&st, env.state, (size_t)env.hdr.state_len);
     FUZZ_ASSERT(rc == 0 || fuzz_is_state_err(rc));
+    /* The decoder accepts exactly what the spec's second reading accepts. */
+    struct ref_state ref;
+    bool ref_ok = fuzz_ref_state_valid(&ref, env.state, (size_t)env.hdr.state_len);
+    if (rc != SNAP_ENOMEM)
+        FUZZ_ASSERT((rc == 0) == ref_ok);
+    if (rc == 0) {
+        FUZZ_ASSERT(st.info.mem_size_mib == ref.mem_size_mib);
+        FUZZ_ASSERT(st.vcpu_count == ref.vcpu_count && st.device_count == ref.device_count);
+        FUZZ_ASSERT((st.info.initrd_path != NULL) == ref.has_initrd);
+        FUZZ_ASSERT(st.has_mmds == ref.has_mmds);
+    }
     FUZZ_LOG("  state: %s\n", rc ? snap_strerror(rc) : "decoded");
     if (rc != 0) {
         fuzz_check_state_zeroed(&st);

@@ -256,6 +256,12 @@ static inline void fuzz_decode_and_check(const uint8_t *src, size_t src_len)
     struct snap_vm_state st;
     rc = snap_state_decode(&st, env.state, (size_t)env.hdr.state_len);
     FUZZ_ASSERT(rc == 0 || fuzz_is_state_err(rc));
+#ifdef FUZZ_SELFTEST_BROKEN_STATE_DECODER
+    if (rc == 0) { /* the self-test: a state decoder that refuses a valid state */
+        snap_state_finish(&st);
+        rc = SNAP_ECORRUPT;
+    }
+#endif
     /* The decoder accepts exactly what the spec's second reading accepts. */
     struct ref_state ref;
     bool ref_ok = fuzz_ref_state_valid(&ref, env.state, (size_t)env.hdr.state_len);

@@ -397,6 +397,48 @@ static void padded_seeds(void)
             struct pair top = make_pair(&ts);
             const struct pair *chain[] = {&top, &mid, &base};
             pair_seed_padded("padded-chain-3", 2, chain, 3, 4096);
+
+            /* Chains at and over SNAP_MAX_CHAIN diffs: vm -> d1 -> ... -> dN -> base. */
+            for (unsigned diffs = SNAP_MAX_CHAIN; diffs <= SNAP_MAX_CHAIN + 1; diffs++) {
+                struct pair links[SNAP_MAX_CHAIN + 2];
+                char ids[SNAP_MAX_CHAIN + 2][16];
+                const struct pair *lv[SNAP_MAX_CHAIN + 2];
+                links[diffs] = base;
+                for (unsigned k = diffs; k-- > 0;) {
+                    if (k == 0)
+                        snprintf(ids[k], sizeof ids[k], "vm");
+                    else
+                        snprintf(ids[k], sizeof ids[k], "d%u", k % 100u);
+                    if (k + 1 < diffs)
+                        snprintf(ids[k + 1], sizeof ids[k + 1], "d%u", (k + 1) % 100u);
+                    else
+                        snprintf(ids[k + 1], sizeof ids[k + 1], "base");
+                    struct pair_spec ls = {ids[k], 10 + k, SNAP_KIND_DIFF, ps, ram, 1,
+                                           &shapes[0], memory2, dirty, &links[k + 1],
+                                           ids[k + 1]};
+                    links[k] = make_pair(&ls);
+                }
+                for (unsigned k = 0; k <= diffs; k++)
+                    lv[k] = &links[k];
+                snprintf(name, sizeof name, "padded-chain-%u-diffs", diffs);
+                pair_seed_padded(name, 2, lv, diffs + 1, 4096); /* 8 loads, 9 is refused */
+                for (unsigned k = 0; k < diffs; k++)
+                    free_pair(&links[k]);
+            }
+
+            /* A diff that names itself as its base: "vm" (generation 2) over a full pair with
+             * the same snapshot_id and generation; the loader finds vm.snap again and must
+             * stop at the chain limit rather than recurse for ever. */
+            struct pair_spec cs = {"vm", 2, SNAP_KIND_FULL, ps, ram, 1, &shapes[0], memory, NULL,
+                                   NULL, NULL};
+            struct pair self = make_pair(&cs);
+            struct pair_spec sds = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[0], memory2,
+                                    dirty, &self, "vm"};
+            struct pair cyc = make_pair(&sds);
+            const struct pair *cycle[] = {&cyc, &self};
+            pair_seed_padded("padded-self-base", 2, cycle, 2, 4096);
+            free_pair(&cyc);
+            free_pair(&self);
             free_pair(&top);
             free_pair(&mid);
         }
@@ -441,7 +483,7 @@ static void pair_seeds(void)
         snprintf(name, sizeof name, "full-%u", (unsigned)ps);
         pair_seed(name, 0, one, 1);
         const struct pair *two[] = {&diff, &base};
-        if (ps != 65536) { /* valid-diff-65536 below has one; the corpus stays under 2 MB */
+        if (ps != 65536) { /* padded-diff-65536 stands for it in 10 KB instead of 130 KB */
             snprintf(name, sizeof name, "diff-%u", (unsigned)ps);
             pair_seed(name, 0, two, 2);
         }
@@ -492,22 +534,6 @@ static void pair_seeds(void)
         free_pair(&base);
     }
 
-    /* One pair that loads: 1 MiB of 64 KiB pages (mem_size_mib 1) with a diff of one page. */
-    {
-        uint32_t ps = 65536;
-        uint64_t ram = 1u << 20;
-        uint8_t dirty[2] = {0x00, 0x80};
-        struct pair_spec bs = {"base", 1, SNAP_KIND_FULL, ps, ram, 1, &shapes[0], memory, NULL,
-                               NULL, NULL};
-        struct pair base = make_pair(&bs);
-        struct pair_spec ds = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[2], memory2, dirty,
-                               &base, "base"};
-        struct pair diff = make_pair(&ds);
-        const struct pair *two[] = {&diff, &base};
-        pair_seed("valid-diff-65536", 0, two, 2);
-        free_pair(&diff);
-        free_pair(&base);
-    }
     free(memory2);
     free(memory);
 }

@@ -345,7 +345,7 @@ static int save_commit(const struct request *rq)
 {
     char mem_name[SNAP_NAME_FIELD_LEN], snap_name[SNAP_NAME_FIELD_LEN];
     char mem_path[4096], tmp_path[4096], snap_path[4096];
-    uint64_t gen;
+    uint64_t gen = 0;
     struct files f;
     if (pick_generation(&gen, rq->dir, rq->id) != 0 || build_files(&f, rq, gen) != 0)
         return -1;

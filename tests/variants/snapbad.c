@@ -100,22 +100,25 @@ static int read_input(uint8_t **out, size_t *out_len, const char *path, uint64_t
     FILE *f = fopen(path, "rb");
     if (!f)
         return sys_fail("open", path);
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
+    size_t cap = 0, len = 0;
+    uint8_t *buf = NULL;
     int rc = -1;
-    if (!buf)
-        goto out;
     for (;;) {
         if (len == cap) {
-            if (cap >= max_len) {
+            if (cap > max_len) { /* one byte past the limit was read: too long */
                 fprintf(stderr, "snapbad: %s: larger than %" PRIu64 " bytes\n", path, max_len);
                 goto out;
             }
-            uint8_t *bigger = realloc(buf, cap * 2);
-            if (!bigger)
+            size_t want = cap ? cap * 2 : 1 << 16;
+            if (want > max_len + 1)
+                want = (size_t)max_len + 1;
+            uint8_t *bigger = realloc(buf, want);
+            if (!bigger) {
+                fprintf(stderr, "snapbad: %s: out of memory\n", path);
                 goto out;
+            }
             buf = bigger;
-            cap *= 2;
+            cap = want;
         }
         size_t n = fread(buf + len, 1, cap - len, f);
         len += n;
@@ -126,17 +129,11 @@ static int read_input(uint8_t **out, size_t *out_len, const char *path, uint64_t
         sys_fail("read", path);
         goto out;
     }
-    if (len > max_len) {
-        fprintf(stderr, "snapbad: %s: larger than %" PRIu64 " bytes\n", path, max_len);
-        goto out;
-    }
     *out = buf;
     *out_len = len;
     buf = NULL;
     rc = 0;
 out:
-    if (rc != 0 && !buf)
-        fprintf(stderr, "snapbad: %s: out of memory\n", path);
     free(buf);
     fclose(f);
     return rc;

@@ -39,6 +39,64 @@ static inline _Noreturn void fuzz_fail(const char *file, int line, const char *c
 #define FUZZ_LOG(...) ((void)0)
 #endif
 
+/* Allocation tracking (sanitizer builds): the largest single allocation made between
+ * fuzz_alloc_track_begin() and fuzz_alloc_track_end(). FORMAT.md 3.2: "nothing is allocated
+ * from a length that has not been checked", so a decoder's allocations are bounded by its
+ * input; a decoder that trusts a length field before checking it shows here even when it later
+ * fails cleanly. Without a sanitizer runtime, end() returns 0 and the bound is not checked. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FUZZ_HAVE_ALLOC_HOOKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_HAVE_ALLOC_HOOKS 1
+#endif
+#endif
+
+#ifdef FUZZ_HAVE_ALLOC_HOOKS
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+
+static bool fuzz_alloc_tracking;
+static size_t fuzz_alloc_max;
+
+static void fuzz_malloc_hook(const volatile void *ptr, size_t size)
+{
+    (void)ptr;
+    if (fuzz_alloc_tracking && size > fuzz_alloc_max)
+        fuzz_alloc_max = size;
+}
+
+static void fuzz_free_hook(const volatile void *ptr)
+{
+    (void)ptr;
+}
+
+static inline void fuzz_alloc_track_begin(void)
+{
+    static bool installed;
+    if (!installed) /* the runtime refuses a NULL hook */
+        installed = __sanitizer_install_malloc_and_free_hooks(fuzz_malloc_hook,
+                                                              fuzz_free_hook) != 0;
+    fuzz_alloc_max = 0;
+    fuzz_alloc_tracking = installed;
+}
+
+static inline size_t fuzz_alloc_track_end(void)
+{
+    fuzz_alloc_tracking = false;
+    return fuzz_alloc_max;
+}
+#else
+static inline void fuzz_alloc_track_begin(void)
+{
+}
+
+static inline size_t fuzz_alloc_track_end(void)
+{
+    return 0;
+}
+#endif
+
 /* Errors snap_envelope_decode and snap_header_decode may return (envelope.h). */
 static inline bool fuzz_is_envelope_err(int rc)
 {

@@ -214,7 +214,9 @@ static inline void fuzz_decode_and_check(const uint8_t *src, size_t src_len)
     struct snap_diag diag;
     struct snap_envelope env;
     snap_diag_clear(&diag);
+    fuzz_alloc_track_begin();
     int rc = snap_envelope_decode(&env, src, src_len, &diag);
+    FUZZ_ASSERT(fuzz_alloc_track_end() <= src_len); /* zero-copy: views into src */
     FUZZ_ASSERT(rc == 0 || fuzz_is_envelope_err(rc));
 
     struct snap_header hdr;
@@ -254,7 +256,16 @@ static inline void fuzz_decode_and_check(const uint8_t *src, size_t src_len)
     FUZZ_ASSERT(fuzz_header_equal(&hdr, &env.hdr));
 
     struct snap_vm_state st;
+    fuzz_alloc_track_begin();
     rc = snap_state_decode(&st, env.state, (size_t)env.hdr.state_len);
+    /* Each allocation is a copy of checked input bytes (plus a NUL) or an array of at most the
+     * limit's count of vCPU or device records. */
+    size_t biggest = fuzz_alloc_track_end(), bound = (size_t)env.hdr.state_len + 1;
+    if (bound < SNAP_MAX_VCPUS * sizeof(struct snap_vcpu))
+        bound = SNAP_MAX_VCPUS * sizeof(struct snap_vcpu);
+    if (bound < SNAP_MAX_DEVICES * sizeof(struct snap_device))
+        bound = SNAP_MAX_DEVICES * sizeof(struct snap_device);
+    FUZZ_ASSERT(biggest <= bound);
     FUZZ_ASSERT(rc == 0 || fuzz_is_state_err(rc));
 #ifdef FUZZ_SELFTEST_BROKEN_STATE_DECODER
     if (rc == 0) { /* the self-test: a state decoder that refuses a valid state */

@@ -41,15 +41,143 @@ static const char *fd_name(const struct faultio *f, int fd)
     return "?";
 }
 
-static void remember_fd(struct faultio *f, int fd, const char *name)
+static const char *fd_path(const struct faultio *f, int fd)
+{
+    for (unsigned i = 0; i < FIO_FDS; i++) {
+        if (f->fds[i].fd == fd)
+            return f->fds[i].path;
+    }
+    return "";
+}
+
+static void remember_fd(struct faultio *f, int fd, const char *name, const char *path)
 {
     for (unsigned i = 0; i < FIO_FDS; i++) {
         if (f->fds[i].fd < 0) {
             f->fds[i].fd = fd;
             snprintf(f->fds[i].name, sizeof(f->fds[i].name), "%s", name);
+            snprintf(f->fds[i].path, sizeof(f->fds[i].path), "%s", path);
             return;
         }
     }
+}
+
+/* Durability bookkeeping (power_loss). */
+
+static uint64_t size_of(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static int file_slot(struct faultio *f, const char *path)
+{
+    for (int i = 0; i < FIO_FILES; i++) {
+        if (strcmp(f->files[i].path, path) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Start tracking path with the given durable length, unless it is tracked already. */
+static void track_file(struct faultio *f, const char *path, uint64_t synced_len)
+{
+    if (!f->power_loss || path[0] == '\0' || file_slot(f, path) >= 0)
+        return;
+    for (int i = 0; i < FIO_FILES; i++) {
+        if (f->files[i].path[0] == '\0') {
+            snprintf(f->files[i].path, sizeof(f->files[i].path), "%s", path);
+            f->files[i].synced_len = synced_len;
+            return;
+        }
+    }
+}
+
+static void untrack_file(struct faultio *f, const char *path)
+{
+    int i = file_slot(f, path);
+
+    if (i >= 0)
+        f->files[i].path[0] = '\0';
+}
+
+static struct fio_dirop *journal_add(struct faultio *f, enum fio_call call, const char *path,
+                                     const char *to)
+{
+    struct fio_dirop *op;
+
+    if (!f->power_loss || f->journal_len == FIO_JOURNAL)
+        return NULL;
+    op = &f->journal[f->journal_len++];
+    memset(op, 0, sizeof(*op));
+    op->call = call;
+    snprintf(op->path, sizeof(op->path), "%s", path);
+    snprintf(op->to, sizeof(op->to), "%s", to != NULL ? to : "");
+    return op;
+}
+
+static void journal_save(struct fio_dirop *op, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[512];
+
+    if (op == NULL || slash == NULL)
+        return;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    op->saved = tfix_read(dir, slash + 1, &op->saved_len);
+    op->had_saved = op->saved != NULL;
+}
+
+static void journal_clear(struct faultio *f)
+{
+    for (unsigned i = 0; i < f->journal_len; i++)
+        free(f->journal[i].saved);
+    f->journal_len = 0;
+}
+
+static void put_back(const char *path, const uint8_t *src, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[512];
+
+    if (slash == NULL)
+        return;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    (void)tfix_write(dir, slash + 1, src, len);
+}
+
+void faultio_power_off(struct faultio *f)
+{
+    f->crashed = true;
+    if (f->crash_after < 0 || (long)f->calls < f->crash_after)
+        f->crash_after = (long)f->calls;
+    /* Data first: each written file keeps what its last fsync made durable. */
+    for (unsigned i = 0; i < FIO_FILES; i++) {
+        if (f->files[i].path[0] != '\0' && size_of(f->files[i].path) > f->files[i].synced_len)
+            (void)truncate(f->files[i].path, (off_t)f->files[i].synced_len);
+    }
+    /* Then the directory, newest operation first. */
+    for (unsigned i = f->journal_len; i-- > 0;) {
+        struct fio_dirop *op = &f->journal[i];
+
+        if (op->call == FIO_OPEN) {
+            (void)unlink(op->path);
+        } else if (op->call == FIO_RENAME && !f->keep_renames) {
+            (void)rename(op->to, op->path);
+            if (op->had_saved)
+                put_back(op->to, op->saved, op->saved_len);
+        } else if (op->call == FIO_UNLINK && op->had_saved) {
+            put_back(op->path, op->saved, op->saved_len);
+        }
+    }
+    journal_clear(f);
+    memset(f->files, 0, sizeof(f->files));
+}
+
+void faultio_finish(struct faultio *f)
+{
+    journal_clear(f);
 }
 
 static void forget_fd(struct faultio *f, int fd)
@@ -81,6 +209,8 @@ static enum verdict begin(struct faultio *f, enum fio_call call, const char *nam
             v = TEAR_IT;
         else
             v = FAIL_IT;
+        if (!f->crashed && f->power_loss && v == FAIL_IT)
+            faultio_power_off(f);
         f->crashed = true;
         *err = EIO;
     } else if ((f->fail_at != 0 && ordinal == f->fail_at) ||
@@ -106,17 +236,26 @@ static int fio_open(void *ctx, const char *path, int flags, unsigned mode)
     int err;
     int fd;
 
+    bool existed;
+
     display_name(f, path, name, sizeof(name));
     if (begin(f, FIO_OPEN, name, &err) != DO_IT) {
         errno = err;
         return -1;
     }
+    existed = access(path, F_OK) == 0;
     fd = f->real->open(f->real->ctx, path, flags, mode);
     err = errno;
-    if (fd >= 0)
-        remember_fd(f, fd, name);
-    else if (f->log_len != 0)
+    if (fd >= 0) {
+        remember_fd(f, fd, name, path);
+        if ((flags & O_ACCMODE) != O_RDONLY) {
+            track_file(f, path, existed ? size_of(path) : 0);
+            if (!existed)
+                (void)journal_add(f, FIO_OPEN, path, NULL);
+        }
+    } else if (f->log_len != 0) {
         f->log[f->log_len - 1].err = err;
+    }
     errno = err;
     return fd;
 }
@@ -179,11 +318,25 @@ static int fio_fsync(void *ctx, int fd)
     struct faultio *f = ctx;
     int err;
 
+    const char *path = fd_path(f, fd);
+    int i;
+
     if (begin(f, FIO_FSYNC, fd_name(f, fd), &err) != DO_IT) {
         errno = err;
         return -1;
     }
-    return f->real->fsync(f->real->ctx, fd);
+    if (f->fsync_lies)
+        return 0;
+    if (f->real->fsync(f->real->ctx, fd) != 0)
+        return -1;
+    if (f->root != NULL && strcmp(path, f->root) == 0) {
+        journal_clear(f);
+    } else {
+        i = file_slot(f, path);
+        if (i >= 0)
+            f->files[i].synced_len = size_of(path);
+    }
+    return 0;
 }
 
 static int fio_fsize(void *ctx, int fd, uint64_t *out)
@@ -210,14 +363,31 @@ static int fio_rename(void *ctx, const char *from, const char *to)
     display_name(f, from, a, sizeof(a));
     display_name(f, to, b, sizeof(b));
     snprintf(name, sizeof(name), "%.40s>%.40s", a, b);
+    struct fio_dirop *op;
+    int slot;
+
     if (begin(f, FIO_RENAME, name, &err) != DO_IT) {
         errno = err;
         return -1;
     }
+    op = journal_add(f, FIO_RENAME, from, to);
+    journal_save(op, to);
     rc = f->real->rename(f->real->ctx, from, to);
-    if (rc == 0)
-        f->renames++;
-    return rc;
+    if (rc != 0) {
+        err = errno;
+        if (op != NULL) {
+            free(op->saved);
+            f->journal_len--;
+        }
+        errno = err;
+        return rc;
+    }
+    f->renames++;
+    untrack_file(f, to);
+    slot = file_slot(f, from);
+    if (slot >= 0)
+        snprintf(f->files[slot].path, sizeof(f->files[slot].path), "%s", to);
+    return 0;
 }
 
 static int fio_unlink(void *ctx, const char *path)
@@ -227,11 +397,27 @@ static int fio_unlink(void *ctx, const char *path)
     int err;
 
     display_name(f, path, name, sizeof(name));
+    struct fio_dirop *op;
+    int rc;
+
     if (begin(f, FIO_UNLINK, name, &err) != DO_IT) {
         errno = err;
         return -1;
     }
-    return f->real->unlink(f->real->ctx, path);
+    op = journal_add(f, FIO_UNLINK, path, NULL);
+    journal_save(op, path);
+    rc = f->real->unlink(f->real->ctx, path);
+    if (rc != 0) {
+        err = errno;
+        if (op != NULL) {
+            free(op->saved);
+            f->journal_len--;
+        }
+        errno = err;
+        return rc;
+    }
+    untrack_file(f, path);
+    return 0;
 }
 
 static int fio_list(void *ctx, const char *dir, int (*cb)(void *arg, const char *name),

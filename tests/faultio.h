@@ -7,8 +7,16 @@
  * failed call is not performed and returns -1 with the planned errno. After a crash every call
  * returns -1/EIO without touching the file system (close still releases the descriptor, as the
  * kernel does for a dead process); with torn set, a pwrite that would have been the next call is
- * half performed first. The crash model is process death: what was written is visible, nothing
- * is lost from the page cache (power loss is the persistence models' business in faults/). */
+ * half performed first. The plain crash model is process death: what was written is visible.
+ *
+ * With power_loss set, the crash is a power cut: besides, file data written since the file's
+ * last fsync is lost (the file is cut back to its length at that fsync, 0 if never synced), and
+ * the directory operations (create, rename, unlink) since the last fsync of the root directory
+ * are undone, newest first. keep_renames undoes only the creates and unlinks, keeping the renames:
+ * a file system may persist a rename before the create of another file. Files that faultio did
+ * not see being written (made before it was set up) count as durable. fsync_lies turns every
+ * fsync into a no-op that reports success: the library under such a backend cannot be
+ * crash-safe, which shows that a checker notices. */
 #ifndef SNAP_TESTS_FAULTIO_H
 #define SNAP_TESTS_FAULTIO_H
 
@@ -33,6 +41,8 @@ enum fio_call {
 
 #define FIO_LOG_MAX 512
 #define FIO_FDS 64
+#define FIO_FILES 32
+#define FIO_JOURNAL 32
 
 struct fio_entry {
     enum fio_call call;
@@ -53,6 +63,9 @@ struct faultio {
     unsigned short_at;    /* ordinal of a pread/pwrite that moves only half its bytes */
     long crash_after;     /* perform calls 1..crash_after, none after; -1: no crash */
     bool torn;            /* a pwrite that is the first call after the crash is half done */
+    bool power_loss;      /* the crash also loses what was not made durable (see above) */
+    bool keep_renames;    /* ... except unsynced renames */
+    bool fsync_lies;      /* fsync does nothing and returns 0 */
     /* observations */
     unsigned calls;
     unsigned count[FIO_NKINDS];
@@ -64,11 +77,31 @@ struct faultio {
     struct {
         int fd;
         char name[96];
+        char path[512];
     } fds[FIO_FDS];
+    /* durability bookkeeping for power_loss */
+    struct {
+        char path[512]; /* "" when the slot is free */
+        uint64_t synced_len;
+    } files[FIO_FILES];
+    unsigned journal_len;
+    struct fio_dirop {
+        enum fio_call call; /* FIO_OPEN (a create), FIO_RENAME, FIO_UNLINK */
+        char path[512];     /* created or unlinked file, rename source */
+        char to[512];       /* rename target */
+        uint8_t *saved;     /* content of the unlinked file or of the replaced rename target */
+        size_t saved_len;
+        bool had_saved;
+    } journal[FIO_JOURNAL];
 };
 
 /* Wrap real (NULL: snap_io_posix); no plan, counters zero. root may be NULL. */
 void faultio_init(struct faultio *f, const struct snap_io *real, const char *root);
+/* Cut the power now and stop performing calls. What is lost is what the bookkeeping saw, which
+ * it keeps only while power_loss is set (set it before the operation). */
+void faultio_power_off(struct faultio *f);
+/* Free what the durability bookkeeping holds (call it after any run with power_loss). */
+void faultio_finish(struct faultio *f);
 const char *faultio_call_name(enum fio_call call);
 /* The performed and failed calls as "call name" lines joined by '\n'. @return 0 or -1 (cap). */
 int faultio_trace(const struct faultio *f, char *dst, size_t dst_cap);

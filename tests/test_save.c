@@ -942,6 +942,15 @@ static void save__scan_survives_damaged_or_vanishing_state_file(void **unused)
 
 /* The sweep. */
 
+enum sweep_variant {
+    SWEEP_ERRNO,
+    SWEEP_SHORT,
+    SWEEP_CRASH,
+    SWEEP_TORN,
+    SWEEP_POWER,
+    SWEEP_POWER_RENAMES,
+};
+
 struct sweep {
     bool diff;
     char *proto;           /* directory holding the prior state, copied for each run */
@@ -958,6 +967,8 @@ struct sweep {
     enum fio_call kinds[FIO_LOG_MAX];
     unsigned runs;
     const struct snap_io *backend; /* under faultio; NULL: libc */
+    bool lying_fsync;              /* every fsync is a no-op (checker self-test) */
+    bool crashes_only;             /* skip the errno and short variants */
     unsigned bad_runs;             /* outcomes judged wrong (only a broken backend may have) */
 };
 
@@ -1041,28 +1052,39 @@ static const char *sweep_judge(struct sweep *s, const char *dir, const struct fa
     char list[512];
     char want[128];
 
+    /* The new pair is possible only once the rename ran; it is due when save said so, or when
+     * the rename ran and no power cut could take it back. */
+    bool may_be_new = f->renames > 0;
+    bool must_be_new = rc == 0 || (may_be_new && !f->power_loss);
+    int as_prior;
+    int as_new = 1;
+
     s->runs++;
-    if (f->renames == 0) {
-        if (rc == 0)
-            return "save succeeded without its commit rename";
-        if (load_matches(dir, "vm1", &s->prior) != 0)
-            return "the prior pair is lost although the commit did not happen";
-        if (tfix_listing(dir, list, sizeof(list)) != 0)
-            return "cannot list the directory";
-        if (!f->crashed && strcmp(list, s->prior_list) != 0) {
-            snprintf(why, sizeof(why), "the failed save left files: %s", list);
-            return why;
-        }
-    } else {
-        if (rc != 0 && !f->crashed && strcmp(d->op, "fsync-dir-commit") != 0) {
-            snprintf(why, sizeof(why), "failure after the commit reported as %s", d->op);
-            return why;
-        }
+    if (rc == 0 && !may_be_new)
+        return "save succeeded without its commit rename";
+    if (rc != 0 && may_be_new && !f->crashed && strcmp(d->op, "fsync-dir-commit") != 0) {
+        snprintf(why, sizeof(why), "failure after the commit reported as %s", d->op);
+        return why;
+    }
+    if (may_be_new) {
         if (rep->generation != 3)
             return "the report does not name the committed generation";
         expect_from(&now, s->mem_new, MIB, &s->vm_new.st, rep);
-        if (load_matches(dir, "vm1", &now) != 0)
-            return "the committed pair does not load as the new one";
+        as_new = load_matches(dir, "vm1", &now);
+    }
+    if (must_be_new && as_new != 0)
+        return "the committed pair does not load as the new one";
+    as_prior = load_matches(dir, "vm1", &s->prior);
+    if (as_prior != 0 && as_new != 0)
+        return may_be_new ? "vm1 loads as neither the prior nor the new pair"
+                          : "the prior pair is lost although the commit did not happen";
+    if (!may_be_new && !f->crashed) {
+        if (tfix_listing(dir, list, sizeof(list)) != 0)
+            return "cannot list the directory";
+        if (strcmp(list, s->prior_list) != 0) {
+            snprintf(why, sizeof(why), "the failed save left files: %s", list);
+            return why;
+        }
     }
     /* Recovery: a clean save succeeds, loads, and leaves no stale file of vm1. */
     r = full_req(dir, "vm1", &s->vm_next, s->mem_next, 65536);
@@ -1120,63 +1142,82 @@ static const int *errnos_for(enum fio_call kind, unsigned *n)
 #undef PICK
 }
 
+static void sweep_one(struct sweep *s, unsigned n, enum fio_call kind, int variant, int err)
+{
+    struct snap_save_report rep;
+    struct snap_save_req r;
+    struct snap_diag d;
+    struct faultio f;
+    char what[160];
+    const char *problem;
+    char *dir = tfix_mkdir();
+    const char *sweep = s->diff ? "diff" : "full";
+    const char *call = n <= s->total_calls ? faultio_call_name(kind) : "none: after success";
+    int rc;
+
+    assert_int_equal(tfix_copy_dir(dir, s->proto), 0);
+    faultio_init(&f, s->backend, dir);
+    f.fsync_lies = s->lying_fsync;
+    switch (variant) {
+    case SWEEP_ERRNO:
+        f.fail_at = n;
+        f.fail_errno = err;
+        snprintf(what, sizeof(what), "%s sweep: call %u (%s) fails with errno %d", sweep, n,
+                 call, err);
+        break;
+    case SWEEP_SHORT:
+        f.short_at = n;
+        snprintf(what, sizeof(what), "%s sweep: call %u (%s) is short", sweep, n, call);
+        break;
+    default:
+        f.crash_after = (long)n - 1;
+        f.torn = variant == SWEEP_TORN;
+        f.power_loss = variant == SWEEP_POWER || variant == SWEEP_POWER_RENAMES;
+        f.keep_renames = variant == SWEEP_POWER_RENAMES;
+        snprintf(what, sizeof(what), "%s sweep: %s before call %u (%s)", sweep,
+                 variant == SWEEP_CRASH           ? "crash"
+                 : variant == SWEEP_TORN          ? "crash with a torn write"
+                 : variant == SWEEP_POWER         ? "power cut"
+                                                  : "power cut keeping renames",
+                 n, call);
+        break;
+    }
+    r = sweep_req(s, dir);
+    rc = snap_pair_save(&rep, &f.io, &r, &d);
+    if (n > s->total_calls && f.power_loss)
+        faultio_power_off(&f); /* the cut comes after save returned */
+    if (s->backend == NULL && !s->lying_fsync &&
+        ((variant == SWEEP_ERRNO && err == EINTR && kind != FIO_FSYNC && kind != FIO_CLOSE) ||
+         variant == SWEEP_SHORT) &&
+        rc != 0)
+        fail_msg("%s: save failed although the call is retried or continued: %s", what, d.msg);
+    problem = sweep_judge(s, dir, &f, rc, &d, &rep);
+    if (problem != NULL && s->backend == NULL && !s->lying_fsync)
+        fail_msg("%s: %s", what, problem);
+    s->bad_runs += problem != NULL;
+    faultio_finish(&f);
+    tfix_rmdir(dir);
+}
+
+/* For each call N: every errno, a short transfer (reads and writes), and the four crash kinds
+ * before it; then the power cuts after a successful save. */
 static void sweep_run(struct sweep *s)
 {
-    char what[128];
-
     for (unsigned n = 1; n <= s->total_calls; n++) {
         enum fio_call kind = s->kinds[n - 1];
         unsigned ne;
         const int *errs = errnos_for(kind, &ne);
 
-        /* ne errnos, one short transfer (reads and writes), two crashes (clean and torn). */
-        for (unsigned v = 0; v < ne + 3; v++) {
-            struct snap_save_report rep;
-            struct snap_diag d;
-            struct faultio f;
-            char *dir = tfix_mkdir();
-            int rc;
-
-            if (v == ne && kind != FIO_PWRITE && kind != FIO_PREAD) {
-                tfix_rmdir(dir);
-                continue;
-            }
-            assert_int_equal(tfix_copy_dir(dir, s->proto), 0);
-            faultio_init(&f, s->backend, dir);
-            if (v < ne) {
-                f.fail_at = n;
-                f.fail_errno = errs[v];
-                snprintf(what, sizeof(what), "%s sweep: call %u (%s) fails with errno %d",
-                         s->diff ? "diff" : "full", n, faultio_call_name(kind), errs[v]);
-            } else if (v == ne) {
-                f.short_at = n;
-                snprintf(what, sizeof(what), "%s sweep: call %u (%s) is short",
-                         s->diff ? "diff" : "full", n, faultio_call_name(kind));
-            } else {
-                f.crash_after = (long)n - 1;
-                f.torn = v == ne + 2;
-                snprintf(what, sizeof(what), "%s sweep: crash before call %u (%s)%s",
-                         s->diff ? "diff" : "full", n, faultio_call_name(kind),
-                         f.torn ? ", torn" : "");
-            }
-            struct snap_save_req r = sweep_req(s, dir);
-            rc = snap_pair_save(&rep, &f.io, &r, &d);
-            if (s->backend == NULL &&
-                ((v < ne && errs[v] == EINTR && kind != FIO_FSYNC && kind != FIO_CLOSE) ||
-                 v == ne)) {
-                /* Retried or continued: the save must go through. */
-                if (rc != 0)
-                    fail_msg("%s: save failed: %s", what, d.msg);
-            }
-            const char *problem = sweep_judge(s, dir, &f, rc, &d, &rep);
-            if (problem != NULL && s->backend == NULL)
-                fail_msg("%s: %s", what, problem);
-            s->bad_runs += problem != NULL;
-            tfix_rmdir(dir);
-        }
+        for (unsigned e = 0; e < ne && !s->crashes_only; e++)
+            sweep_one(s, n, kind, SWEEP_ERRNO, errs[e]);
+        if ((kind == FIO_PWRITE || kind == FIO_PREAD) && !s->crashes_only)
+            sweep_one(s, n, kind, SWEEP_SHORT, 0);
+        for (int v = SWEEP_CRASH; v <= SWEEP_POWER_RENAMES; v++)
+            sweep_one(s, n, kind, v, 0);
     }
-    /* One more crash point than calls: the whole save ran. */
-    assert_true(s->runs > 3 * s->total_calls);
+    sweep_one(s, s->total_calls + 1, FIO_NKINDS, SWEEP_POWER, 0);
+    sweep_one(s, s->total_calls + 1, FIO_NKINDS, SWEEP_POWER_RENAMES, 0);
+    assert_true(s->runs >= 4 * s->total_calls + 2);
 }
 
 static void save__sweep_faults_and_crashes_full(void **unused)
@@ -1219,6 +1260,20 @@ static int in_place_open(void *ctx, const char *path, int flags, unsigned mode)
         return open(target, O_WRONLY | O_CLOEXEC);
     }
     return open(path, flags, (mode_t)mode);
+}
+
+static void save__sweep_catches_fsync_that_does_nothing(void **unused)
+{
+    struct sweep s;
+
+    (void)unused;
+    sweep_setup(&s, false);
+    s.lying_fsync = true;
+    s.crashes_only = true;
+    sweep_run(&s);
+    print_message("lying fsync: %u of %u runs judged wrong\n", s.bad_runs, s.runs);
+    assert_true(s.bad_runs > 0);
+    sweep_teardown(&s);
 }
 
 static void save__sweep_catches_in_place_overwrite(void **unused)
@@ -1268,6 +1323,7 @@ int main(void)
         cmocka_unit_test(save__sweep_faults_and_crashes_full),
         cmocka_unit_test(save__sweep_faults_and_crashes_diff),
         cmocka_unit_test(save__sweep_catches_in_place_overwrite),
+        cmocka_unit_test(save__sweep_catches_fsync_that_does_nothing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,8 +75,8 @@ static inline void fuzz_alloc_track_begin(void)
 {
     static bool installed;
     if (!installed) /* the runtime refuses a NULL hook */
-        installed = __sanitizer_install_malloc_and_free_hooks(fuzz_malloc_hook,
-                                                              fuzz_free_hook) != 0;
+        installed =
+            __sanitizer_install_malloc_and_free_hooks(fuzz_malloc_hook, fuzz_free_hook) != 0;
     fuzz_alloc_max = 0;
     fuzz_alloc_tracking = installed;
 }

@@ -94,16 +94,16 @@ static inline bool fuzz_ref_state_valid(struct ref_state *out, const uint8_t *sr
     if (out->vcpu_count > SNAP_MAX_VCPUS)
         r.ok = false;
     for (uint32_t i = 0; r.ok && i < out->vcpu_count; i++) {
-        ref_u32(&r);                              /* index */
-        ref_take(&r, 8);                          /* mpidr */
-        ref_blob(&r, SNAP_MAX_REGS_LEN, &n);      /* regs */
+        ref_u32(&r);                         /* index */
+        ref_take(&r, 8);                     /* mpidr */
+        ref_blob(&r, SNAP_MAX_REGS_LEN, &n); /* regs */
     }
     out->device_count = ref_u32(&r);
     if (out->device_count > SNAP_MAX_DEVICES)
         r.ok = false;
     for (uint32_t i = 0; r.ok && i < out->device_count; i++) {
-        ref_str(&r, 1, SNAP_MAX_DEVICE_NAME_LEN);     /* name */
-        ref_blob(&r, SNAP_MAX_DEVICE_STATE_LEN, &n);  /* state */
+        ref_str(&r, 1, SNAP_MAX_DEVICE_NAME_LEN);    /* name */
+        ref_blob(&r, SNAP_MAX_DEVICE_STATE_LEN, &n); /* state */
     }
     ref_blob(&r, SNAP_MAX_GIC_LEN, &n); /* gic */
     out->has_mmds = ref_bool(&r);

@@ -260,11 +260,11 @@ static void codec_seeds(void)
             uint8_t dirty[32] = {0};
             for (uint64_t pg = 0; pg < pages; pg += 3)
                 snap_bitmap_set(dirty, pg);
-            struct pair_spec base_spec = {"base", 1, SNAP_KIND_FULL, ps, ram, 1, &shapes[s],
-                                          memory, NULL, NULL, NULL};
+            struct pair_spec base_spec = {"base",     1,      SNAP_KIND_FULL, ps,   ram, 1,
+                                          &shapes[s], memory, NULL,           NULL, NULL};
             struct pair base = make_pair(&base_spec);
-            struct pair_spec diff_spec = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[s],
-                                          memory, dirty, &base, "base"};
+            struct pair_spec diff_spec = {"vm",       2,      SNAP_KIND_DIFF, ps,    ram,   1,
+                                          &shapes[s], memory, dirty,          &base, "base"};
             struct pair diff = make_pair(&diff_spec);
             char name[64];
             snprintf(name, sizeof name, "%s-%u-full", shapes[s].name, (unsigned)ps);
@@ -365,14 +365,14 @@ static void padded_seeds(void)
     for (size_t i = 0; i < 3; i++) {
         uint32_t ps = page_sizes[i];
         uint8_t dirty[32] = {0x01};
-        struct pair_spec bs = {"base", 1, SNAP_KIND_FULL, ps, ram, 1, &shapes[0], memory, NULL,
-                               NULL, NULL};
+        struct pair_spec bs = {"base",     1,      SNAP_KIND_FULL, ps,   ram, 1,
+                               &shapes[0], memory, NULL,           NULL, NULL};
         struct pair base = make_pair(&bs);
-        struct pair_spec ds = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[1], memory2, dirty,
-                               &base, "base"};
+        struct pair_spec ds = {"vm",       2,       SNAP_KIND_DIFF, ps,    ram,   1,
+                               &shapes[1], memory2, dirty,          &base, "base"};
         struct pair diff = make_pair(&ds);
-        struct pair_spec fs = {"vm", 7, SNAP_KIND_FULL, ps, ram, 1, &shapes[2], memory2, NULL,
-                               NULL, NULL};
+        struct pair_spec fs = {"vm",       7,       SNAP_KIND_FULL, ps,   ram, 1,
+                               &shapes[2], memory2, NULL,           NULL, NULL};
         struct pair full = make_pair(&fs);
         const struct pair *one[] = {&full};
         const struct pair *two[] = {&diff, &base};
@@ -389,11 +389,11 @@ static void padded_seeds(void)
         if (ps == 4096) {
             pair_seed_padded("padded-repair-diff-4096", 3, two, 2, 4096);
             uint8_t dirty2[32] = {0x06};
-            struct pair_spec ms = {"mid", 3, SNAP_KIND_DIFF, ps, ram, 1, &shapes[2], memory,
-                                   dirty2, &base, "base"};
+            struct pair_spec ms = {"mid",      3,      SNAP_KIND_DIFF, ps,    ram,   1,
+                                   &shapes[2], memory, dirty2,         &base, "base"};
             struct pair mid = make_pair(&ms);
-            struct pair_spec ts = {"vm", 4, SNAP_KIND_DIFF, ps, ram, 1, &shapes[1], memory2,
-                                   dirty, &mid, "mid"};
+            struct pair_spec ts = {"vm",       4,       SNAP_KIND_DIFF, ps,   ram,  1,
+                                   &shapes[1], memory2, dirty,          &mid, "mid"};
             struct pair top = make_pair(&ts);
             const struct pair *chain[] = {&top, &mid, &base};
             pair_seed_padded("padded-chain-3", 2, chain, 3, 4096);
@@ -413,9 +413,9 @@ static void padded_seeds(void)
                         snprintf(ids[k + 1], sizeof ids[k + 1], "d%u", (k + 1) % 100u);
                     else
                         snprintf(ids[k + 1], sizeof ids[k + 1], "base");
-                    struct pair_spec ls = {ids[k], 10 + k, SNAP_KIND_DIFF, ps, ram, 1,
-                                           &shapes[0], memory2, dirty, &links[k + 1],
-                                           ids[k + 1]};
+                    struct pair_spec ls = {
+                        ids[k],  10 + k, SNAP_KIND_DIFF, ps,        ram, 1, &shapes[0],
+                        memory2, dirty,  &links[k + 1],  ids[k + 1]};
                     links[k] = make_pair(&ls);
                 }
                 for (unsigned k = 0; k <= diffs; k++)
@@ -429,11 +429,11 @@ static void padded_seeds(void)
             /* A diff that names itself as its base: "vm" (generation 2) over a full pair with
              * the same snapshot_id and generation; the loader finds vm.snap again and must
              * stop at the chain limit rather than recurse for ever. */
-            struct pair_spec cs = {"vm", 2, SNAP_KIND_FULL, ps, ram, 1, &shapes[0], memory, NULL,
-                                   NULL, NULL};
+            struct pair_spec cs = {"vm",       2,      SNAP_KIND_FULL, ps,   ram, 1,
+                                   &shapes[0], memory, NULL,           NULL, NULL};
             struct pair self = make_pair(&cs);
-            struct pair_spec sds = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[0], memory2,
-                                    dirty, &self, "vm"};
+            struct pair_spec sds = {"vm",       2,       SNAP_KIND_DIFF, ps,    ram, 1,
+                                    &shapes[0], memory2, dirty,          &self, "vm"};
             struct pair cyc = make_pair(&sds);
             const struct pair *cycle[] = {&cyc, &self};
             pair_seed_padded("padded-self-base", 2, cycle, 2, 4096);
@@ -469,14 +469,14 @@ static void pair_seeds(void)
         uint32_t ps = page_sizes[i];
         uint64_t ram = small_pages[i] * ps;
         uint8_t dirty[1] = {0x01};
-        struct pair_spec bs = {"base", 1, SNAP_KIND_FULL, ps, ram, 1, &shapes[0], memory, NULL,
-                               NULL, NULL};
+        struct pair_spec bs = {"base",     1,      SNAP_KIND_FULL, ps,   ram, 1,
+                               &shapes[0], memory, NULL,           NULL, NULL};
         struct pair base = make_pair(&bs);
-        struct pair_spec fs = {"vm", 5, SNAP_KIND_FULL, ps, ram, 1, &shapes[1], memory2, NULL,
-                               NULL, NULL};
+        struct pair_spec fs = {"vm",       5,       SNAP_KIND_FULL, ps,   ram, 1,
+                               &shapes[1], memory2, NULL,           NULL, NULL};
         struct pair full = make_pair(&fs);
-        struct pair_spec ds = {"vm", 2, SNAP_KIND_DIFF, ps, ram, 1, &shapes[2], memory2, dirty,
-                               &base, "base"};
+        struct pair_spec ds = {"vm",       2,       SNAP_KIND_DIFF, ps,    ram,   1,
+                               &shapes[2], memory2, dirty,          &base, "base"};
         struct pair diff = make_pair(&ds);
 
         const struct pair *one[] = {&full};
@@ -518,11 +518,11 @@ static void pair_seeds(void)
 
             /* A chain of three: vm (diff) -> mid (diff) -> base (full). */
             uint8_t dirty2[1] = {0x06};
-            struct pair_spec ms = {"mid", 3, SNAP_KIND_DIFF, ps, ram, 1, &shapes[0], memory2,
-                                   dirty2, &base, "base"};
+            struct pair_spec ms = {"mid",      3,       SNAP_KIND_DIFF, ps,    ram,   1,
+                                   &shapes[0], memory2, dirty2,         &base, "base"};
             struct pair mid = make_pair(&ms);
-            struct pair_spec ts = {"vm", 4, SNAP_KIND_DIFF, ps, ram, 1, &shapes[1], memory,
-                                   dirty, &mid, "mid"};
+            struct pair_spec ts = {"vm",       4,      SNAP_KIND_DIFF, ps,   ram,  1,
+                                   &shapes[1], memory, dirty,          &mid, "mid"};
             struct pair top = make_pair(&ts);
             const struct pair *chain[] = {&top, &mid, &base};
             pair_seed("chain-3", 0, chain, 3);
@@ -541,8 +541,10 @@ static void pair_seeds(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s OUTDIR\nWrite the seed corpus of every fuzz target to "
-                        "OUTDIR/<target>/.\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s OUTDIR\nWrite the seed corpus of every fuzz target to "
+                "OUTDIR/<target>/.\n",
+                argv[0]);
         return 2;
     }
     out_root = argv[1];

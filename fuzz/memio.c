@@ -211,8 +211,7 @@ void memio_init(struct memio *m)
 int memio_add(struct memio *m, const struct memio_file *f)
 {
     size_t n = strnlen(f->name, MEMIO_NAME_MAX);
-    if (n == 0 || n >= MEMIO_NAME_MAX || strchr(f->name, '/') ||
-        m->file_count >= MEMIO_MAX_FILES)
+    if (n == 0 || n >= MEMIO_NAME_MAX || strchr(f->name, '/') || m->file_count >= MEMIO_MAX_FILES)
         return -1;
     if (find(m, f->name) >= 0)
         return 0;

@@ -136,8 +136,9 @@ static int replay_path(const char *path)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE|DIR...\n"
-                        "Run this fuzz target once on each input file (directories recursively).\n",
+        fprintf(stderr,
+                "usage: %s FILE|DIR...\n"
+                "Run this fuzz target once on each input file (directories recursively).\n",
                 argv[0]);
         return 2;
     }

@@ -27,6 +27,22 @@
  * that an exec stays fast and within the fuzzer's memory limit. */
 #define FUZZ_MAX_RAM (16u << 20)
 
+/* FUZZ_MAX_RAM, or the environment's FUZZ_MAX_RAM (bytes; 0 lifts the cap) to replay an input
+ * that the cap would skip. Read once. */
+static uint64_t max_ram(void)
+{
+    static uint64_t cap;
+    static bool init;
+    if (!init) {
+        const char *env = getenv("FUZZ_MAX_RAM");
+        cap = env ? strtoull(env, NULL, 0) : FUZZ_MAX_RAM;
+        if (cap == 0)
+            cap = UINT64_MAX - SNAP_MEM_TRAILER_LEN;
+        init = true;
+    }
+    return cap;
+}
+
 struct cursor {
     const uint8_t *p;
     size_t left;
@@ -113,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (have_st < 0)
             break;
         int have_mem = next_section(&c, &mem, &mem_len);
-        if (have_st > 0 && st_len >= 48 && snap_get_le64(st + 40) > FUZZ_MAX_RAM)
+        if (have_st > 0 && st_len >= 48 && snap_get_le64(st + 40) > max_ram())
             goto out; /* ram_size: offset 40 */
 
         /* The memory file as head + zeros + tail, the tail being its 64-byte trailer. */
@@ -127,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * mem_file_len of the state file (offset 112). */
         if (pad && have_st > 0 && have_mem > 0 && st_len >= 120 && mf.tail_len) {
             uint64_t want = snap_get_le64(st + 112);
-            if (want >= mem_len && want <= FUZZ_MAX_RAM + SNAP_MEM_TRAILER_LEN)
+            if (want >= mem_len && want <= max_ram() + SNAP_MEM_TRAILER_LEN && want <= SIZE_MAX)
                 mf.zeros = (size_t)(want - mem_len);
         }
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION

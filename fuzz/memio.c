@@ -219,6 +219,12 @@ int memio_add(struct memio *m, const struct memio_file *f)
     return 0;
 }
 
+const struct memio_file *memio_find(const struct memio *m, const char *name)
+{
+    int idx = find(m, name);
+    return idx < 0 ? NULL : &m->files[idx];
+}
+
 unsigned memio_open_count(const struct memio *m)
 {
     unsigned n = 0;

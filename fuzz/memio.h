@@ -40,6 +40,9 @@ void memio_init(struct memio *m);
  * @return 0, or -1 if the name is empty, too long, contains '/', or the table is full. */
 int memio_add(struct memio *m, const struct memio_file *f);
 
+/* The file stored under name, or NULL. */
+const struct memio_file *memio_find(const struct memio *m, const char *name);
+
 /* Length of f. */
 size_t memio_file_len(const struct memio_file *f);
 

@@ -3,7 +3,8 @@
  * real snap_pair_load. Property: every input ends in a documented error with a diagnostic and
  * a zeroed image, or in an image that matches the committed state file: same header and state
  * bytes, every stored page has the CRC of the page map; snap_pair_verify reaches the same
- * verdict. No descriptor or heap leak, no UB.
+ * verdict; when steps 1-4 of FORMAT.md 6.1 fail for the top pair, the error is the one they
+ * prescribe (spec_top_error, an independent reading). No descriptor or heap leak, no UB.
  *
  * Input format (all integers little-endian):
  *   u8 flags         bit 0: repair the checksums of every state file (trailer and page map)
@@ -107,6 +108,47 @@ static void check_image(const struct snap_image *img, const uint8_t *src, size_t
     FUZZ_ASSERT(k == h->mem_pages);
 }
 
+/* FORMAT.md 6.1 steps 1-4 for the top pair, read from the spec: the error snap_pair_load must
+ * return if they fail, or 0 when they pass (the base chain and the state come after and are
+ * not modelled). top: vm.snap as stored, or NULL. The step 1 decode is the library's (the decode
+ * targets check it); the rest is independent. *page: the guest page of a SNAP_EPAGE. */
+static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len, uint64_t *page)
+{
+    struct snap_envelope env;
+    if (!top)
+        return SNAP_ENOENT; /* 1 */
+    int rc = snap_envelope_decode(&env, top, top_len, NULL);
+    if (rc != 0)
+        return rc;
+    const struct snap_header *h = &env.hdr;
+    if (strncmp(h->mem_name, "vm.", 3) != 0) /* 2 */
+        return SNAP_ECORRUPT;
+
+    const struct memio_file *f = memio_find(m, h->mem_name); /* 3 */
+    if (!f || memio_file_len(f) != h->mem_file_len)
+        return SNAP_EPAIR;
+    uint8_t t[SNAP_MEM_TRAILER_LEN];
+    FUZZ_ASSERT(memio_file_read(f, t, sizeof t, h->mem_file_len - sizeof t) == sizeof t);
+    if (memcmp(t, SNAP_MEM_MAGIC, 8) != 0 || snap_get_le64(t + 56) != snap_crc64(0, t, 56) ||
+        memcmp(t + 8, h->snapshot_id, 16) != 0 || snap_get_le64(t + 24) != h->generation ||
+        snap_get_le64(t + 32) != h->mem_pages || snap_get_le32(t + 40) != h->page_size ||
+        snap_get_le32(t + 44) != h->kind || snap_get_le64(t + 48) != 0)
+        return SNAP_EPAIR;
+
+    uint64_t pages = h->ram_size / h->page_size, k = 0; /* 4 */
+    for (uint64_t i = 0; i < pages && k < h->mem_pages; i++) {
+        if (h->kind == SNAP_KIND_DIFF && !snap_bitmap_test(env.bitmap, i))
+            continue;
+        if (memio_file_crc(f, k * h->page_size, h->page_size) !=
+            snap_get_le64(env.page_crcs + 8 * k)) {
+            *page = i;
+            return SNAP_EPAGE;
+        }
+        k++;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -204,6 +246,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_LOG("  pair_load: %s%s%s\n", rc ? snap_strerror(rc) : "loaded", rc ? ": " : "",
              rc ? diag.msg : "");
     FUZZ_ASSERT(memio_open_count(&m) == 0);
+    /* Steps 1-4 of the top pair decide the error when they fail. Steps 1-3 need no memory
+     * beyond the state file (the input), so SNAP_ENOMEM is no excuse before step 4. */
+    uint64_t want_page = SNAP_NO_PAGE;
+    int want = spec_top_error(&m, top, top_len, &want_page);
+    if (want != 0 && (rc != SNAP_ENOMEM || want != SNAP_EPAGE)) {
+        FUZZ_ASSERT(rc == want);
+        if (want == SNAP_EPAGE)
+            FUZZ_ASSERT(diag.page == want_page);
+    }
     if (rc == 0) {
         FUZZ_ASSERT(top != NULL);
 #ifdef FUZZ_SELFTEST_BROKEN_LOADER

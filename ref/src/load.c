@@ -165,7 +165,7 @@ static int read_pages(const struct walk *w, const struct snap_envelope *env, uin
                 rc = snap_diag_set(w->diag, SNAP_EPAGE, 0, "verify", path,
                                    "page %llu of %s differs from what was saved (CRC)",
                                    (unsigned long long)guest, path);
-                if (w->diag != NULL)
+                if (w->diag != NULL && w->diag->code == SNAP_EPAGE)
                     w->diag->page = guest;
             }
             guest++;

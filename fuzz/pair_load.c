@@ -95,6 +95,12 @@ static void check_image(const struct snap_image *img, const uint8_t *src, size_t
     FUZZ_ASSERT(img->state_len == 0 || memcmp(img->state_bytes, env.state, img->state_len) == 0);
     FUZZ_ASSERT(snap_state_verify_compatible(&img->state, h->ram_size, NULL) == 0);
     fuzz_check_state(&img->state);
+    uint8_t *again; /* the decoded state is the stored one */
+    size_t again_len;
+    FUZZ_ASSERT(snap_state_encode_alloc(&again, &again_len, &img->state) == 0);
+    FUZZ_ASSERT(again_len == img->state_len &&
+                (again_len == 0 || memcmp(again, img->state_bytes, again_len) == 0));
+    free(again);
 
     FUZZ_ASSERT(img->memory != NULL);
     uint64_t pages = h->ram_size / h->page_size, k = 0;

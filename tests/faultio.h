@@ -66,6 +66,7 @@ struct faultio {
     bool power_loss;      /* the crash also loses what was not made durable (see above) */
     bool keep_renames;    /* ... except unsynced renames */
     bool fsync_lies;      /* fsync does nothing and returns 0 */
+    unsigned lie_at;      /* ordinal of one fsync that does nothing and returns 0; 0: none */
     /* observations */
     unsigned calls;
     unsigned count[FIO_NKINDS];

@@ -969,6 +969,7 @@ struct sweep {
     const struct snap_io *backend; /* under faultio; NULL: libc */
     bool lying_fsync;              /* every fsync is a no-op (checker self-test) */
     bool crashes_only;             /* skip the errno and short variants */
+    unsigned lie_at;               /* one fsync that does nothing (checker self-test) */
     unsigned bad_runs;             /* outcomes judged wrong (only a broken backend may have) */
 };
 
@@ -1158,6 +1159,7 @@ static void sweep_one(struct sweep *s, unsigned n, enum fio_call kind, int varia
     assert_int_equal(tfix_copy_dir(dir, s->proto), 0);
     faultio_init(&f, s->backend, dir);
     f.fsync_lies = s->lying_fsync;
+    f.lie_at = s->lie_at;
     switch (variant) {
     case SWEEP_ERRNO:
         f.fail_at = n;
@@ -1186,13 +1188,13 @@ static void sweep_one(struct sweep *s, unsigned n, enum fio_call kind, int varia
     rc = snap_pair_save(&rep, &f.io, &r, &d);
     if (n > s->total_calls && f.power_loss)
         faultio_power_off(&f); /* the cut comes after save returned */
-    if (s->backend == NULL && !s->lying_fsync &&
+    if (s->backend == NULL && !s->lying_fsync && s->lie_at == 0 &&
         ((variant == SWEEP_ERRNO && err == EINTR && kind != FIO_FSYNC && kind != FIO_CLOSE) ||
          variant == SWEEP_SHORT) &&
         rc != 0)
         fail_msg("%s: save failed although the call is retried or continued: %s", what, d.msg);
     problem = sweep_judge(s, dir, &f, rc, &d, &rep);
-    if (problem != NULL && s->backend == NULL && !s->lying_fsync)
+    if (problem != NULL && s->backend == NULL && !s->lying_fsync && s->lie_at == 0)
         fail_msg("%s: %s", what, problem);
     s->bad_runs += problem != NULL;
     faultio_finish(&f);
@@ -1276,6 +1278,30 @@ static void save__sweep_catches_fsync_that_does_nothing(void **unused)
     sweep_teardown(&s);
 }
 
+/* Without the directory fsync before the commit (9 step 5), a power cut that keeps the rename
+ * but loses the memory file's entry leaves a state file naming a missing memory file. */
+static void save__sweep_catches_missing_dir_fsync_before_commit(void **unused)
+{
+    struct sweep s;
+    unsigned rename_at = 0;
+
+    (void)unused;
+    sweep_setup(&s, false);
+    for (unsigned i = 0; i < s.total_calls; i++) {
+        if (s.kinds[i] == FIO_RENAME)
+            rename_at = i + 1;
+    }
+    assert_true(rename_at > 3);
+    assert_int_equal(s.kinds[rename_at - 3], FIO_FSYNC); /* open D, fsync D, close D, rename */
+    s.lie_at = rename_at - 2;
+    s.crashes_only = true;
+    sweep_run(&s);
+    print_message("no dir fsync before the commit: %u of %u runs judged wrong\n", s.bad_runs,
+                  s.runs);
+    assert_true(s.bad_runs > 0);
+    sweep_teardown(&s);
+}
+
 static void save__sweep_catches_in_place_overwrite(void **unused)
 {
     struct in_place broken;
@@ -1324,6 +1350,7 @@ int main(void)
         cmocka_unit_test(save__sweep_faults_and_crashes_diff),
         cmocka_unit_test(save__sweep_catches_in_place_overwrite),
         cmocka_unit_test(save__sweep_catches_fsync_that_does_nothing),
+        cmocka_unit_test(save__sweep_catches_missing_dir_fsync_before_commit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

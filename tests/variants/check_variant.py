@@ -17,6 +17,31 @@ import tempfile
 ORACLES = {"prior-pair", "committed", "clean-load", "recovery", "leftovers"}
 SKIP, SETUP_ERROR = 77, 99
 
+# Known-bad copies of the Python adapter: (text replaced, replacement). They show that the
+# interposer sees the calls CPython makes, so a clean verdict on the adapter means something.
+PY_MUTANTS = {
+    "ignore-failed-rename": (
+        '        os.rename(os.path.join(d, tmp), os.path.join(d, ident + ".manifest"))\n',
+        '        try:\n'
+        '            os.rename(os.path.join(d, tmp), os.path.join(d, ident + ".manifest"))\n'
+        '        except OSError:\n'
+        '            pass\n'),
+}
+
+
+def make_mutant(script, mutant, tmp):
+    """Write a copy of script with the mutation applied; None if the text is not found once."""
+    old, new = PY_MUTANTS[mutant]
+    with open(script, encoding="utf-8") as f:
+        text = f.read()
+    if text.count(old) != 1:
+        print("FAIL: mutant %s: the text to replace is not in %s exactly once" % (mutant, script))
+        return None
+    out = os.path.join(tmp, "mutant-" + os.path.basename(script))
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(text.replace(old, new))
+    return out
+
 
 def judge(rc, report, expect_oracles):
     """Return None when (rc, report) meets the expectation, else the reason it does not.
@@ -167,6 +192,8 @@ def main():
     ap.add_argument("--impl", help="implementation under test (the --impl of snapcheck)")
     ap.add_argument("--impl-python", metavar="SCRIPT",
                     help="a Python adapter: run it with this checker's own interpreter")
+    ap.add_argument("--mutant", choices=sorted(PY_MUTANTS),
+                    help="run a known-bad copy of the --impl-python script instead")
     ap.add_argument("--expect-oracle", help="comma-separated oracles, any one of which must "
                     "flag the implementation")
     ap.add_argument("--expect-pass", action="store_true", help="no finding expected")
@@ -176,15 +203,23 @@ def main():
     a = ap.parse_args()
     if a.self_test:
         return self_test()
-    impl = a.impl
-    if a.impl_python:
-        impl = "%s %s" % (sys.executable, os.path.abspath(a.impl_python))
-    if not impl or a.expect_pass == bool(a.expect_oracle):
+    if (not a.impl and not a.impl_python) or a.expect_pass == bool(a.expect_oracle):
         ap.error("need --impl or --impl-python, and one of --expect-oracle, --expect-pass")
+    if a.mutant and not a.impl_python:
+        ap.error("--mutant needs --impl-python")
     expect = None if a.expect_pass else set(a.expect_oracle.split(","))
     if expect is not None and not expect <= ORACLES:
         ap.error("unknown oracle in %s" % a.expect_oracle)
-    return run(a.snapcheck, impl, expect, a.tier, a.extra)
+    with tempfile.TemporaryDirectory(prefix="check-variant-") as tmp:
+        impl = a.impl
+        if a.impl_python:
+            script = os.path.abspath(a.impl_python)
+            if a.mutant:
+                script = make_mutant(script, a.mutant, tmp)
+                if script is None:
+                    return SETUP_ERROR
+            impl = "%s %s" % (sys.executable, script)
+        return run(a.snapcheck, impl, expect, a.tier, a.extra)
 
 
 if __name__ == "__main__":

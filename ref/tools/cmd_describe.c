@@ -283,8 +283,9 @@ int cmd_describe(int argc, char **argv)
         printf(o.json ? "\"ok\"" : "ok");
     } else {
         char msg[1200];
-        snprintf(msg, sizeof msg, "%s: %s%s%s", stage, snap_strerror(code), diag.msg[0] ? ": " : "",
-                 diag.msg);
+        /* The library's messages about the container already say "state file". */
+        snprintf(msg, sizeof msg, "%s%s%s%s%s", have_env ? stage : "", have_env ? ": " : "",
+                 snap_strerror(code), diag.msg[0] ? ": " : "", diag.msg);
         if (o.json) {
             put_str("invalid", true);
             key(&o, 1, "error");

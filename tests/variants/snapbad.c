@@ -25,18 +25,18 @@
 #define MAX_MEMORY_INPUT (1ull << 32) /* a test program: 4 GiB of guest memory is plenty */
 
 enum protocol {
-    P_LEGACY_TWO_RENAME,          /* the seed: rename state, then rename memory */
-    P_IN_PLACE,                   /* overwrite the committed files, no temp, no rename */
-    P_IGNORE_SHORT_WRITE,         /* a short write counts as complete */
-    P_UNLINK_BEFORE_WRITE,        /* remove the old pair, then write the new one */
+    P_LEGACY_TWO_RENAME,           /* the seed: rename state, then rename memory */
+    P_IN_PLACE,                    /* overwrite the committed files, no temp, no rename */
+    P_IGNORE_SHORT_WRITE,          /* a short write counts as complete */
+    P_UNLINK_BEFORE_WRITE,         /* remove the old pair, then write the new one */
     P_SUCCESS_AFTER_FAILED_RENAME, /* the commit rename's result is ignored */
-    P_NO_DIR_FSYNC,               /* never fsync the directory */
-    P_NO_FSYNC,                   /* never fsync the files */
+    P_NO_DIR_FSYNC,                /* never fsync the directory */
+    P_NO_FSYNC,                    /* never fsync the files */
     P_COUNT
 };
 
 static const char *const protocol_names[P_COUNT] = {
-    "legacy-two-rename",           "in-place", "ignore-short-write", "unlink-before-write",
+    "legacy-two-rename",           "in-place",     "ignore-short-write", "unlink-before-write",
     "success-after-failed-rename", "no-dir-fsync", "no-fsync",
 };
 
@@ -275,10 +275,8 @@ static int build_files(struct files *out, const struct request *rq, uint64_t gen
         memcpy(out->mem + k * rq->page_size, page, rq->page_size);
         crcs[k++] = snap_crc64(0, page, rq->page_size);
     }
-    struct snap_mem_trailer t = {.generation = gen,
-                                 .mem_pages = mem_pages,
-                                 .page_size = rq->page_size,
-                                 .kind = rq->kind};
+    struct snap_mem_trailer t = {
+        .generation = gen, .mem_pages = mem_pages, .page_size = rq->page_size, .kind = rq->kind};
     memcpy(t.snapshot_id, hdr.snapshot_id, sizeof t.snapshot_id);
     snap_mem_trailer_encode(out->mem + mem_pages * rq->page_size, &t);
     size_t len = 0;
@@ -351,8 +349,8 @@ static int save_commit(const struct request *rq)
         snap_name_state(snap_name, sizeof snap_name, rq->id) != 0 ||
         join(mem_path, sizeof mem_path, rq->dir, mem_name) != 0 ||
         join(snap_path, sizeof snap_path, rq->dir, snap_name) != 0 ||
-        snprintf(tmp_path, sizeof tmp_path, "%s/%s.g%" PRIu64 ".snap.tmp", rq->dir, rq->id,
-                 gen) >= (int)sizeof tmp_path)
+        snprintf(tmp_path, sizeof tmp_path, "%s/%s.g%" PRIu64 ".snap.tmp", rq->dir, rq->id, gen) >=
+            (int)sizeof tmp_path)
         goto out;
     if (write_file(mem_path, true, f.mem, f.mem_len) != 0)
         goto out_unlink_mem;
@@ -616,8 +614,10 @@ static int cmd_save(const struct options *o)
         uint64_t pages = mem_len / ps;
         if (dirty_len != snap_bitmap_len(pages) ||
             (pages % 8 && dirty[dirty_len - 1] >> (pages % 8))) {
-            fprintf(stderr, "snapbad: --dirty %s: must be %" PRIu64 " bytes, no bit past the "
-                            "last page\n", o->dirty, snap_bitmap_len(pages));
+            fprintf(stderr,
+                    "snapbad: --dirty %s: must be %" PRIu64 " bytes, no bit past the "
+                    "last page\n",
+                    o->dirty, snap_bitmap_len(pages));
             goto out;
         }
         rq.dirty = dirty;

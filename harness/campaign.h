@@ -46,9 +46,9 @@ struct sc_case {
     unsigned scenario; /* index into scenario_table() */
     unsigned ordinal;  /* counted call number, 1-based */
     char call[24];
-    char action[40];   /* "errno=EIO", "short=half", "crash-before", "crash-after" */
+    char action[40]; /* "errno=EIO", "short=half", "crash-before", "crash-after" */
     enum fault_kind kind;
-    char id[128];      /* "<scenario>/<ordinal>/<call>/<action>" */
+    char id[128]; /* "<scenario>/<ordinal>/<call>/<action>" */
 };
 
 /* What a case found. Fixed-size so an array of them can live in memory shared with the
@@ -56,26 +56,26 @@ struct sc_case {
 struct case_result {
     int done;
     enum verdict verdict;
-    char oracle[16];     /* the broken oracle for V_FINDING */
-    char detail[400];    /* one sentence */
-    char step[240];      /* how the faulted operation ended */
-    char load[320];      /* what load returned */
-    char left[240];      /* files a failed save left behind (a report, not a finding) */
-    char trace[2400];    /* counted calls up to the fault, one per line */
+    char oracle[16];  /* the broken oracle for V_FINDING */
+    char detail[400]; /* one sentence */
+    char step[240];   /* how the faulted operation ended */
+    char load[320];   /* what load returned */
+    char left[240];   /* files a failed save left behind (a report, not a finding) */
+    char trace[2400]; /* counted calls up to the fault, one per line */
     bool fault_reached;
 };
 
 /* A scenario prepared for this campaign. */
 struct scenario_run {
-    unsigned scenario;   /* index into scenario_table() */
+    unsigned scenario;      /* index into scenario_table() */
     char template_dir[512]; /* the directory state before the faulted step */
-    int baseline_files;  /* files left by the clean step + recovery save in a fresh copy */
-    unsigned n_calls;    /* counted calls of the clean step (census) */
-    char calls[512][24]; /* call name per ordinal (1-based at index ordinal-1) */
+    int baseline_files;     /* files left by the clean step + recovery save in a fresh copy */
+    unsigned n_calls;       /* counted calls of the clean step (census) */
+    char calls[512][24];    /* call name per ordinal (1-based at index ordinal-1) */
     /* The template's bytes (files of the base pair marked), and what the clean judging runs
      * gave on exactly these bytes: a case that leaves the directory unchanged reuses them. */
     struct dir_image tpl;
-    int tpl_recovery_files;    /* files after a recovery save on the template */
+    int tpl_recovery_files;     /* files after a recovery save on the template */
     char tpl_recovery_why[400]; /* "" when that recovery held */
 };
 
@@ -84,8 +84,8 @@ struct campaign {
     struct impl impl;
     bool cap_diff, cap_merge;
     char interposer[4096];
-    char workdir[512];   /* root of every file of the campaign */
-    char casesdir[512];  /* case directories (under workdir, or --keep) */
+    char workdir[512];  /* root of every file of the campaign */
+    char casesdir[512]; /* case directories (under workdir, or --keep) */
     struct dataset data;
     struct scenario_run runs[8];
     unsigned n_runs;

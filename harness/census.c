@@ -193,8 +193,8 @@ void trace_excerpt(char *dst, size_t dst_cap, const char *trace_path, const char
         if (t.ordinal == upto && fault_reached && strcmp(t.injected, "-") != 0)
             *fault_reached = true;
         char *r = ring[count % KEEP];
-        int n = snprintf(r, sizeof ring[0], "%lu %s %s", t.ordinal, t.call,
-                         rel(t.path, dir, dir_len));
+        int n =
+            snprintf(r, sizeof ring[0], "%lu %s %s", t.ordinal, t.call, rel(t.path, dir, dir_len));
         if (n > 0 && (size_t)n < sizeof ring[0] && strcmp(t.path2, "-") != 0)
             n += snprintf(r + n, sizeof ring[0] - (size_t)n, " -> %s", rel(t.path2, dir, dir_len));
         if (n > 0 && (size_t)n < sizeof ring[0])

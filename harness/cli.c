@@ -161,8 +161,7 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             out->keep_dir = v;
         } else if (!strcmp(a, "--page-size")) {
             if (parse_u64(&n, v) || n < 512 || n > (1u << 20) || (n & (n - 1)))
-                return bad("--page-size must be a power of two from 512 to 1048576, not '%s'",
-                           v);
+                return bad("--page-size must be a power of two from 512 to 1048576, not '%s'", v);
             out->page_size = (uint32_t)n;
         } else if (!strcmp(a, "--interposer")) {
             out->interposer = v;

@@ -49,11 +49,20 @@ static int make_state(uint8_t **out, size_t *out_len, uint32_t mem_mib, unsigned
     };
     char tmpl[] = "", kernel[] = "/var/lib/vm/vmlinux";
     struct snap_vm_state st = {
-        .info = {.mem_size_mib = mem_mib, .smt = false, .track_dirty_pages = true,
-                 .cpu_template = tmpl, .kernel_image_path = kernel, .initrd_path = NULL,
+        .info = {.mem_size_mib = mem_mib,
+                 .smt = false,
+                 .track_dirty_pages = true,
+                 .cpu_template = tmpl,
+                 .kernel_image_path = kernel,
+                 .initrd_path = NULL,
                  .boot_args = boot},
-        .vcpus = vcpus, .vcpu_count = 2, .devices = devs, .device_count = 3,
-        .gic = gic, .gic_len = sizeof gic, .has_mmds = variant % 2 == 1,
+        .vcpus = vcpus,
+        .vcpu_count = 2,
+        .devices = devs,
+        .device_count = 3,
+        .gic = gic,
+        .gic_len = sizeof gic,
+        .has_mmds = variant % 2 == 1,
     };
     uint8_t mmds[40];
     if (st.has_mmds) {

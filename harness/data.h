@@ -12,12 +12,12 @@
 enum payload_id { P_PRIOR, P_NEW, P_D1, P_D2, P_RECOVERY, P_COUNT };
 
 struct payload {
-    const char *name;   /* "prior", "new", ... */
-    uint8_t *state;     /* encoded state blob */
+    const char *name; /* "prior", "new", ... */
+    uint8_t *state;   /* encoded state blob */
     size_t state_len;
-    uint8_t *mem;       /* full memory image */
+    uint8_t *mem; /* full memory image */
     size_t mem_len;
-    uint8_t *dirty;     /* D1/D2: dirty bitmap; NULL otherwise */
+    uint8_t *dirty; /* D1/D2: dirty bitmap; NULL otherwise */
     size_t dirty_len;
     char state_path[512];
     char mem_path[512];

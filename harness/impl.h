@@ -15,7 +15,7 @@ struct impl {
     char *words; /* the split copy the argv entries point into */
     char *argv[IMPL_MAX_ARGS];
     int argc;
-    char **base_env; /* environ without LD_PRELOAD and SNAPFAULT_* (NULL-terminated) */
+    char **base_env;    /* environ without LD_PRELOAD and SNAPFAULT_* (NULL-terminated) */
     char *user_preload; /* the caller's LD_PRELOAD, kept after the interposer; may be NULL */
     unsigned timeout_s; /* a run taking longer is killed and reported as a time-out */
 };

@@ -91,8 +91,8 @@ static void put_line(const struct fault_io *f, const struct op *o, bool done, lo
         snprintf(res, sizeof res, "%lld", result);
     const char *en = err ? sf_errno_name(err) : NULL;
     int n = snprintf(line, sizeof line, "%lu\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f->count,
-                     o->call, o->path ? o->path : "-", o->path2 ? o->path2 : "-", fd, off, len,
-                     res, err ? (en ? en : "?") : "-", o->injected[0] ? o->injected : "-");
+                     o->call, o->path ? o->path : "-", o->path2 ? o->path2 : "-", fd, off, len, res,
+                     err ? (en ? en : "?") : "-", o->injected[0] ? o->injected : "-");
     if (n > 0 && (size_t)n < sizeof line) {
         ssize_t w = write(f->trace_fd, line, (size_t)n);
         (void)w;
@@ -124,8 +124,8 @@ static void decide(struct fault_io *f, struct op *o)
         sf_action_format(o->injected, sizeof o->injected, &f->act);
         break;
     case SF_SHORT:
-        if (o->length >= 0 && sf_short_bytes(f->act.shortlen, (size_t)o->length) <
-                                  (size_t)o->length) {
+        if (o->length >= 0 &&
+            sf_short_bytes(f->act.shortlen, (size_t)o->length) < (size_t)o->length) {
             o->short_write = true;
             sf_action_format(o->injected, sizeof o->injected, &f->act);
         }
@@ -356,8 +356,8 @@ static _Noreturn void child(const struct campaign *c, const struct scenario *s, 
             _exit(3);
         f.target = (unsigned long)ord;
     }
-    const struct snap_io io = {&f,          fio_open,   fio_close,  fio_pread, fio_pwrite,
-                               fio_fsync,   fio_fsize,  fio_rename, fio_unlink, fio_list};
+    const struct snap_io io = {&f,        fio_open,  fio_close,  fio_pread,  fio_pwrite,
+                               fio_fsync, fio_fsize, fio_rename, fio_unlink, fio_list};
     struct snap_diag diag;
     snap_diag_clear(&diag);
     struct snap_save_report rep;
@@ -365,8 +365,8 @@ static _Noreturn void child(const struct campaign *c, const struct scenario *s, 
     switch (s->op) {
     case OP_SAVE_FULL:
     case OP_SAVE_DIFF: {
-        struct snap_save_req req = save_req(c, dir, s->id, s->step_payload,
-                                            s->op == OP_SAVE_DIFF ? s->base_id : NULL);
+        struct snap_save_req req =
+            save_req(c, dir, s->id, s->step_payload, s->op == OP_SAVE_DIFF ? s->base_id : NULL);
         rc = snap_pair_save(&rep, &io, &req, &diag);
         if (rc)
             write_err(err_path, "save", rc, &diag);
@@ -396,9 +396,8 @@ static _Noreturn void child(const struct campaign *c, const struct scenario *s, 
 }
 
 void inproc_step(struct impl_result *out, const struct campaign *c, const struct scenario *s,
-                 const char *dir, const char *trace_path, const char *fault_case,
-                 const char *so, const char *mo, const char *err_path,
-                 const char *in_place_marker)
+                 const char *dir, const char *trace_path, const char *fault_case, const char *so,
+                 const char *mo, const char *err_path, const char *in_place_marker)
 {
     memset(out, 0, sizeof *out);
     if (err_path)
@@ -458,9 +457,9 @@ void inproc_load(struct load_outcome *out, const struct campaign *c, const char 
         return;
     }
     char why[160];
-    out->match = oracle_classify_bytes(img.state_bytes, img.state_len, img.memory,
-                                       (size_t)img.hdr.ram_size, prior, expect_new, why,
-                                       sizeof why);
+    out->match =
+        oracle_classify_bytes(img.state_bytes, img.state_len, img.memory, (size_t)img.hdr.ram_size,
+                              prior, expect_new, why, sizeof why);
     snprintf(out->text, sizeof out->text, "load exit 0: %s", why);
     snap_image_finish(&img);
 }

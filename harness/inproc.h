@@ -22,9 +22,8 @@ void inproc_finish(struct campaign *c);
  * writing (an in-place write, which the reference never does), the file in_place_marker is
  * created (NULL: not watched), so the caller knows hard-linked files may have changed. */
 void inproc_step(struct impl_result *out, const struct campaign *c, const struct scenario *s,
-                 const char *dir, const char *trace_path, const char *fault_case,
-                 const char *so, const char *mo, const char *err_path,
-                 const char *in_place_marker);
+                 const char *dir, const char *trace_path, const char *fault_case, const char *so,
+                 const char *mo, const char *err_path, const char *in_place_marker);
 
 /* Clean load of id in dir, judged in memory (as oracle_load). */
 void inproc_load(struct load_outcome *out, const struct campaign *c, const char *dir,

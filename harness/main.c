@@ -49,8 +49,8 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
     const char *explicit = o->interposer ? o->interposer : cands[1];
     if (explicit && *explicit) {
         if (!readable(explicit))
-            return setup_error("the interposer %s does not exist or cannot be read (%s)",
-                               explicit, o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
+            return setup_error("the interposer %s does not exist or cannot be read (%s)", explicit,
+                               o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
         return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
     }
     (void)cap;
@@ -118,8 +118,9 @@ static int select_scenarios(struct campaign *c)
         snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), c->opt.case_id);
         int s = scenario_find(name);
         if (s < 0 || !slash) {
-            fprintf(stderr, "snapcheck faults: bad --case '%s': it must be "
-                            "<scenario>/<ordinal>/<call>/<action> with a known scenario\n",
+            fprintf(stderr,
+                    "snapcheck faults: bad --case '%s': it must be "
+                    "<scenario>/<ordinal>/<call>/<action> with a known scenario\n",
                     c->opt.case_id);
             return EXIT_SETUP;
         }
@@ -229,8 +230,7 @@ static int run_campaign(struct campaign *c)
             free(all);
             return setup_error("no case '%s': the census of scenario %s counted %u calls (list "
                                "the cases with --list --tier full)",
-                               c->opt.case_id, table[c->runs[0].scenario].name,
-                               c->runs[0].n_calls);
+                               c->opt.case_id, table[c->runs[0].scenario].name, c->runs[0].n_calls);
         }
         all[0] = *hit;
         n_all = 1;
@@ -249,8 +249,7 @@ static int run_campaign(struct campaign *c)
         fprintf(stderr, "snapcheck: %u cases (%s tier", c->n_cases,
                 c->opt.tier == TIER_FULL ? "full" : "smoke");
         for (unsigned r = 0; r < c->n_runs; r++)
-            fprintf(stderr, ", %s: %u calls", table[c->runs[r].scenario].name,
-                    c->runs[r].n_calls);
+            fprintf(stderr, ", %s: %u calls", table[c->runs[r].scenario].name, c->runs[r].n_calls);
         fprintf(stderr, "), %u workers\n", c->opt.jobs);
     }
     runner_alloc_results(c);
@@ -281,6 +280,7 @@ int main(int argc, char **argv)
         break;
     }
     impl_init_signals();
+    runner_catch_signals();
     int rc = run_campaign(&c);
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);

@@ -29,8 +29,7 @@ static bool same(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
 
 enum load_match oracle_classify_bytes(const uint8_t *state, size_t state_len, const uint8_t *mem,
                                       size_t mem_len, const struct payload *prior,
-                                      const struct payload *expect_new, char *why,
-                                      size_t why_cap)
+                                      const struct payload *expect_new, char *why, size_t why_cap)
 {
     bool sp = prior && same(state, state_len, prior->state, prior->state_len);
     bool mp = prior && same(mem, mem_len, prior->mem, prior->mem_len);
@@ -64,8 +63,8 @@ enum load_match oracle_classify(const char *state_out, const char *mem_out,
         st = NULL;
     if (file_read(&mem, &mem_len, mem_out, cap + 1) != 0)
         mem = NULL;
-    enum load_match m = oracle_classify_bytes(st, st_len, mem, mem_len, prior, expect_new, why,
-                                              why_cap);
+    enum load_match m =
+        oracle_classify_bytes(st, st_len, mem, mem_len, prior, expect_new, why, why_cap);
     free(st);
     free(mem);
     return m;
@@ -80,8 +79,8 @@ void oracle_load(struct load_outcome *out, const struct campaign *c, const char 
     snprintf(mo, sizeof mo, "%s/memory.out", out_dir);
     unlink(so);
     unlink(mo);
-    const char *args[] = {"load", "--dir", dir, "--id", id, "--state-out", so,
-                          "--memory-out", mo, NULL};
+    const char *args[] = {"load", "--dir",        dir, "--id", id, "--state-out",
+                          so,     "--memory-out", mo,  NULL};
     impl_run(&out->r, &c->impl, args, NULL, NULL, err_path);
     char rtext[240];
     impl_result_text(rtext, sizeof rtext, &out->r);
@@ -105,10 +104,9 @@ void oracle_judge_save(struct case_result *res, const struct impl_result *step,
 {
     res->verdict = V_PASS;
     if (load->match == LOAD_BROKEN) {
-        oracle_finding(res, step->end == IMPL_EXITED && step->code == 0 ? "committed"
-                                                                        : "prior-pair",
-                       "the load after the faulted operation did not end normally (%s)",
-                       load->text);
+        oracle_finding(
+            res, step->end == IMPL_EXITED && step->code == 0 ? "committed" : "prior-pair",
+            "the load after the faulted operation did not end normally (%s)", load->text);
         return;
     }
     if (step->end == IMPL_EXITED && step->code == 0) {
@@ -162,8 +160,7 @@ void oracle_judge_load(struct case_result *res, const struct impl_result *step,
         if (step->stderr1[0])
             return;
         oracle_finding(res, "clean-load",
-                       "the faulted load failed (exit %d) without a message on stderr",
-                       step->code);
+                       "the faulted load failed (exit %d) without a message on stderr", step->code);
         return;
     case IMPL_SIGNALED:
     case IMPL_TIMEOUT:

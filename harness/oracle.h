@@ -29,8 +29,7 @@ void oracle_load(struct load_outcome *out, const struct campaign *c, const char 
 /* Classify a loaded state blob and memory image held in memory. */
 enum load_match oracle_classify_bytes(const uint8_t *state, size_t state_len, const uint8_t *mem,
                                       size_t mem_len, const struct payload *prior,
-                                      const struct payload *expect_new, char *why,
-                                      size_t why_cap);
+                                      const struct payload *expect_new, char *why, size_t why_cap);
 
 /* Classify output files already written by a load. */
 enum load_match oracle_classify(const char *state_out, const char *mem_out,

@@ -8,8 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before",
-                                                 "crash-after"};
+static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before", "crash-after"};
 
 void report_totals(struct report_totals *out, const struct campaign *c)
 {
@@ -30,8 +29,7 @@ void report_totals(struct report_totals *out, const struct campaign *c)
     }
 }
 
-void report_reproducer(char *dst, size_t dst_cap, const struct campaign *c,
-                       const struct sc_case *k)
+void report_reproducer(char *dst, size_t dst_cap, const struct campaign *c, const struct sc_case *k)
 {
     char extra[64] = "";
     if (c->opt.page_size != 4096)
@@ -93,8 +91,8 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
         fputc('\n', out);
     }
 
-    fprintf(out, "%-16s %-13s %7s %7s %9s %8s\n", "scenario", "fault", "cases", "pass",
-            "ambiguous", "findings");
+    fprintf(out, "%-16s %-13s %7s %7s %9s %8s\n", "scenario", "fault", "cases", "pass", "ambiguous",
+            "findings");
     for (unsigned s = 0; s < n_sc; s++) {
         for (int kd = 0; kd < FK_COUNT; kd++) {
             unsigned cases = 0, pass = 0, amb = 0, fnd = 0;
@@ -107,8 +105,8 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
                 fnd += c->results[i].verdict == V_FINDING;
             }
             if (cases)
-                fprintf(out, "%-16s %-13s %7u %7u %9u %8u\n", table[s].name, KIND_NAMES[kd],
-                        cases, pass, amb, fnd);
+                fprintf(out, "%-16s %-13s %7u %7u %9u %8u\n", table[s].name, KIND_NAMES[kd], cases,
+                        pass, amb, fnd);
         }
     }
     struct report_totals t;
@@ -116,8 +114,9 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     fprintf(out, "%-16s %-13s %7u %7u %9u %8u\n", "total", "", t.cases, t.passed, t.ambiguous,
             t.findings);
     if (t.left_behind)
-        fprintf(out, "note: %u failed or crashed steps left files behind (not a finding when the "
-                     "next save removes them; see --json)\n",
+        fprintf(out,
+                "note: %u failed or crashed steps left files behind (not a finding when the "
+                "next save removes them; see --json)\n",
                 t.left_behind);
     if (t.not_reached)
         fprintf(out, "note: in %u cases the fault was not reached (fewer calls than the census)\n",
@@ -176,8 +175,7 @@ int report_json(const char *path, const struct campaign *c, double seconds)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        fprintf(stderr, "snapcheck: cannot write the JSON report %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "snapcheck: cannot write the JSON report %s: %s\n", path, strerror(errno));
         return -1;
     }
     unsigned n_sc;
@@ -203,8 +201,9 @@ int report_json(const char *path, const struct campaign *c, double seconds)
             }
         fprintf(f, "%s{\"name\":", first ? "" : ",");
         json_str(f, table[s].name);
-        fprintf(f, ",\"calls\":%u,\"cases\":%u,\"ambiguous\":%u,\"findings\":%u,"
-                   "\"baseline_files\":%d}",
+        fprintf(f,
+                ",\"calls\":%u,\"cases\":%u,\"ambiguous\":%u,\"findings\":%u,"
+                "\"baseline_files\":%d}",
                 c->runs[r].n_calls, cases, amb, fnd, c->runs[r].baseline_files);
         first = false;
     }
@@ -260,8 +259,7 @@ int report_json(const char *path, const struct campaign *c, double seconds)
         }
     fputs("]}\n", f);
     if (fclose(f) != 0) {
-        fprintf(stderr, "snapcheck: cannot write the JSON report %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "snapcheck: cannot write the JSON report %s: %s\n", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -296,17 +294,17 @@ int report_junit(const char *path, const struct campaign *c, double seconds)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        fprintf(stderr, "snapcheck: cannot write the JUnit report %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "snapcheck: cannot write the JUnit report %s: %s\n", path, strerror(errno));
         return -1;
     }
     unsigned n_sc;
     const struct scenario *table = scenario_table(&n_sc);
     struct report_totals t;
     report_totals(&t, c);
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<testsuites name=\"snapcheck faults\" tests=\"%u\" failures=\"%u\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites name=\"snapcheck faults\" tests=\"%u\" failures=\"%u\" "
+            "time=\"%.3f\">\n",
             t.cases, t.findings, seconds);
     for (unsigned r = 0; r < c->n_runs; r++) {
         unsigned s = c->runs[r].scenario, cases = 0, fnd = 0;
@@ -315,8 +313,8 @@ int report_junit(const char *path, const struct campaign *c, double seconds)
                 cases++;
                 fnd += c->results[i].verdict == V_FINDING;
             }
-        fprintf(f, "  <testsuite name=\"%s\" tests=\"%u\" failures=\"%u\">\n", table[s].name,
-                cases, fnd);
+        fprintf(f, "  <testsuite name=\"%s\" tests=\"%u\" failures=\"%u\">\n", table[s].name, cases,
+                fnd);
         for (unsigned i = 0; i < c->n_cases; i++) {
             if (c->cases[i].scenario != s)
                 continue;
@@ -357,8 +355,7 @@ int report_junit(const char *path, const struct campaign *c, double seconds)
     }
     fputs("</testsuites>\n", f);
     if (fclose(f) != 0) {
-        fprintf(stderr, "snapcheck: cannot write the JUnit report %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "snapcheck: cannot write the JUnit report %s: %s\n", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,8 +67,29 @@ static void case_dir_name(char *dst, size_t cap, const struct campaign *c, unsig
     }
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    interrupted = sig;
+}
+
+void runner_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static void worker(struct campaign *c, unsigned w)
 {
+    /* A worker must not outlive the campaign (e.g. when `timeout` kills only the parent). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     impl_init_signals();
     if (c->opt.in_process)
         for (unsigned r = 0; r < c->n_runs; r++)
@@ -97,12 +119,15 @@ static void progress(const struct campaign *c, unsigned done, bool tty, bool fin
         fprintf(stderr, "\r[%u/%u cases] findings: %u%s", done, c->n_cases, findings,
                 final ? "\n" : "   ");
     else
-        fprintf(stderr, "snapcheck: %u/%u cases done, %u findings\n", done, c->n_cases,
-                findings);
+        fprintf(stderr, "snapcheck: %u/%u cases done, %u findings\n", done, c->n_cases, findings);
 }
 
 int runner_run(struct campaign *c)
 {
+    if (interrupted) {
+        fprintf(stderr, "snapcheck: interrupted (signal %d)\n", (int)interrupted);
+        return -1;
+    }
     unsigned jobs = c->opt.jobs ? c->opt.jobs : 1;
     if (jobs > c->n_cases)
         jobs = c->n_cases ? c->n_cases : 1;
@@ -130,6 +155,15 @@ int runner_run(struct campaign *c)
     unsigned alive = jobs;
     int rc = 0;
     while (alive) {
+        if (interrupted) {
+            for (unsigned w = 0; w < jobs; w++)
+                kill(pids[w], SIGKILL);
+            while (waitpid(-1, NULL, 0) > 0)
+                ;
+            fprintf(stderr, "\nsnapcheck: interrupted (signal %d): stopped the workers\n",
+                    (int)interrupted);
+            return -1;
+        }
         int status;
         pid_t p = waitpid(-1, &status, WNOHANG);
         if (p > 0) {
@@ -146,8 +180,8 @@ int runner_run(struct campaign *c)
         struct timespec ts = {0, 50 * 1000 * 1000}, now;
         nanosleep(&ts, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        double since = (double)(now.tv_sec - last.tv_sec) +
-                       (double)(now.tv_nsec - last.tv_nsec) / 1e9;
+        double since =
+            (double)(now.tv_sec - last.tv_sec) + (double)(now.tv_nsec - last.tv_nsec) / 1e9;
         if (!c->opt.quiet && ((tty && since >= 0.2) || (!tty && since >= 10.0))) {
             progress(c, atomic_load(&head->done), tty, false);
             last = now;

@@ -19,28 +19,68 @@
 #include <unistd.h>
 
 static const struct scenario TABLE[] = {
-    {.name = "first-save", .summary = "faulted full save of 'vm' into an empty directory",
-     .op = OP_SAVE_FULL, .n_setup = 0, .id = "vm", .step_payload = P_NEW, .prior = -1,
-     .expect_new = P_NEW, .base_payload = -1},
-    {.name = "full-over-full", .summary = "faulted full save of 'vm' over a full pair 'vm'",
-     .op = OP_SAVE_FULL, .setup = {{"vm", P_PRIOR, NULL}}, .n_setup = 1, .id = "vm",
-     .step_payload = P_NEW, .prior = P_PRIOR, .expect_new = P_NEW, .base_payload = -1},
-    {.name = "diff-new-id", .summary = "faulted diff save of 'd1' on base 'base'",
-     .op = OP_SAVE_DIFF, .setup = {{"base", P_PRIOR, NULL}}, .n_setup = 1, .id = "d1",
-     .base_id = "base", .step_payload = P_D1, .prior = -1, .expect_new = P_D1,
+    {.name = "first-save",
+     .summary = "faulted full save of 'vm' into an empty directory",
+     .op = OP_SAVE_FULL,
+     .n_setup = 0,
+     .id = "vm",
+     .step_payload = P_NEW,
+     .prior = -1,
+     .expect_new = P_NEW,
+     .base_payload = -1},
+    {.name = "full-over-full",
+     .summary = "faulted full save of 'vm' over a full pair 'vm'",
+     .op = OP_SAVE_FULL,
+     .setup = {{"vm", P_PRIOR, NULL}},
+     .n_setup = 1,
+     .id = "vm",
+     .step_payload = P_NEW,
+     .prior = P_PRIOR,
+     .expect_new = P_NEW,
+     .base_payload = -1},
+    {.name = "diff-new-id",
+     .summary = "faulted diff save of 'd1' on base 'base'",
+     .op = OP_SAVE_DIFF,
+     .setup = {{"base", P_PRIOR, NULL}},
+     .n_setup = 1,
+     .id = "d1",
+     .base_id = "base",
+     .step_payload = P_D1,
+     .prior = -1,
+     .expect_new = P_D1,
      .base_payload = P_PRIOR},
     {.name = "diff-same-id",
      .summary = "faulted diff save of 'd1' over the diff 'd1' (incremental checkpoint)",
-     .op = OP_SAVE_DIFF, .setup = {{"base", P_PRIOR, NULL}, {"d1", P_D1, "base"}}, .n_setup = 2,
-     .id = "d1", .base_id = "base", .step_payload = P_D2, .prior = P_D1, .expect_new = P_D2,
+     .op = OP_SAVE_DIFF,
+     .setup = {{"base", P_PRIOR, NULL}, {"d1", P_D1, "base"}},
+     .n_setup = 2,
+     .id = "d1",
+     .base_id = "base",
+     .step_payload = P_D2,
+     .prior = P_D1,
+     .expect_new = P_D2,
      .base_payload = P_PRIOR},
-    {.name = "merge", .summary = "faulted merge of the diff 'd1' into a full pair",
-     .op = OP_MERGE, .setup = {{"base", P_PRIOR, NULL}, {"d1", P_D1, "base"}}, .n_setup = 2,
-     .id = "d1", .base_id = "base", .step_payload = -1, .prior = P_D1, .expect_new = P_D1,
+    {.name = "merge",
+     .summary = "faulted merge of the diff 'd1' into a full pair",
+     .op = OP_MERGE,
+     .setup = {{"base", P_PRIOR, NULL}, {"d1", P_D1, "base"}},
+     .n_setup = 2,
+     .id = "d1",
+     .base_id = "base",
+     .step_payload = -1,
+     .prior = P_D1,
+     .expect_new = P_D1,
      .base_payload = P_PRIOR},
-    {.name = "load", .summary = "faulted load of the full pair 'vm'", .op = OP_LOAD,
-     .setup = {{"vm", P_PRIOR, NULL}}, .n_setup = 1, .id = "vm", .step_payload = -1,
-     .prior = P_PRIOR, .expect_new = P_PRIOR, .base_payload = -1},
+    {.name = "load",
+     .summary = "faulted load of the full pair 'vm'",
+     .op = OP_LOAD,
+     .setup = {{"vm", P_PRIOR, NULL}},
+     .n_setup = 1,
+     .id = "vm",
+     .step_payload = -1,
+     .prior = P_PRIOR,
+     .expect_new = P_PRIOR,
+     .base_payload = -1},
 };
 
 const struct scenario *scenario_table(unsigned *out_n)
@@ -72,9 +112,8 @@ struct argv_buf {
     char page[16];
 };
 
-static const char *const *save_args(struct argv_buf *b, const struct campaign *c,
-                                    const char *dir, const char *id, const struct payload *p,
-                                    const char *base)
+static const char *const *save_args(struct argv_buf *b, const struct campaign *c, const char *dir,
+                                    const char *id, const struct payload *p, const char *base)
 {
     snprintf(b->page, sizeof b->page, "%u", (unsigned)c->data.page_size);
     unsigned n = 0;
@@ -262,8 +301,10 @@ static int census_cross_check(const struct campaign *c, const struct scenario_ru
     if (r.end != IMPL_EXITED || r.code != 0) {
         char t[240];
         impl_result_text(t, sizeof t, &r);
-        snprintf(err, err_cap, "--in-process: the linked-in reference fails the clean step of "
-                 "scenario %s: %s", s->name, t);
+        snprintf(err, err_cap,
+                 "--in-process: the linked-in reference fails the clean step of "
+                 "scenario %s: %s",
+                 s->name, t);
     } else if (census_read(mine, trace, err, err_cap) == 0) {
         unsigned n = mine->n_calls < run->n_calls ? mine->n_calls : run->n_calls;
         unsigned i = 0;
@@ -343,7 +384,11 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
         snprintf(err, err_cap,
                  "the IUT fails the clean census run of scenario %s (%s under the interposer, "
                  "no fault injected): %s",
-                 s->name, s->op == OP_LOAD ? "load" : s->op == OP_MERGE ? "merge" : "save", t);
+                 s->name,
+                 s->op == OP_LOAD    ? "load"
+                 : s->op == OP_MERGE ? "merge"
+                                     : "save",
+                 t);
         return -1;
     }
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
@@ -422,8 +467,8 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
     }
     struct argv_buf b;
     struct impl_result step;
-    struct impl_faults f = {.interposer = c->interposer, .dir = d, .trace = trace,
-                            .fault_case = fcase};
+    struct impl_faults f = {
+        .interposer = c->interposer, .dir = d, .trace = trace, .fault_case = fcase};
     const char *const *args = step_args(&b, so, mo, sizeof so, c, s, d, case_dir);
     if (c->opt.in_process)
         inproc_step(&step, c, s, d, trace, fcase, so, mo, errp, linked ? marker : NULL);
@@ -439,8 +484,8 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
         linked = false; /* the links may have been written through: compare bytes, rebuild */
         path_remove_tree(links);
     }
-    bool unchanged = linked ? dir_image_links_same(&run->tpl, d, links, false)
-                            : dir_image_same(&run->tpl, d);
+    bool unchanged =
+        linked ? dir_image_links_same(&run->tpl, d, links, false) : dir_image_same(&run->tpl, d);
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
     const struct payload *fresh = &c->data.p[s->expect_new];
     struct load_outcome lo;
@@ -462,8 +507,7 @@ void scenario_run_case(const struct campaign *c, const struct sc_case *k, const 
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         if (lo.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair",
-                           "after the faulted load the pair no longer loads intact: %s",
-                           lo.text);
+                           "after the faulted load the pair no longer loads intact: %s", lo.text);
     } else {
         if (step.end != IMPL_EXITED || step.code != 0)
             dir_new_entries(res->left, sizeof res->left, d, run->template_dir);

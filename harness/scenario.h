@@ -20,12 +20,12 @@ struct scenario {
     enum step_op op;
     struct setup_save setup[2];
     unsigned n_setup;
-    const char *id;        /* the id the step works on */
-    const char *base_id;   /* OP_SAVE_DIFF: the base */
-    int step_payload;      /* OP_SAVE_*: what is saved */
-    int prior;             /* what id holds before the step, -1: nothing */
-    int expect_new;        /* what id holds after a successful step */
-    int base_payload;      /* the base pair that must stay intact, -1: none */
+    const char *id;      /* the id the step works on */
+    const char *base_id; /* OP_SAVE_DIFF: the base */
+    int step_payload;    /* OP_SAVE_*: what is saved */
+    int prior;           /* what id holds before the step, -1: nothing */
+    int expect_new;      /* what id holds after a successful step */
+    int base_payload;    /* the base pair that must stay intact, -1: none */
 };
 
 /* All scenarios in their fixed order. */

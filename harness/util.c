@@ -195,8 +195,7 @@ int path_remove_tree(const char *path)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         char sub[4096];
-        if (fmt_path(sub, sizeof sub, "%s/%s", path, e->d_name) != 0 ||
-            path_remove_tree(sub) != 0)
+        if (fmt_path(sub, sizeof sub, "%s/%s", path, e->d_name) != 0 || path_remove_tree(sub) != 0)
             rc = -1;
     }
     closedir(d);

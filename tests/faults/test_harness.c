@@ -227,10 +227,10 @@ static void oracle__classify_tells_prior_new_and_mixes(void **st)
     uint8_t s1[] = "state-one", s2[] = "state-two", m1[64], m2[64];
     memset(m1, 1, sizeof m1);
     memset(m2, 2, sizeof m2);
-    struct payload prior = {.name = "prior", .state = s1, .state_len = sizeof s1, .mem = m1,
-                            .mem_len = sizeof m1};
-    struct payload fresh = {.name = "new", .state = s2, .state_len = sizeof s2, .mem = m2,
-                            .mem_len = sizeof m2};
+    struct payload prior = {
+        .name = "prior", .state = s1, .state_len = sizeof s1, .mem = m1, .mem_len = sizeof m1};
+    struct payload fresh = {
+        .name = "new", .state = s2, .state_len = sizeof s2, .mem = m2, .mem_len = sizeof m2};
     char so[128], mo[128], why[160];
     snprintf(so, sizeof so, "%s/s", dir);
     snprintf(mo, sizeof mo, "%s/m", dir);

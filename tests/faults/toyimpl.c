@@ -89,8 +89,8 @@ static int write_file(const char *tmp, uint64_t token, const uint8_t *a, size_t 
     uint64_t h = fnv(head, sizeof head, 0xcbf29ce484222325ull);
     h = fnv(a, alen, h);
     h = fnv(b, blen, h);
-    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) ||
-             write_all(fd, b, blen) || write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
+    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) || write_all(fd, b, blen) ||
+             write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
     if (close(fd) != 0)
         rc = -1;
     if (rc)

@@ -432,8 +432,22 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
     return 0;
 }
 
+static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
+                     struct case_result *res);
+
 void scenario_run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
                        struct case_result *res)
+{
+    run_case(c, k, case_dir, res);
+    /* Messages name the case directory, a temporary path: say "<case>" so that reports of
+     * the same campaign are identical from run to run. */
+    str_replace_all(res->step, sizeof res->step, case_dir, "<case>");
+    str_replace_all(res->load, sizeof res->load, case_dir, "<case>");
+    str_replace_all(res->detail, sizeof res->detail, case_dir, "<case>");
+}
+
+static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
+                     struct case_result *res)
 {
     const struct scenario *s = &TABLE[k->scenario];
     const struct scenario_run *run = NULL;

@@ -313,3 +313,29 @@ void mem_fork_advice(const void *p, size_t len, bool fork)
     if (b > a)
         madvise((void *)a, b - a, fork ? MADV_DOFORK : MADV_DONTFORK);
 }
+
+void str_replace_all(char *buf, size_t buf_cap, const char *needle, const char *repl)
+{
+    size_t nlen = strlen(needle);
+    if (!nlen || !buf_cap || !strstr(buf, needle))
+        return;
+    char *out = xcalloc(1, buf_cap);
+    const char *p = buf;
+    for (const char *hit; (hit = strstr(p, needle)) != NULL; p = hit + nlen) {
+        size_t keep = (size_t)(hit - p);
+        char chunk[512];
+        while (keep) {
+            size_t n = keep < sizeof chunk - 1 ? keep : sizeof chunk - 1;
+            memcpy(chunk, p, n);
+            chunk[n] = 0;
+            str_append(out, buf_cap, chunk);
+            p += n;
+            keep -= n;
+        }
+        str_append(out, buf_cap, repl);
+    }
+    str_append(out, buf_cap, p);
+    memcpy(buf, out, buf_cap);
+    buf[buf_cap - 1] = 0;
+    free(out);
+}

@@ -51,6 +51,10 @@ void file_first_line(char *dst, size_t dst_cap, const char *path);
  * write-protected in the parent) by every fork. Best effort. */
 void mem_fork_advice(const void *p, size_t len, bool fork);
 
+/* Replace every occurrence of needle (non-empty) in buf with repl, in place, truncating at
+ * buf_cap. */
+void str_replace_all(char *buf, size_t buf_cap, const char *needle, const char *repl);
+
 /* Append to dst (always NUL-terminated, truncated with "..." when full). */
 void str_append(char *dst, size_t dst_cap, const char *src);
 

@@ -33,4 +33,16 @@ id=$(sed -n 3p "$tmp/a")
 "$sc" faults --impl "$impl" --case "$id" -q > "$tmp/one" || fail "--case $id failed"
 grep -q "^CASE $id: " "$tmp/one" || fail "--case output does not name the case"
 grep -q 'VERDICT: PASS (1 cases' "$tmp/one" || fail "--case did not run exactly one case"
+# Same inputs, same results: two runs give the same JSON (but for the time taken).
+bad_impl="$impl --protocol two-rename"
+set +e
+"$sc" faults --impl "$bad_impl" --scenario full-over-full -q -j 2 --json "$tmp/r1.json" >/dev/null
+r1=$?
+"$sc" faults --impl "$bad_impl" --scenario full-over-full -q --json "$tmp/r2.json" >/dev/null
+r2=$?
+set -e
+[ $r1 -eq 1 ] && [ $r2 -eq 1 ] || fail "two-rename runs did not exit 1 ($r1, $r2)"
+sed 's/"seconds":[0-9.]*,//' "$tmp/r1.json" > "$tmp/r1"
+sed 's/"seconds":[0-9.]*,//' "$tmp/r2.json" > "$tmp/r2"
+cmp -s "$tmp/r1" "$tmp/r2" || fail "two runs (-j 2 and -j 1) gave different JSON reports"
 echo ok

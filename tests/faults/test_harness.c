@@ -299,6 +299,17 @@ static void util__str_append_truncates_visibly(void **st)
     assert_string_equal(buf + 4, "...");
 }
 
+static void util__replace_all_rewrites_every_occurrence(void **st)
+{
+    (void)st;
+    char buf[64] = "load /tmp/x/d/vm: /tmp/x/d/vm.g1.mem bad";
+    str_replace_all(buf, sizeof buf, "/tmp/x", "<case>");
+    assert_string_equal(buf, "load <case>/d/vm: <case>/d/vm.g1.mem bad");
+    char small[16] = "aXbXc";
+    str_replace_all(small, sizeof small, "X", "0123456789");
+    assert_int_equal(strlen(small), 15); /* truncated, still terminated */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +324,7 @@ int main(void)
         cmocka_unit_test(oracle__classify_tells_prior_new_and_mixes),
         cmocka_unit_test(dirimage__detects_any_change),
         cmocka_unit_test(util__str_append_truncates_visibly),
+        cmocka_unit_test(util__replace_all_rewrites_every_occurrence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

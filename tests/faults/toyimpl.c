@@ -53,6 +53,7 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
     close(fd);
     if (!*out || got != *len) {
         free(*out);
+        *out = NULL;
         return -1;
     }
     return 0;
@@ -148,16 +149,9 @@ static int fail(const char *what)
     return 1;
 }
 
-static int save(const char *dir, const char *id, const char *sp, const char *mp)
+static int save_pair(const char *dir, const char *id, const uint8_t *st, size_t sl,
+                     const uint8_t *mem, size_t ml)
 {
-    if (proto == FAIL_SAVE) {
-        fprintf(stderr, "toyimpl: save refused (fail-save protocol)\n");
-        return 1;
-    }
-    uint8_t *st, *mem;
-    size_t sl, ml;
-    if (read_file(sp, &st, &sl) != 0 || read_file(mp, &mem, &ml) != 0)
-        return fail("cannot read the inputs");
     char tmp[4096], fin[4096], tmp2[4096], fin2[4096];
     uint64_t token = ((uint64_t)getpid() << 20) ^ (uint64_t)ml ^ fnv(st, sl, 1);
     uint8_t lens[8];
@@ -191,6 +185,25 @@ static int save(const char *dir, const char *id, const char *sp, const char *mp)
     if (rename(tmp, fin) != 0 || rename(tmp2, fin2) != 0)
         return fail("rename");
     return fsync_dir(dir) ? fail("fsync dir") : 0;
+}
+
+static int save(const char *dir, const char *id, const char *sp, const char *mp)
+{
+    uint8_t *st = NULL, *mem = NULL;
+    size_t sl, ml;
+    int rc;
+
+    if (proto == FAIL_SAVE) {
+        fprintf(stderr, "toyimpl: save refused (fail-save protocol)\n");
+        return 1;
+    }
+    if (read_file(sp, &st, &sl) != 0 || read_file(mp, &mem, &ml) != 0)
+        rc = fail("cannot read the inputs");
+    else
+        rc = save_pair(dir, id, st, sl, mem, ml);
+    free(st);
+    free(mem);
+    return rc;
 }
 
 static int load(const char *dir, const char *id, const char *so, const char *mo)

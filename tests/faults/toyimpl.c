@@ -206,43 +206,58 @@ static int save(const char *dir, const char *id, const char *sp, const char *mp)
     return rc;
 }
 
+static int write_outputs(const char *so, const uint8_t *st, size_t sl, const char *mo,
+                         const uint8_t *mem, size_t ml)
+{
+    FILE *f = fopen(so, "wb"), *g = fopen(mo, "wb");
+    int bad = !f || !g;
+    if (f) {
+        bad |= fwrite(st, 1, sl, f) != sl;
+        bad |= fclose(f) != 0;
+    }
+    if (g) {
+        bad |= fwrite(mem, 1, ml, g) != ml;
+        bad |= fclose(g) != 0;
+    }
+    return bad ? fail("outputs") : 0;
+}
+
 static int load(const char *dir, const char *id, const char *so, const char *mo)
 {
     char p[4096], p2[4096];
-    uint8_t *a, *b = NULL;
+    uint8_t *a = NULL, *b = NULL;
     size_t al, bl;
-    uint64_t t1, t2;
+    uint64_t t1, t2, sl;
+    int rc;
+
     if (proto != TWO_RENAME) {
         snprintf(p, sizeof p, "%s/%s.pair", dir, id);
-        if (check_file(p, &t1, &a, &al) != 0 || al < 8)
-            return fail("no valid pair");
-        uint64_t sl;
-        memcpy(&sl, a, 8);
-        if (sl > al - 8) {
-            errno = EINVAL;
-            return fail("bad pair");
+        if (check_file(p, &t1, &a, &al) != 0 || al < 8) {
+            rc = fail("no valid pair");
+        } else {
+            memcpy(&sl, a, 8);
+            if (sl > al - 8) {
+                errno = EINVAL;
+                rc = fail("bad pair");
+            } else {
+                rc = write_outputs(so, a + 8, sl, mo, a + 8 + sl, al - 8 - sl);
+            }
         }
-        FILE *f = fopen(so, "wb"), *g = fopen(mo, "wb");
-        if (!f || !g)
-            return fail("outputs");
-        fwrite(a + 8, 1, sl, f);
-        fwrite(a + 8 + sl, 1, al - 8 - sl, g);
-        return (fclose(f) | fclose(g)) ? fail("outputs") : 0;
+    } else {
+        snprintf(p, sizeof p, "%s/%s.state", dir, id);
+        snprintf(p2, sizeof p2, "%s/%s.mem", dir, id);
+        if (check_file(p, &t1, &a, &al) != 0 || check_file(p2, &t2, &b, &bl) != 0) {
+            rc = fail("no valid pair");
+        } else if (t1 != t2) {
+            errno = EINVAL;
+            rc = fail("state and memory files do not belong together");
+        } else {
+            rc = write_outputs(so, a, al, mo, b, bl);
+        }
     }
-    snprintf(p, sizeof p, "%s/%s.state", dir, id);
-    snprintf(p2, sizeof p2, "%s/%s.mem", dir, id);
-    if (check_file(p, &t1, &a, &al) != 0 || check_file(p2, &t2, &b, &bl) != 0)
-        return fail("no valid pair");
-    if (t1 != t2) {
-        errno = EINVAL;
-        return fail("state and memory files do not belong together");
-    }
-    FILE *f = fopen(so, "wb"), *g = fopen(mo, "wb");
-    if (!f || !g)
-        return fail("outputs");
-    fwrite(a, 1, al, f);
-    fwrite(b, 1, bl, g);
-    return (fclose(f) | fclose(g)) ? fail("outputs") : 0;
+    free(a);
+    free(b);
+    return rc;
 }
 
 int main(int argc, char **argv)

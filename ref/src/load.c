@@ -129,21 +129,20 @@ static int check_trailer(int fd, const struct snap_envelope *env, const struct w
     return 0;
 }
 
-/* 6.1 steps 3-4: open the memory file, check its length and trailer, check every stored page.
- * dst: where the stored pages go, packed (load), or NULL (verify: read through w->chunk). */
-static int read_pages(const struct walk *w, const struct snap_envelope *env, uint8_t *dst)
+/* 6.1 step 3: open the memory file and check its length and trailer. On success *out_fd is
+ * open (the caller closes it) and path holds its path. Runs before any image is allocated, so a
+ * small state file naming a huge ram_size cannot make the loader reserve memory for nothing. */
+static int open_mem(int *out_fd, char path[SNAP_PATH_CAP], const struct walk *w,
+                    const struct snap_envelope *env)
 {
-    const struct snap_header *h = &env->hdr;
-    char path[SNAP_PATH_CAP];
-    uint64_t per_chunk = SNAP_IO_CHUNK / h->page_size;
-    uint64_t guest = 0;
     int fd;
     int rc;
 
-    rc = snap_path_join(path, sizeof(path), w->dir, h->mem_name);
+    *out_fd = -1;
+    rc = snap_path_join(path, SNAP_PATH_CAP, w->dir, env->hdr.mem_name);
     if (rc != 0)
-        return snap_diag_set(w->diag, rc, 0, "path", h->mem_name, "path of %s is too long",
-                             h->mem_name);
+        return snap_diag_set(w->diag, rc, 0, "path", env->hdr.mem_name,
+                             "path of %s is too long", env->hdr.mem_name);
     fd = snap_io_open_retry(w->io, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -152,6 +151,24 @@ static int read_pages(const struct walk *w, const struct snap_envelope *env, uin
         return snap_io_fail(w->diag, "open", path, errno);
     }
     rc = check_trailer(fd, env, w, path);
+    if (rc != 0) {
+        snap_io_close_quiet(w->io, fd);
+        return rc;
+    }
+    *out_fd = fd;
+    return 0;
+}
+
+/* 6.1 step 4: check every stored page of the open memory file fd.
+ * dst: where the stored pages go, packed (load), or NULL (verify: read through w->chunk). */
+static int read_pages(const struct walk *w, const struct snap_envelope *env, int fd,
+                      const char *path, uint8_t *dst)
+{
+    const struct snap_header *h = &env->hdr;
+    uint64_t per_chunk = SNAP_IO_CHUNK / h->page_size;
+    uint64_t guest = 0;
+    int rc = 0;
+
     for (uint64_t k = 0; rc == 0 && k < h->mem_pages; k += per_chunk) {
         uint64_t n = h->mem_pages - k < per_chunk ? h->mem_pages - k : per_chunk;
         uint8_t *buf = dst != NULL ? dst + k * h->page_size : w->chunk;
@@ -171,7 +188,6 @@ static int read_pages(const struct walk *w, const struct snap_envelope *env, uin
             guest++;
         }
     }
-    snap_io_close_quiet(w->io, fd);
     return rc;
 }
 
@@ -218,6 +234,8 @@ static int walk_pair(struct walk *w, const char *id, unsigned diffs,
     struct snap_diag local;
     uint8_t *buf = NULL;
     uint8_t *packed = NULL;
+    char mem_path[SNAP_PATH_CAP];
+    int mem_fd = -1;
     const struct snap_header *h = &env.hdr;
     int rc;
 
@@ -244,9 +262,14 @@ static int walk_pair(struct walk *w, const char *id, unsigned diffs,
                            path, id);
         goto out;
     }
+    /* Step 3, before anything is sized from the header. */
+    rc = open_mem(&mem_fd, mem_path, w, &env);
+    if (rc != 0)
+        goto out;
     if (w->load) {
-        if (want == NULL) {
-            /* The image is sized from this very decode; bases are bound to the same ram_size. */
+        if (h->kind == SNAP_KIND_FULL) {
+            /* The one full pair of a chain (its bottom) sizes the image, once its memory file
+             * has shown ram_size + 64 bytes; every diff above is bound to the same ram_size. */
             w->image = malloc((size_t)h->ram_size);
             if (w->image == NULL) {
                 rc = snap_diag_set(w->diag, SNAP_ENOMEM, 0, "malloc", path,
@@ -254,8 +277,6 @@ static int walk_pair(struct walk *w, const char *id, unsigned diffs,
                                    (unsigned long long)h->ram_size);
                 goto out;
             }
-        }
-        if (h->kind == SNAP_KIND_FULL) {
             packed = w->image;
         } else if (h->mem_pages != 0) {
             packed = malloc((size_t)(h->mem_pages * h->page_size));
@@ -268,7 +289,9 @@ static int walk_pair(struct walk *w, const char *id, unsigned diffs,
         }
     }
     /* Steps 3-4. */
-    rc = read_pages(w, &env, packed);
+    rc = read_pages(w, &env, mem_fd, mem_path, packed);
+    snap_io_close_quiet(w->io, mem_fd);
+    mem_fd = -1;
     if (rc != 0)
         goto out;
     /* Step 5. */
@@ -308,6 +331,8 @@ static int walk_pair(struct walk *w, const char *id, unsigned diffs,
     }
     memcpy(top->state_bytes, env.state, top->state_len);
 out:
+    if (mem_fd >= 0)
+        snap_io_close_quiet(w->io, mem_fd);
     if (packed != w->image)
         free(packed);
     free(buf);

@@ -27,6 +27,27 @@ static int read_state(struct snap_vm_state *out, const char *cmd, const char *pa
     return 0;
 }
 
+/* Parse a command whose options are all required, the first two being --dir and --id, and
+ * check the id and that the directory exists. @return -1 after --help (exit 0), 0 to go on,
+ * else the exit code (printed). */
+static int parse_dir_id(const struct cli_cmd *cmd, struct cli_opt *opts, size_t nopts, int argc,
+                        char **argv)
+{
+    const char *pos[1];
+    size_t npos;
+    int rc = cli_parse(cmd, opts, nopts, argc, argv, pos, &npos);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < nopts; i++)
+        if (!opts[i].value)
+            return cli_usage_error(cmd->name, "missing --%s", opts[i].name);
+    if (cli_check_id(cmd->name, opts[1].value) != 0)
+        return CLI_USAGE;
+    if (cli_check_dir(cmd->name, opts[0].value) != 0)
+        return CLI_FAIL;
+    return 0;
+}
+
 int cmd_save(int argc, char **argv)
 {
     static const struct cli_cmd cmd = {
@@ -178,19 +199,10 @@ int cmd_load(int argc, char **argv)
         {"state-out", "S", "output: the encoded VM state exactly as stored", NULL},
         {"memory-out", "M", "output: the full guest memory image", NULL},
     };
-    const char *pos[1];
-    size_t npos;
-    int rc = cli_parse(&cmd, opts, COUNT(opts), argc, argv, pos, &npos);
+    int rc = parse_dir_id(&cmd, opts, COUNT(opts), argc, argv);
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    for (size_t i = 0; i < COUNT(opts); i++)
-        if (!opts[i].value)
-            return cli_usage_error(cmd.name, "missing --%s", opts[i].name);
     const char *dir = opts[0].value, *id = opts[1].value;
-    if (cli_check_id(cmd.name, id) != 0)
-        return CLI_USAGE;
-    if (cli_check_dir(cmd.name, dir) != 0)
-        return CLI_FAIL;
     struct snap_image img;
     struct snap_diag diag;
     snap_diag_clear(&diag);
@@ -223,19 +235,10 @@ int cmd_merge(int argc, char **argv)
         {"dir", "D", "snapshot directory", NULL},
         {"id", "ID", "snapshot id", NULL},
     };
-    const char *pos[1];
-    size_t npos;
-    int rc = cli_parse(&cmd, opts, COUNT(opts), argc, argv, pos, &npos);
+    int rc = parse_dir_id(&cmd, opts, COUNT(opts), argc, argv);
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    for (size_t i = 0; i < COUNT(opts); i++)
-        if (!opts[i].value)
-            return cli_usage_error(cmd.name, "missing --%s", opts[i].name);
     const char *dir = opts[0].value, *id = opts[1].value;
-    if (cli_check_id(cmd.name, id) != 0)
-        return CLI_USAGE;
-    if (cli_check_dir(cmd.name, dir) != 0)
-        return CLI_FAIL;
     struct snap_save_report rep;
     struct snap_diag diag;
     memset(&rep, 0, sizeof rep);
@@ -263,19 +266,10 @@ int cmd_verify(int argc, char **argv)
         {"dir", "D", "snapshot directory", NULL},
         {"id", "ID", "snapshot id", NULL},
     };
-    const char *pos[1];
-    size_t npos;
-    int rc = cli_parse(&cmd, opts, COUNT(opts), argc, argv, pos, &npos);
+    int rc = parse_dir_id(&cmd, opts, COUNT(opts), argc, argv);
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    for (size_t i = 0; i < COUNT(opts); i++)
-        if (!opts[i].value)
-            return cli_usage_error(cmd.name, "missing --%s", opts[i].name);
     const char *dir = opts[0].value, *id = opts[1].value;
-    if (cli_check_id(cmd.name, id) != 0)
-        return CLI_USAGE;
-    if (cli_check_dir(cmd.name, dir) != 0)
-        return CLI_FAIL;
     struct snap_diag diag;
     snap_diag_clear(&diag);
     int lrc = snap_pair_verify(&snap_io_posix, dir, id, &diag);

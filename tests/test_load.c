@@ -320,6 +320,9 @@ static void load__damaged_base_reports_its_own_error(void **state)
     assert_non_null(strstr(d.path, "base.snap"));
 }
 
+static void reencode(const char *dir, const char *id, const struct snap_header *hdr,
+                     const uint8_t *st, const uint8_t *bitmap, const uint64_t *crcs);
+
 static void load__chain_deeper_than_limit_is_elimit(void **state)
 {
     struct fixture *fx = *state;
@@ -328,14 +331,32 @@ static void load__chain_deeper_than_limit_is_elimit(void **state)
     char id[16];
     char base[16] = "d0";
 
+    struct snap_envelope env, env8;
+    size_t len = 0, len8 = 0;
+    uint8_t *raw, *raw8;
+    uint64_t crc;
+
     save_full(fx, "d0", fx->mem, 4096);
-    for (unsigned i = 1; i <= SNAP_MAX_CHAIN + 1; i++) {
+    for (unsigned i = 1; i <= SNAP_MAX_CHAIN; i++) {
         snprintf(id, sizeof(id), "d%u", i);
         save_diff(fx, id, base, fx->mem, dirty);
         memcpy(base, id, sizeof(base));
     }
     assert_int_equal(load_code(fx->dir, "d8", &d), 0); /* 8 diffs deep: allowed */
+    /* Save refuses a 9th diff, so forge one: d9 saved on d0, then rebound to d8. */
+    save_diff(fx, "d9", "d0", fx->mem, dirty);
+    raw = tfix_read(fx->dir, "d9.snap", &len);
+    raw8 = tfix_read(fx->dir, "d8.snap", &len8);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    assert_int_equal(snap_envelope_decode(&env8, raw8, len8, NULL), 0);
+    memcpy(env.hdr.base_name, "d8", 3);
+    memcpy(env.hdr.base_id, env8.hdr.snapshot_id, 16);
+    env.hdr.base_generation = env8.hdr.generation;
+    crc = snap_get_le64(env.page_crcs);
+    reencode(fx->dir, "d9", &env.hdr, env.state, env.bitmap, &crc);
     assert_int_equal(load_code(fx->dir, "d9", &d), SNAP_ELIMIT);
+    free(raw);
+    free(raw8);
 }
 
 /* Rewrite <id>.snap from a decoded copy with hdr and state changed by the caller. */

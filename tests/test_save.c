@@ -388,6 +388,47 @@ static void save__diff_load_equals_full_image(void **unused)
     tfix_rmdir(dir);
 }
 
+/* A diff more than SNAP_MAX_CHAIN diffs above its full pair could never be loaded (6.1 step 5):
+ * save refuses it before creating a file, rather than committing a pair that load refuses. */
+static void save__refuses_diff_beyond_chain_limit(void **unused)
+{
+    char *dir = tfix_mkdir();
+    struct tfix_vm vm;
+    struct snap_save_report rep;
+    struct snap_diag d;
+    uint8_t dirty[32] = {2};
+    uint8_t *mem = tfix_memory(MIB, 3);
+    char before[2048];
+    char after[2048];
+    char id[16];
+    char base[16] = "d0";
+
+    (void)unused;
+    tfix_vm_init(&vm, 1, true, 1);
+    struct snap_save_req r = full_req(dir, "d0", &vm, mem, 4096);
+    save_ok(&r, &rep);
+    for (unsigned i = 1; i <= SNAP_MAX_CHAIN; i++) {
+        snprintf(id, sizeof(id), "d%u", i);
+        r = diff_req(dir, id, &vm, mem, 4096, dirty, base);
+        save_ok(&r, &rep);
+        memcpy(base, id, sizeof(base));
+    }
+    assert_int_equal(snap_pair_verify(&snap_io_posix, dir, "d8", NULL), 0);
+    assert_int_equal(tfix_listing(dir, before, sizeof(before)), 0);
+    r = diff_req(dir, "d9", &vm, mem, 4096, dirty, "d8");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_ELIMIT);
+    assert_non_null(strstr(d.msg, "diffs above a full snapshot"));
+    assert_int_equal(tfix_listing(dir, after, sizeof(after)), 0);
+    assert_string_equal(before, after);
+    /* A broken chain below the base is refused too (its base is missing). */
+    snprintf(before, sizeof(before), "%s/d3.snap", dir);
+    assert_int_equal(unlink(before), 0);
+    r = diff_req(dir, "dx", &vm, mem, 4096, dirty, "d5");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_ENOENT);
+    free(mem);
+    tfix_rmdir(dir);
+}
+
 static void save__all_zero_dirty_page_round_trips(void **unused)
 {
     char *dir = tfix_mkdir();
@@ -1331,6 +1372,7 @@ int main(void)
         cmocka_unit_test(save__round_trips_16k_pages),
         cmocka_unit_test(save__round_trips_64k_pages),
         cmocka_unit_test(save__diff_load_equals_full_image),
+        cmocka_unit_test(save__refuses_diff_beyond_chain_limit),
         cmocka_unit_test(save__all_zero_dirty_page_round_trips),
         cmocka_unit_test(save__diff_with_no_dirty_page_round_trips),
         cmocka_unit_test(save__removes_stale_files_and_skips_their_generations),

@@ -80,6 +80,43 @@ static int validate(struct save *s)
     return snap_state_verify_compatible(r->state, r->ram_size, s->diag);
 }
 
+/* 9 step 1: the new diff would sit above a base that is itself a diff whose own base is
+ * next_base. Count the diffs down to the full pair: a chain load would refuse (more than
+ * SNAP_MAX_CHAIN diffs, 6.1 step 5) is refused now, before any file is created, rather than
+ * committed and then never loadable. */
+static int check_chain_depth(struct save *s, const char *next_base)
+{
+    char name[SNAP_NAME_FIELD_LEN];
+    char path[SNAP_PATH_CAP];
+    struct snap_envelope env;
+    unsigned diffs = 2; /* the new diff and its base */
+    uint8_t *buf;
+    int rc;
+
+    memcpy(name, next_base, sizeof(name));
+    for (;;) {
+        char file[SNAP_PATH_CAP];
+
+        if (diffs > SNAP_MAX_CHAIN)
+            return snap_diag_set(s->diag, SNAP_ELIMIT, 0, "validate", s->req->dir,
+                                 "save refused: diff %s would be more than %u diffs above a full "
+                                 "snapshot", s->req->id, SNAP_MAX_CHAIN);
+        if (snap_name_state(file, sizeof(file), name) != 0 ||
+            snap_path_join(path, sizeof(path), s->req->dir, file) != 0)
+            return refuse(s->diag, "the path of a base in the chain is too long");
+        rc = snap_state_file_read(&buf, &env, s->io, path, s->diag);
+        if (rc != 0)
+            return rc;
+        if (env.hdr.kind != SNAP_KIND_DIFF) {
+            free(buf);
+            return 0;
+        }
+        memcpy(name, env.hdr.base_name, sizeof(name));
+        free(buf);
+        diffs++;
+    }
+}
+
 /* 9 step 1, the base of a diff: its state file decodes and matches in page_size and ram_size. */
 static int check_base(struct save *s)
 {
@@ -103,6 +140,8 @@ static int check_base(struct save *s)
     } else {
         memcpy(s->hdr.base_id, env.hdr.snapshot_id, sizeof(s->hdr.base_id));
         s->hdr.base_generation = env.hdr.generation;
+        if (env.hdr.kind == SNAP_KIND_DIFF)
+            rc = check_chain_depth(s, env.hdr.base_name);
     }
     free(buf);
     return rc;

@@ -145,6 +145,14 @@ static void leave(struct fault_io *f, struct op *o, long long result, int err)
         crash();
 }
 
+/* Record the result of a counted call (r, err) and hand it back with errno set. */
+static long long finish(struct fault_io *f, struct op *o, long long r, int err)
+{
+    leave(f, o, r, err);
+    errno = err;
+    return r;
+}
+
 static struct op op_init(const char *call, const char *path, const char *path2, int fd)
 {
     struct op o;
@@ -171,19 +179,13 @@ static int fio_open(void *ctx, const char *path, int flags, unsigned mode)
     }
     struct op o = op_init("open64", path, NULL, -1);
     decide(f, &o);
-    int r, err = 0;
-    if (o.inject_err) {
-        r = -1;
-        err = o.inject_err;
-    } else {
-        r = snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
-        err = errno;
-        if (r >= 0 && r < MAX_FD)
-            f->counted_fd[r] = 1;
-    }
-    leave(f, &o, r, err);
-    errno = err;
-    return r;
+    if (o.inject_err)
+        return (int)finish(f, &o, -1, o.inject_err);
+    int r = snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
+    int err = errno;
+    if (r >= 0 && r < MAX_FD)
+        f->counted_fd[r] = 1;
+    return (int)finish(f, &o, r, err);
 }
 
 static int fio_close(void *ctx, int fd)
@@ -195,14 +197,9 @@ static int fio_close(void *ctx, int fd)
     struct op o = op_init("close", NULL, NULL, fd);
     decide(f, &o);
     int r = snap_io_posix.close(snap_io_posix.ctx, fd); /* released whatever close returns */
-    int err = errno;
-    if (o.inject_err) {
-        r = -1;
-        err = o.inject_err;
-    }
-    leave(f, &o, r, err);
-    errno = err;
-    return r;
+    if (o.inject_err)
+        return (int)finish(f, &o, -1, o.inject_err);
+    return (int)finish(f, &o, r, errno);
 }
 
 static ssize_t fio_pread(void *ctx, int fd, void *dst, size_t len, uint64_t off)
@@ -220,19 +217,11 @@ static ssize_t fio_pwrite(void *ctx, int fd, const void *src, size_t len, uint64
     o.offset = (long long)off;
     o.length = (long long)len;
     decide(f, &o);
-    ssize_t r;
-    int err = 0;
-    if (o.inject_err) {
-        r = -1;
-        err = o.inject_err;
-    } else {
-        size_t n = o.short_write ? sf_short_bytes(f->act.shortlen, len) : len;
-        r = snap_io_posix.pwrite(snap_io_posix.ctx, fd, src, n, off);
-        err = errno;
-    }
-    leave(f, &o, r, err);
-    errno = err;
-    return r;
+    if (o.inject_err)
+        return (ssize_t)finish(f, &o, -1, o.inject_err);
+    size_t n = o.short_write ? sf_short_bytes(f->act.shortlen, len) : len;
+    ssize_t r = snap_io_posix.pwrite(snap_io_posix.ctx, fd, src, n, off);
+    return (ssize_t)finish(f, &o, r, errno);
 }
 
 static int fio_fsync(void *ctx, int fd)
@@ -242,17 +231,10 @@ static int fio_fsync(void *ctx, int fd)
         return snap_io_posix.fsync(snap_io_posix.ctx, fd);
     struct op o = op_init("fsync", NULL, NULL, fd);
     decide(f, &o);
-    int r, err = 0;
-    if (o.inject_err) {
-        r = -1;
-        err = o.inject_err;
-    } else {
-        r = snap_io_posix.fsync(snap_io_posix.ctx, fd);
-        err = errno;
-    }
-    leave(f, &o, r, err);
-    errno = err;
-    return r;
+    if (o.inject_err)
+        return (int)finish(f, &o, -1, o.inject_err);
+    int r = snap_io_posix.fsync(snap_io_posix.ctx, fd);
+    return (int)finish(f, &o, r, errno);
 }
 
 static int fio_fsize(void *ctx, int fd, uint64_t *out)
@@ -268,17 +250,10 @@ static int fio_rename(void *ctx, const char *from, const char *to)
         return snap_io_posix.rename(snap_io_posix.ctx, from, to);
     struct op o = op_init("rename", from, to, -1);
     decide(f, &o);
-    int r, err = 0;
-    if (o.inject_err) {
-        r = -1;
-        err = o.inject_err;
-    } else {
-        r = snap_io_posix.rename(snap_io_posix.ctx, from, to);
-        err = errno;
-    }
-    leave(f, &o, r, err);
-    errno = err;
-    return r;
+    if (o.inject_err)
+        return (int)finish(f, &o, -1, o.inject_err);
+    int r = snap_io_posix.rename(snap_io_posix.ctx, from, to);
+    return (int)finish(f, &o, r, errno);
 }
 
 static int fio_unlink(void *ctx, const char *path)
@@ -288,17 +263,10 @@ static int fio_unlink(void *ctx, const char *path)
         return snap_io_posix.unlink(snap_io_posix.ctx, path);
     struct op o = op_init("unlink", path, NULL, -1);
     decide(f, &o);
-    int r, err = 0;
-    if (o.inject_err) {
-        r = -1;
-        err = o.inject_err;
-    } else {
-        r = snap_io_posix.unlink(snap_io_posix.ctx, path);
-        err = errno;
-    }
-    leave(f, &o, r, err);
-    errno = err;
-    return r;
+    if (o.inject_err)
+        return (int)finish(f, &o, -1, o.inject_err);
+    int r = snap_io_posix.unlink(snap_io_posix.ctx, path);
+    return (int)finish(f, &o, r, errno);
 }
 
 static int fio_list(void *ctx, const char *dir, int (*cb)(void *arg, const char *name), void *arg)

@@ -207,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.left -= 4;
     }
 
-    uint8_t *owned[2 * FUZZ_MAX_LEVELS] = {0};
+    uint8_t *owned[2 * FUZZ_MAX_LEVELS + 1] = {0};
     size_t owned_count = 0;
     const uint8_t *top = NULL; /* level 0 state file as stored */
     size_t top_len = 0;
@@ -264,10 +264,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct memio_file sf = {.head = st, .head_len = st_len};
             snprintf(sf.name, sizeof sf.name, "%s.snap", id);
             memio_add(&m, &sf);
-            if (level == 0) {
-                top = st;
-                top_len = st_len;
-            }
             name_field(mem_name, st, st_len, 128);
             name_field(base, st, st_len, 192);
         }
@@ -283,6 +279,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             snprintf(id, sizeof id, "base%u", level + 1);
     }
     (void)repair;
+    /* The top state file is whatever is stored as vm.snap: a level's memory file may have
+     * taken that name first (its mem_name field said so). */
+    const struct memio_file *vm = memio_find(&m, "vm.snap");
+    if (vm && vm->zeros == 0 && vm->tail_len == 0) {
+        top = vm->head;
+        top_len = vm->head_len;
+    } else if (vm) {
+        uint8_t *copy = malloc(memio_file_len(vm) ? memio_file_len(vm) : 1);
+        if (!copy)
+            goto out;
+        owned[owned_count++] = copy;
+        top_len = memio_file_read(vm, copy, memio_file_len(vm), 0);
+        top = copy;
+    }
 
     struct snap_image img;
     struct snap_diag diag;

@@ -125,18 +125,29 @@ static void check_image(const struct snap_image *img, const struct memio *m, con
         k++;
     }
     FUZZ_ASSERT(k == h->mem_pages);
+
+    /* the accepted memory trailer is the one the encoder writes for this header */
+    struct snap_mem_trailer t = {{0}, h->generation, h->mem_pages, h->page_size, h->kind};
+    memcpy(t.snapshot_id, h->snapshot_id, sizeof t.snapshot_id);
+    uint8_t raw[SNAP_MEM_TRAILER_LEN];
+    snap_mem_trailer_encode(raw, &t);
+    FUZZ_ASSERT(memio_file_equal(f, h->mem_file_len - SNAP_MEM_TRAILER_LEN, raw, sizeof raw));
 }
 
 /* FORMAT.md 6.1 steps 1-4 for the top pair, read from the spec: the error snap_pair_load must
  * return if they fail, or 0 when they pass (the base chain and the state come after and are
- * not modelled). top: vm.snap as stored, or NULL. The step 1 decode is the library's (the decode
+ * not modelled). top: vm.snap as stored, or NULL; oversized: vm.snap is longer than any valid
+ * state file and top holds its first 256 bytes. The step 1 decode is the library's (the decode
  * targets check it); the rest is independent. *page: the guest page of a SNAP_EPAGE. */
-static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len, uint64_t *page)
+static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len,
+                          bool oversized, uint64_t *page)
 {
     struct snap_envelope env;
     if (!top)
         return SNAP_ENOENT; /* 1 */
     int rc = snap_envelope_decode(&env, top, top_len, NULL);
+    if (oversized) /* top is its header: the first of steps 1-4 it fails, else trailing bytes */
+        return rc == SNAP_ETRUNC ? SNAP_ECORRUPT : rc;
     if (rc != 0)
         return rc;
     const struct snap_header *h = &env.hdr;
@@ -282,15 +293,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The top state file is whatever is stored as vm.snap: a level's memory file may have
      * taken that name first (its mem_name field said so). */
     const struct memio_file *vm = memio_find(&m, "vm.snap");
+    bool top_oversized = false;
     if (vm && vm->zeros == 0 && vm->tail_len == 0) {
         top = vm->head;
         top_len = vm->head_len;
     } else if (vm) {
-        uint8_t *copy = malloc(memio_file_len(vm) ? memio_file_len(vm) : 1);
+        /* past the longest valid state file only the header matters (6.1 step 1) */
+        size_t len = memio_file_len(vm);
+        top_oversized = len > SNAP_HEADER_LEN + SNAP_MAX_PAYLOAD + SNAP_TRAILER_LEN;
+        if (top_oversized)
+            len = SNAP_HEADER_LEN;
+        uint8_t *copy = malloc(len ? len : 1);
         if (!copy)
             goto out;
         owned[owned_count++] = copy;
-        top_len = memio_file_read(vm, copy, memio_file_len(vm), 0);
+        top_len = memio_file_read(vm, copy, len, 0);
         top = copy;
     }
 
@@ -311,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Steps 1-4 of the top pair decide the error when they fail. Steps 1-3 need no memory
          * beyond the state file (the input), so SNAP_ENOMEM is no excuse before step 4. */
         uint64_t want_page = SNAP_NO_PAGE;
-        int want = spec_top_error(&m, top, top_len, &want_page);
+        int want = spec_top_error(&m, top, top_len, top_oversized, &want_page);
         if (want != 0 && (rc != SNAP_ENOMEM || want != SNAP_EPAGE)) {
             FUZZ_ASSERT(rc == want);
             if (want == SNAP_EPAGE)

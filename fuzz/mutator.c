@@ -860,7 +860,8 @@ static void mutate_input(struct work *w)
 
 static void mutate_once(struct work *w, size_t cap)
 {
-    unsigned levels = w->kind == FUZZ_MUT_STATE ? 1 : w->count / 2;
+    /* a level is a state section and the memory section after it, if any */
+    unsigned levels = w->kind == FUZZ_MUT_STATE ? 1 : (w->count + 1) / 2;
     unsigned op = (unsigned)below(&w->r, w->kind == FUZZ_MUT_STATE ? 7 : 11);
     if (w->kind == FUZZ_MUT_PAIR && (op >= 7 || levels == 0)) {
         if (op == 7 || levels == 0) {

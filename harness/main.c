@@ -23,6 +23,12 @@
 #ifndef SNAPCHECK_INTERPOSER_PATH
 #define SNAPCHECK_INTERPOSER_PATH ""
 #endif
+#ifndef SNAPCHECK_BINDIR
+#define SNAPCHECK_BINDIR ""
+#endif
+#ifndef SNAPCHECK_LIBDIR
+#define SNAPCHECK_LIBDIR ""
+#endif
 
 static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int setup_error(const char *fmt, ...)
@@ -41,7 +47,33 @@ static bool readable(const char *p)
     return p && *p && access(p, R_OK) == 0;
 }
 
-/* --interposer, else $SNAPCHECK_INTERPOSER, else the build path, else beside the executable. */
+/* The installed libsnapfault.so: <prefix>/<libdir>/libsnapfault.so, where <prefix> is the
+ * directory above this executable's <bindir>. Works under a DESTDIR or a moved prefix too.
+ * @return 0 with the path in dst, -1 when this executable is not in an installed <bindir>. */
+static int installed_interposer(char *dst, size_t cap)
+{
+    const char *bindir = SNAPCHECK_BINDIR, *libdir = SNAPCHECK_LIBDIR;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !*bindir || !*libdir)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0; /* self: the directory of the executable */
+    if (libdir[0] == '/')
+        return fmt_path(dst, cap, "%s/libsnapfault.so", libdir);
+    size_t sl = strlen(self), bl = strlen(bindir);
+    if (bindir[0] == '/' || sl <= bl || strcmp(self + sl - bl, bindir) != 0 ||
+        self[sl - bl - 1] != '/')
+        return -1;
+    self[sl - bl - 1] = 0; /* self: the prefix */
+    return fmt_path(dst, cap, "%s/%s/libsnapfault.so", self, libdir);
+}
+
+/* --interposer, else $SNAPCHECK_INTERPOSER, else the installed one (<libdir>), else the build
+ * path, else beside the executable. */
 static int locate_interposer(char *dst, size_t cap, const struct options *o)
 {
     const char *cands[3] = {o->interposer, getenv("SNAPCHECK_INTERPOSER"),
@@ -54,6 +86,9 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
         return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
     }
     (void)cap;
+    char inst[PATH_MAX];
+    if (installed_interposer(inst, sizeof inst) == 0 && readable(inst))
+        return realpath(inst, dst) ? 0 : setup_error("cannot resolve %s", inst);
     if (readable(cands[2]))
         return realpath(cands[2], dst) ? 0 : EXIT_SETUP;
     char self[PATH_MAX];
@@ -68,8 +103,9 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
         }
     }
     return setup_error("the interposer libsnapfault.so is missing: build faults/ or give "
-                       "--interposer PATH (looked at %s and beside the executable)",
-                       *cands[2] ? cands[2] : "no build path");
+                       "--interposer PATH (looked in <prefix>/%s, at %s and beside the "
+                       "executable)",
+                       SNAPCHECK_LIBDIR, *cands[2] ? cands[2] : "no build path");
 }
 
 static int read_capabilities(struct campaign *c)

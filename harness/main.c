@@ -4,6 +4,7 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
+#include "conform.h"
 #include "inproc.h"
 #include "report.h"
 #include "runner.h"
@@ -74,15 +75,15 @@ static int installed_interposer(char *dst, size_t cap)
 
 /* --interposer, else $SNAPCHECK_INTERPOSER, else the installed one (<libdir>), else the build
  * path, else beside the executable. */
-static int locate_interposer(char *dst, size_t cap, const struct options *o)
+int snapcheck_locate_interposer(char *dst, size_t cap, const char *explicit_path)
 {
-    const char *cands[3] = {o->interposer, getenv("SNAPCHECK_INTERPOSER"),
+    const char *cands[3] = {explicit_path, getenv("SNAPCHECK_INTERPOSER"),
                             SNAPCHECK_INTERPOSER_PATH};
-    const char *explicit = o->interposer ? o->interposer : cands[1];
+    const char *explicit = explicit_path ? explicit_path : cands[1];
     if (explicit && *explicit) {
         if (!readable(explicit))
             return setup_error("the interposer %s does not exist or cannot be read (%s)", explicit,
-                               o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
+                               explicit_path ? "--interposer" : "SNAPCHECK_INTERPOSER");
         return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
     }
     (void)cap;
@@ -195,7 +196,7 @@ static int run_campaign(struct campaign *c)
     if (!impl_executable(&c->impl))
         return setup_error("the IUT '%s' is not an executable file (from --impl '%s')",
                            c->impl.argv[0], c->opt.impl_cmd);
-    int rc = locate_interposer(c->interposer, sizeof c->interposer, &c->opt);
+    int rc = snapcheck_locate_interposer(c->interposer, sizeof c->interposer, c->opt.interposer);
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR");
@@ -305,6 +306,8 @@ static int run_campaign(struct campaign *c)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "conform"))
+        return conform_main(argc - 1, argv + 1);
     struct campaign c;
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {

@@ -294,11 +294,12 @@ static void check_vector(struct conform *c, struct vec_stats *st, const char *vd
         free(e);
     } else {
         const char *how = lc.outcome == LOAD_ABNORMAL ? "not refused cleanly" : "accepted";
+        const char *text = lc.outcome == LOAD_ABNORMAL ? lc.text : "load exit 0";
         conform_fail(c, "F-VEC-1", "invalid vector %s (%s, expected %s) %s: %s", file, desc,
-                     expect, how, lc.text);
+                     expect, how, text);
         if (req)
             conform_fail(c, req, "vector %s (%s, expected %s) %s: %s", file, desc, expect, how,
-                         lc.text);
+                         text);
         if (lc.outcome == LOAD_ABNORMAL)
             conform_fail(c, "P-LOAD-2", "load of vector %s: %s", file, lc.text);
     }

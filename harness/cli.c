@@ -17,7 +17,9 @@ void cli_usage(FILE *f)
           "           and check the prior-pair oracles (snapcheck faults --help)\n"
           "  conform  check an implementation against docs/FORMAT.md and docs/ADAPTER.md:\n"
           "           golden vectors, interoperability, corruption probing; one verdict per\n"
-          "           requirement (snapcheck conform --help)\n\n"
+          "           requirement (snapcheck conform --help)\n"
+          "  fuzz     mutate snapshot directories and load each with the IUT and the reference:\n"
+          "           crashes, hangs, disagreements (snapcheck fuzz --help)\n\n"
           "exit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n",
           f);
 }
@@ -101,7 +103,7 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "faults") != 0) {
-        fprintf(stderr, "snapcheck: unknown command '%s' (the commands are 'faults' and 'conform')\n", argv[1]);
+        fprintf(stderr, "snapcheck: unknown command '%s' (the commands are faults, conform and fuzz)\n", argv[1]);
         cli_usage(stderr);
         return CLI_EXIT_USAGE;
     }

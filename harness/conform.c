@@ -239,7 +239,7 @@ void conform_load(struct load_check *out, struct conform *c, const char *dir, co
             if (off + n > gm_len || memcmp(gm + off, mem + off, n) != 0)
                 wrong++;
         }
-        bool state_same = gs_len == state_len && memcmp(gs, state, state_len) == 0;
+        bool state_same = gs_len == state_len && (!state_len || memcmp(gs, state, state_len) == 0);
         if (!wrong && gm_len == mem_len && state_same) {
             out->outcome = LOAD_EXACT;
             snprintf(out->text, sizeof out->text, "load exit 0 with the exact pair");

@@ -11,6 +11,10 @@
  * --junit. @return 0 conforms, 1 a requirement failed, 2 usage or set-up error. */
 int conform_main(int argc, char **argv);
 
+/* Run `snapcheck fuzz ARGS` (argv[0] is "fuzz"): a budgeted mutation loop over the IUT's
+ * load, differential against libsnapref (conform_fuzz.c). @return 0, 1 findings, 2 set-up. */
+int conform_fuzz_main(int argc, char **argv);
+
 /* Find libsnapfault.so as `snapcheck faults` does (main.c): explicit (may be NULL), else
  * $SNAPCHECK_INTERPOSER, else installed, else the build's, else beside the executable.
  * @return 0 with the real path in dst, or non-zero after printing why on stderr. */

@@ -295,6 +295,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "conform"))
         return conform_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "fuzz"))
+        return conform_fuzz_main(argc - 1, argv + 1);
     struct campaign c;
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {

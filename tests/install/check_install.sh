@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The install test: meson install into a DESTDIR, then check what a user gets from it.
-# Arguments: build dir, useref.c, project version, prefix, bindir, libdir, mandir, includedir.
+# Arguments: build dir, useref.c, project version, prefix, bindir, libdir, mandir, includedir,
+# b_sanitize (a sanitized build's library needs the same runtime in the program).
 set -euo pipefail
-build=$1 src=$2 version=$3 prefix=$4 bindir=$5 libdir=$6 mandir=$7 includedir=$8
+build=$1 src=$2 version=$3 prefix=$4 bindir=$5 libdir=$6 mandir=$7 includedir=$8 sanitize=${9:-none}
 work=$(mktemp -d "${TMPDIR:-/tmp}/snapcheck-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 dest=$work/dest
@@ -25,8 +26,10 @@ export PKG_CONFIG_PATH=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
 pkg-config --exists snapref || fail "pkg-config does not find snapref"
 [ "$(pkg-config --modversion snapref)" = "$version" ] || fail "snapref.pc version is not $version"
 cc=${CC:-cc}
+san=()
+[ "$sanitize" = none ] || san=(-fsanitize="$sanitize")
 # shellcheck disable=SC2046
-$cc -std=c11 -Wall -Wextra -Werror -o "$work/useref" "$src" $(pkg-config --cflags --libs snapref) ||
+$cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$work/useref" "$src" $(pkg-config --cflags --libs snapref) ||
     fail "useref.c does not build against the installed shared library"
 mkdir "$work/d1"
 LD_LIBRARY_PATH=$lib "$work/useref" "$work/d1" || fail "useref (shared) failed"
@@ -34,7 +37,7 @@ ldd_out=$(LD_LIBRARY_PATH=$lib ldd "$work/useref")
 grep -q "$lib/libsnapref.so" <<<"$ldd_out" || fail "useref is not linked to the installed libsnapref.so: $ldd_out"
 # Static: the archive and the private dependencies of snapref.pc.
 # shellcheck disable=SC2046
-$cc -std=c11 -o "$work/useref-static" "$src" $(pkg-config --cflags snapref) \
+$cc -std=c11 "${san[@]}" -o "$work/useref-static" "$src" $(pkg-config --cflags snapref) \
     "$lib/libsnapref.a" $(pkg-config --static --libs-only-l snapref | sed 's/-lsnapref\b//') ||
     fail "useref.c does not build against the installed static library"
 mkdir "$work/d2"
@@ -58,6 +61,8 @@ grep -q 'conform' "$man/man1/snapcheck.1" || fail "snapcheck(1) does not documen
 
 # The installed snapcheck preloads the installed interposer (not the build tree's).
 if command -v strace >/dev/null; then
+    # LeakSanitizer cannot run under ptrace (a sanitized build)
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
     strace -f -v -s 4096 -e trace=execve -o "$work/strace" \
         "$bin/snapcheck" faults --impl "$bin/snapref" --scenario first-save --list -q >/dev/null ||
         fail "the installed snapcheck cannot run a census"

@@ -59,8 +59,8 @@ struct conform {
     bool format_detected;       /* decided from the IUT's pair rather than --format */
     char interposer[4096];      /* "" when none was found */
     char workdir[512];
-    unsigned seq; /* numbering of scratch directories */
-    struct dataset data; /* at 4096-byte pages */
+    unsigned seq;           /* numbering of scratch directories */
+    struct dataset data;    /* at 4096-byte pages */
     struct req_result *res; /* one per conform_reqs() entry */
     char **findings;        /* "<id>: <what>", heap strings */
     unsigned n_findings, cap_findings;
@@ -102,10 +102,26 @@ int conform_save(struct conform *c, const char *dir, const char *id, const struc
                  uint32_t page_size, const char *base, const char *dirty_path, char *err,
                  size_t err_cap);
 
+/* The regular files of one directory, sorted by name (conform_fset.c). */
+struct fset {
+    unsigned n;
+    char **name;
+    uint8_t **data;
+    size_t *len;
+};
+/* Read every regular file of dir. @return 0, or -1 (unreadable; out left empty). */
+int fset_read(struct fset *out, const char *dir);
+/* Write every file of s into the existing directory dir. @return 0 or -1. */
+int fset_write(const struct fset *s, const char *dir);
+void fset_finish(struct fset *s); /* leaves s empty */
+/* name with the id at its start and every run of digits abstracted ("vm.g2.mem" and
+ * "other.g1.mem" both give ".g#.mem"), to match a file with its counterpart. */
+void name_key(char *dst, size_t cap, const char *name, const char *id);
+
 /* Parts of the run (each records its requirements). */
-int conform_vectors(struct conform *c);  /* decoder conformance; -1: set-up error */
-int conform_interop(struct conform *c);  /* interoperability; -1: set-up error */
-int conform_probe(struct conform *c);    /* corruption probing; -1: set-up error */
+int conform_vectors(struct conform *c); /* decoder conformance; -1: set-up error */
+int conform_interop(struct conform *c); /* interoperability; -1: set-up error */
+int conform_probe(struct conform *c);   /* corruption probing; -1: set-up error */
 
 /* Reports (conform_report.c). @return 0 or -1 (message on stderr). */
 void conform_report_text(const struct conform *c);

@@ -183,11 +183,13 @@ int conform_save(struct conform *c, const char *dir, const char *id, const struc
 {
     char ps[16];
     snprintf(ps, sizeof ps, "%u", (unsigned)page_size);
-    const char *full[] = {"save", "--dir", dir, "--id", id, "--kind", "full", "--state",
-                          p->state_path, "--memory", p->mem_path, "--page-size", ps, NULL};
-    const char *diff[] = {"save", "--dir", dir, "--id", id, "--kind", "diff", "--base", base,
-                          "--state", p->state_path, "--memory", p->mem_path, "--dirty",
-                          dirty_path, "--page-size", ps, NULL};
+    const char *full[] = {"save",      "--dir",       dir,       "--id",        id,
+                          "--kind",    "full",        "--state", p->state_path, "--memory",
+                          p->mem_path, "--page-size", ps,        NULL};
+    const char *diff[] = {"save",        "--dir",    dir,         "--id",    id,
+                          "--kind",      "diff",     "--base",    base,      "--state",
+                          p->state_path, "--memory", p->mem_path, "--dirty", dirty_path,
+                          "--page-size", ps,         NULL};
     struct impl_result r;
     conform_run(&r, c, base ? diff : full);
     if (r.end == IMPL_EXITED && r.code == 0)
@@ -209,8 +211,8 @@ void conform_load(struct load_check *out, struct conform *c, const char *dir, co
     snprintf(mo, sizeof mo, "%s/load.mem", c->workdir);
     unlink(so);
     unlink(mo);
-    const char *args[] = {"load", "--dir", dir, "--id", id, "--state-out", so, "--memory-out",
-                          mo, NULL};
+    const char *args[] = {"load", "--dir",        dir, "--id", id, "--state-out",
+                          so,     "--memory-out", mo,  NULL};
     struct impl_result r;
     conform_run(&r, c, args);
     if (r.end != IMPL_EXITED) {
@@ -252,7 +254,7 @@ void conform_load(struct load_check *out, struct conform *c, const char *dir, co
                 snprintf(s2, sizeof s2, "%s a memory image of %zu bytes instead of %zu",
                          wrong ? "," : " with", gm_len, mem_len);
             snprintf(out->text, sizeof out->text, "load exit 0%s%s%s", s1, s2,
-                     state_same ? ""
+                     state_same                     ? ""
                      : (wrong || gm_len != mem_len) ? " and a wrong state"
                                                     : " with a wrong state");
         }
@@ -290,8 +292,9 @@ static int read_capabilities(struct conform *c)
         conform_fail(c, "P-CAP-1", "capabilities lack %s", !full ? "save-full" : "load");
         return 1;
     }
-    conform_pass(c, "P-CAP-1", c->cap_diff ? "save-full, save-diff and load listed"
-                                           : "save-full and load listed");
+    conform_pass(c, "P-CAP-1",
+                 c->cap_diff ? "save-full, save-diff and load listed"
+                             : "save-full and load listed");
     return 0;
 }
 
@@ -322,8 +325,8 @@ static int check_round_trip(struct conform *c, char *dir, size_t dir_cap)
         return -1;
     }
     struct load_check lc;
-    conform_load(&lc, c, dir, "vm", d->p[P_PRIOR].state, d->p[P_PRIOR].state_len,
-                 d->p[P_PRIOR].mem, d->p[P_PRIOR].mem_len, d->page_size);
+    conform_load(&lc, c, dir, "vm", d->p[P_PRIOR].state, d->p[P_PRIOR].state_len, d->p[P_PRIOR].mem,
+                 d->p[P_PRIOR].mem_len, d->page_size);
     if (lc.outcome != LOAD_EXACT) {
         conform_fail(c, "P-SAVE-1", "full save of vm then load: %s", lc.text);
         return -1;
@@ -331,8 +334,8 @@ static int check_round_trip(struct conform *c, char *dir, size_t dir_cap)
     conform_pass(c, "P-SAVE-1", "full save then load gives the exact pair");
     if (!c->cap_diff)
         return 0;
-    if (conform_save(c, dir, "vm-d1", &d->p[P_D1], d->page_size, "vm", d->p[P_D1].dirty_path,
-                     err, sizeof err)) {
+    if (conform_save(c, dir, "vm-d1", &d->p[P_D1], d->page_size, "vm", d->p[P_D1].dirty_path, err,
+                     sizeof err)) {
         conform_fail(c, "P-SAVE-1", "%s", err);
         return -1;
     }
@@ -356,8 +359,7 @@ static void detect_format(struct conform *c, const char *dir)
     c->format_detected = true;
     struct snap_diag diag;
     snap_diag_clear(&diag);
-    c->format = snap_pair_verify(&snap_io_posix, dir, "vm", &diag) == 0 ? FMT_REFERENCE
-                                                                         : FMT_OWN;
+    c->format = snap_pair_verify(&snap_io_posix, dir, "vm", &diag) == 0 ? FMT_REFERENCE : FMT_OWN;
     if (!c->opt.quiet)
         fprintf(stderr, "snapcheck conform: format %s (%s)\n",
                 c->format == FMT_REFERENCE ? "reference" : "own",
@@ -366,7 +368,7 @@ static void detect_format(struct conform *c, const char *dir)
 }
 
 static const char *const oracle_req[][2] = {
-    {"prior-pair", "P-COMMIT-1"}, {"committed", "P-DURABLE-1"}, {"clean-load", "P-CLEANLOAD-1"},
+    {"prior-pair", "P-COMMIT-1"}, {"committed", "P-DURABLE-1"},  {"clean-load", "P-CLEANLOAD-1"},
     {"recovery", "P-RECOVER-1"},  {"leftovers", "P-LEFTOVER-1"},
 };
 
@@ -377,8 +379,9 @@ static int run_faults(struct conform *c)
     size_t n_or = sizeof oracle_req / sizeof oracle_req[0];
     if (!c->opt.tier) {
         for (size_t i = 0; i < n_or; i++)
-            conform_na(c, oracle_req[i][1], "not run: give --tier smoke|full to run the fault "
-                                            "campaign (or run snapcheck faults)");
+            conform_na(c, oracle_req[i][1],
+                       "not run: give --tier smoke|full to run the fault "
+                       "campaign (or run snapcheck faults)");
         return 0;
     }
     char self[PATH_MAX];
@@ -396,8 +399,8 @@ static int run_faults(struct conform *c)
     snprintf(so, sizeof so, "%s/faults.out", c->workdir);
     snprintf(se, sizeof se, "%s/faults.err", c->workdir);
     snprintf(ps, sizeof ps, "%u", (unsigned)c->data.page_size);
-    const char *args[20] = {"faults", "--impl", c->opt.impl_cmd, "--tier", c->opt.tier,
-                            "--json", json, "-q", "--page-size", ps, "--seed", NULL};
+    const char *args[20] = {"faults", "--impl", c->opt.impl_cmd, "--tier", c->opt.tier, "--json",
+                            json,     "-q",     "--page-size",   ps,       "--seed",    NULL};
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->opt.seed);
     int k = 11;
@@ -428,8 +431,7 @@ static int run_faults(struct conform *c)
     size_t nf = json_object_array_length(findings);
     unsigned per[8] = {0};
     for (size_t i = 0; i < nf; i++) {
-        json_object *f = json_object_array_get_idx(findings, i), *o = NULL, *id = NULL,
-                    *det = NULL;
+        json_object *f = json_object_array_get_idx(findings, i), *o = NULL, *id = NULL, *det = NULL;
         json_object_object_get_ex(f, "oracle", &o);
         json_object_object_get_ex(f, "id", &id);
         json_object_object_get_ex(f, "detail", &det);
@@ -474,8 +476,7 @@ static const char *vectors_dir(struct conform *c, char *buf, size_t cap)
             size_t sl = strlen(self);
             if (sl > bl && !strcmp(self + sl - bl, bindir) && self[sl - bl - 1] == '/') {
                 self[sl - bl - 1] = 0;
-                if (fmt_path(buf, cap, "%s/%s/snapcheck/vectors", self,
-                             SNAPCHECK_DATADIR_REL) == 0)
+                if (fmt_path(buf, cap, "%s/%s/snapcheck/vectors", self, SNAPCHECK_DATADIR_REL) == 0)
                     return buf;
             }
         }
@@ -510,8 +511,8 @@ static int run(struct conform *c)
     char dir[600];
     if (conform_scratch(c, dir, sizeof dir, "inputs") != 0)
         return setup_error("cannot create a directory under %s", c->workdir);
-    if (dataset_create(&c->data, dir, c->opt.seed, c->opt.page_size ? c->opt.page_size : 4096,
-                       err, sizeof err) != 0)
+    if (dataset_create(&c->data, dir, c->opt.seed, c->opt.page_size ? c->opt.page_size : 4096, err,
+                       sizeof err) != 0)
         return setup_error("%s", err);
     /* Stale temporaries (a save crashed before its commit) and --tier need the interposer. */
     if (snapcheck_locate_interposer(c->interposer, sizeof c->interposer, c->opt.interposer))

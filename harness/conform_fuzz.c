@@ -138,7 +138,8 @@ static int load_dict(struct blob **out, unsigned *n_out, const char *path)
         return -1;
     unsigned cap = 0;
     char *save = NULL;
-    for (char *line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r((char *)buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         char *q = strchr(line, '"');
         if (line[0] == '#' || !q)
             continue;
@@ -150,7 +151,7 @@ static int load_dict(struct blob **out, unsigned *n_out, const char *path)
                 tok[k++] = (uint8_t)strtoul(hex, NULL, 16);
                 p += 3;
             } else if (*p == '\\' && p[1]) {
-                tok[k++] = (uint8_t)*++p;
+                tok[k++] = (uint8_t) * ++p;
             } else {
                 tok[k++] = (uint8_t)*p;
             }
@@ -402,7 +403,8 @@ int conform_fuzz_main(int argc, char **argv)
     conform_reqs(&n_req);
     c.res = xcalloc(n_req, sizeof *c.res);
     char err[600], corpus[PATH_MAX], dict[PATH_MAX];
-    snprintf(corpus, sizeof corpus, "%s", o.corpus ? o.corpus : SNAPCHECK_FUZZ_DIR "/corpus/pair_load");
+    snprintf(corpus, sizeof corpus, "%s",
+             o.corpus ? o.corpus : SNAPCHECK_FUZZ_DIR "/corpus/pair_load");
     snprintf(dict, sizeof dict, "%s", o.dict ? o.dict : SNAPCHECK_FUZZ_DIR "/snapshot.dict");
     struct blob *seeds = NULL, *tokens = NULL;
     unsigned n_seeds = 0, n_tokens = 0, findings = 0, ref_ok = 0, iut_ok = 0, skipped = 0;
@@ -414,8 +416,7 @@ int conform_fuzz_main(int argc, char **argv)
         goto out;
     }
     if (!impl_executable(&c.impl)) {
-        fprintf(stderr, "snapcheck fuzz: the IUT '%s' is not an executable file\n",
-                c.impl.argv[0]);
+        fprintf(stderr, "snapcheck fuzz: the IUT '%s' is not an executable file\n", c.impl.argv[0]);
         goto out;
     }
     if (load_corpus(&seeds, &n_seeds, corpus) != 0 || !n_seeds) {
@@ -423,13 +424,11 @@ int conform_fuzz_main(int argc, char **argv)
         goto out;
     }
     if (load_dict(&tokens, &n_tokens, dict) != 0) {
-        fprintf(stderr, "snapcheck fuzz: cannot read the dictionary %s (give --dict FILE)\n",
-                dict);
+        fprintf(stderr, "snapcheck fuzz: cannot read the dictionary %s (give --dict FILE)\n", dict);
         goto out;
     }
     if (o.out_dir && mkdir(o.out_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "snapcheck fuzz: cannot create --out %s: %s\n", o.out_dir,
-                strerror(errno));
+        fprintf(stderr, "snapcheck fuzz: cannot create --out %s: %s\n", o.out_dir, strerror(errno));
         goto out;
     }
     const char *tmp = getenv("TMPDIR");
@@ -474,9 +473,9 @@ int conform_fuzz_main(int argc, char **argv)
         snap_diag_clear(&diag);
         int ref = snap_pair_load(&img, &snap_io_posix, dir, "vm", &diag);
         struct load_check lc;
-        conform_load(&lc, &c, dir, "vm", ref ? NULL : img.state_bytes,
-                     ref ? 0 : img.state_len, ref ? NULL : img.memory,
-                     ref ? 0 : (size_t)img.hdr.ram_size, ref ? 4096 : img.hdr.page_size);
+        conform_load(&lc, &c, dir, "vm", ref ? NULL : img.state_bytes, ref ? 0 : img.state_len,
+                     ref ? NULL : img.memory, ref ? 0 : (size_t)img.hdr.ram_size,
+                     ref ? 4096 : img.hdr.page_size);
         ref_ok += ref == 0;
         iut_ok += lc.outcome == LOAD_EXACT || lc.outcome == LOAD_WRONG;
         char what[700] = "";
@@ -510,8 +509,8 @@ int conform_fuzz_main(int argc, char **argv)
     double secs = now_s() - t0;
     printf("snapcheck fuzz: %u inputs (%u skipped: RAM over %u MiB) in %.1f s (%.0f exec/s), "
            "reference loaded %u, IUT loaded %u, %u finding%s%s\n",
-           done, skipped, FZ_MAX_RAM >> 20, secs, secs > 0 ? (done - skipped) / secs : 0.0,
-           ref_ok, iut_ok, findings, findings == 1 ? "" : "s",
+           done, skipped, FZ_MAX_RAM >> 20, secs, secs > 0 ? (done - skipped) / secs : 0.0, ref_ok,
+           iut_ok, findings, findings == 1 ? "" : "s",
            findings > 20 ? " (the first 20 printed)" : "");
     rc = findings ? EXIT_FINDINGS : EXIT_HELD;
 out:

@@ -49,12 +49,11 @@ static void check_header(struct conform *c, const struct snap_header *h, const c
     else if (h->page_size != ps)
         snprintf(why, sizeof why, "page_size %u instead of the requested %u", h->page_size, ps);
     else if (h->ram_size != ram)
-        snprintf(why, sizeof why, "ram_size %llu instead of %llu",
-                 (unsigned long long)h->ram_size, (unsigned long long)ram);
+        snprintf(why, sizeof why, "ram_size %llu instead of %llu", (unsigned long long)h->ram_size,
+                 (unsigned long long)ram);
     else if (strcmp(h->mem_name, want_mem))
         snprintf(why, sizeof why, "mem_name '%s' instead of '%s'", h->mem_name, want_mem);
-    else if (base && (strcmp(h->base_name, base_id) ||
-                      memcmp(h->base_id, base->snapshot_id, 16) ||
+    else if (base && (strcmp(h->base_name, base_id) || memcmp(h->base_id, base->snapshot_id, 16) ||
                       h->base_generation != base->generation))
         snprintf(why, sizeof why, "the base fields do not name %s (generation %llu)", base_id,
                  (unsigned long long)base->generation);
@@ -62,8 +61,9 @@ static void check_header(struct conform *c, const struct snap_header *h, const c
         conform_fail(c, "F-WRITE-3.1", "%s.snap saved by the IUT at %u-byte pages: %s", id, ps,
                      why);
     else
-        conform_pass(c, "F-WRITE-3.1", "every header saved by the IUT decodes and matches its "
-                                       "request");
+        conform_pass(c, "F-WRITE-3.1",
+                     "every header saved by the IUT decodes and matches its "
+                     "request");
 }
 
 /* Load <id> of dir with libsnapref and compare; record under req. hdr_out may be NULL. */
@@ -74,8 +74,9 @@ static bool ref_loads(struct conform *c, const char *req, const char *dir, const
     snap_diag_clear(&diag);
     int rc = snap_pair_verify(&snap_io_posix, dir, id, &diag);
     if (rc) {
-        conform_fail(c, req, "pair %s saved by the IUT at %u-byte pages does not verify in the "
-                             "reference: %s: %s",
+        conform_fail(c, req,
+                     "pair %s saved by the IUT at %u-byte pages does not verify in the "
+                     "reference: %s: %s",
                      id, ps, snap_strerror(rc), diag.msg);
         if (rc == SNAP_ECORRUPT || rc == SNAP_EVERSION || rc == SNAP_EMAGIC || rc == SNAP_ELIMIT)
             conform_fail(c, "F-WRITE-3.1", "%s.snap at %u-byte pages: %s: %s", id, ps,
@@ -92,8 +93,9 @@ static bool ref_loads(struct conform *c, const char *req, const char *dir, const
     char why[300];
     bool same = image_equals(why, sizeof why, &img, p);
     if (!same)
-        conform_fail(c, req, "pair %s saved by the IUT at %u-byte pages loads in the reference, "
-                             "but %s",
+        conform_fail(c, req,
+                     "pair %s saved by the IUT at %u-byte pages loads in the reference, "
+                     "but %s",
                      id, ps, why);
     else
         conform_pass(c, req, "the reference loads the IUT's pairs exactly");
@@ -113,17 +115,21 @@ static int ref_save(char *err, size_t cap, const char *dir, const char *id, cons
         snprintf(err, cap, "the %s state does not decode: %s", p->name, snap_strerror(rc));
         return -1;
     }
-    struct snap_save_req req = {.dir = dir, .id = id,
-                                .kind = base ? SNAP_KIND_DIFF : SNAP_KIND_FULL, .state = &st,
-                                .memory = p->mem, .ram_size = p->mem_len, .page_size = ps,
-                                .dirty = dirty, .base_id = base};
+    struct snap_save_req req = {.dir = dir,
+                                .id = id,
+                                .kind = base ? SNAP_KIND_DIFF : SNAP_KIND_FULL,
+                                .state = &st,
+                                .memory = p->mem,
+                                .ram_size = p->mem_len,
+                                .page_size = ps,
+                                .dirty = dirty,
+                                .base_id = base};
     struct snap_diag diag;
     snap_diag_clear(&diag);
     rc = snap_pair_save(NULL, &snap_io_posix, &req, &diag);
     snap_state_finish(&st);
     if (rc) {
-        snprintf(err, cap, "the reference cannot save %s: %s: %s", id, snap_strerror(rc),
-                 diag.msg);
+        snprintf(err, cap, "the reference cannot save %s: %s: %s", id, snap_strerror(rc), diag.msg);
         return -1;
     }
     return 0;
@@ -157,8 +163,7 @@ static int at_page_size(struct conform *c, const struct dataset *d)
         if (ref_loads(c, "F-IOP-01", dir, "vm", prior, ps, &hv)) {
             check_header(c, &hv, "vm", SNAP_KIND_FULL, ps, prior->mem_len, NULL, NULL);
             if (c->cap_diff) {
-                if (conform_save(c, dir, "vm-d1", d1, ps, "vm", d1->dirty_path, err,
-                                 sizeof err) ||
+                if (conform_save(c, dir, "vm-d1", d1, ps, "vm", d1->dirty_path, err, sizeof err) ||
                     conform_save(c, dir, "vm-d2", d2, ps, "vm-d1", upath, err, sizeof err)) {
                     conform_fail(c, "F-IOP-02", "%s", err);
                 } else if (ref_loads(c, "F-IOP-02", dir, "vm-d1", d1, ps, &h1)) {

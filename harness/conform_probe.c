@@ -19,115 +19,25 @@
 
 #include <snap/snap.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The regular files of one directory, sorted by name. */
-struct fset {
-    unsigned n;
-    char **name;
-    uint8_t **data;
-    size_t *len;
-};
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void fset_finish(struct fset *s)
-{
-    for (unsigned i = 0; i < s->n; i++) {
-        free(s->name[i]);
-        free(s->data[i]);
-    }
-    free(s->name);
-    free(s->data);
-    free(s->len);
-    memset(s, 0, sizeof *s);
-}
-
-static int fset_read(struct fset *out, const char *dir)
-{
-    memset(out, 0, sizeof *out);
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    unsigned cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-            continue;
-        if (out->n == cap) {
-            cap = cap ? 2 * cap : 8;
-            char **g = realloc(out->name, cap * sizeof *g);
-            if (!g)
-                abort();
-            out->name = g;
-        }
-        out->name[out->n++] = xstrdup(e->d_name);
-    }
-    closedir(d);
-    qsort(out->name, out->n, sizeof *out->name, cmp_str);
-    out->data = xcalloc(out->n ? out->n : 1, sizeof *out->data);
-    out->len = xcalloc(out->n ? out->n : 1, sizeof *out->len);
-    for (unsigned i = 0; i < out->n; i++) {
-        char p[1200];
-        if (fmt_path(p, sizeof p, "%s/%s", dir, out->name[i]) ||
-            file_read(&out->data[i], &out->len[i], p, (size_t)1 << 31) != 0) {
-            fset_finish(out);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int fset_write(const struct fset *s, const char *dir)
-{
-    for (unsigned i = 0; i < s->n; i++) {
-        char p[1200];
-        if (fmt_path(p, sizeof p, "%s/%s", dir, s->name[i]) ||
-            file_write(p, s->data[i], s->len[i]) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* The name with the id (at its start) and every run of digits abstracted, so that vm.g2.mem,
- * vm.g1.mem and other.g1.mem match. */
-static void name_key(char *dst, size_t cap, const char *name, const char *id)
-{
-    size_t il = strlen(id), k = 0;
-    if (!strncmp(name, id, il) && (name[il] == '.' || name[il] == '_' || name[il] == '-'))
-        name += il;
-    for (; *name && k + 1 < cap; name++) {
-        if (*name >= '0' && *name <= '9') {
-            if (k == 0 || dst[k - 1] != '#')
-                dst[k++] = '#';
-        } else {
-            dst[k++] = *name;
-        }
-    }
-    dst[k] = 0;
-}
-
 enum damage { D_FLIP, D_TRUNC, D_EXTEND, D_ZERO_PAGE, D_DELETE, D_SWAP, D_STALE };
 
 struct probe {
     unsigned target; /* index into targets */
     enum damage kind;
-    unsigned file;       /* index into the target's fset */
-    size_t off, len;     /* flip: byte; trunc: new length; extend: added bytes; zero: page */
-    unsigned bit;        /* flip */
+    unsigned file;          /* index into the target's fset */
+    size_t off, len;        /* flip: byte; trunc: new length; extend: added bytes; zero: page */
+    unsigned bit;           /* flip */
     const struct fset *src; /* swap: the set the replacement comes from */
     unsigned src_file;
-    const char *src_what;  /* "of the previous save of vm", "of another snapshot (other)" */
-    const char *field;     /* flip: the header or trailer field, or NULL */
-    const char *req;       /* reference format: the rule this damage tests, or NULL */
+    const char *src_what; /* "of the previous save of vm", "of another snapshot (other)" */
+    const char *field;    /* flip: the header or trailer field, or NULL */
+    const char *req;      /* reference format: the rule this damage tests, or NULL */
 };
 
 struct target {
@@ -183,22 +93,24 @@ static bool ends_with(const char *s, const char *suffix)
 static const struct field {
     size_t off, size;
     const char *name, *req;
-} state_fields[] = {
-    {0, 8, "magic", "F-HDR-01"},          {8, 2, "version_major", "F-HDR-02"},
-    {10, 2, "version_minor", "F-CRC-01"}, {12, 4, "header_len", "F-HDR-04"},
-    {16, 8, "payload_len", "F-HDR-05"},   {24, 4, "schema_version", "F-HDR-06"},
-    {28, 4, "flags", "F-HDR-07"},         {32, 4, "kind", "F-HDR-08"},
-    {36, 4, "page_size", "F-HDR-09"},     {40, 8, "ram_size", "F-HDR-10"},
-    {48, 16, "snapshot_id", "F-HDR-11"},  {64, 8, "generation", "F-HDR-12"},
-    {72, 16, "base_id", "F-HDR-13"},      {88, 8, "base_generation", "F-HDR-14"},
-    {96, 8, "state_len", "F-HDR-15"},     {104, 8, "mem_pages", "F-HDR-16"},
-    {112, 8, "mem_file_len", "F-HDR-17"}, {120, 8, "reserved", "F-HDR-18"},
-    {128, 64, "mem_name", "F-HDR-19"},    {192, 64, "base_name", "F-HDR-20"},
-}, mem_fields[] = {
-    {0, 8, "trailer magic", NULL},       {8, 16, "trailer snapshot_id", NULL},
-    {24, 8, "trailer generation", NULL}, {32, 8, "trailer mem_pages", NULL},
-    {40, 4, "trailer page_size", NULL},  {44, 4, "trailer kind", NULL},
-    {48, 8, "trailer reserved", NULL},   {56, 8, "trailer crc", NULL},
+} state_fields[] =
+    {
+        {0, 8, "magic", "F-HDR-01"},          {8, 2, "version_major", "F-HDR-02"},
+        {10, 2, "version_minor", "F-CRC-01"}, {12, 4, "header_len", "F-HDR-04"},
+        {16, 8, "payload_len", "F-HDR-05"},   {24, 4, "schema_version", "F-HDR-06"},
+        {28, 4, "flags", "F-HDR-07"},         {32, 4, "kind", "F-HDR-08"},
+        {36, 4, "page_size", "F-HDR-09"},     {40, 8, "ram_size", "F-HDR-10"},
+        {48, 16, "snapshot_id", "F-HDR-11"},  {64, 8, "generation", "F-HDR-12"},
+        {72, 16, "base_id", "F-HDR-13"},      {88, 8, "base_generation", "F-HDR-14"},
+        {96, 8, "state_len", "F-HDR-15"},     {104, 8, "mem_pages", "F-HDR-16"},
+        {112, 8, "mem_file_len", "F-HDR-17"}, {120, 8, "reserved", "F-HDR-18"},
+        {128, 64, "mem_name", "F-HDR-19"},    {192, 64, "base_name", "F-HDR-20"},
+},
+  mem_fields[] = {
+      {0, 8, "trailer magic", NULL},       {8, 16, "trailer snapshot_id", NULL},
+      {24, 8, "trailer generation", NULL}, {32, 8, "trailer mem_pages", NULL},
+      {40, 4, "trailer page_size", NULL},  {44, 4, "trailer kind", NULL},
+      {48, 8, "trailer reserved", NULL},   {56, 8, "trailer crc", NULL},
 };
 
 static void flip(struct prober *pr, unsigned t, unsigned f, size_t off, const char *field,
@@ -263,14 +175,20 @@ static void structural(struct prober *pr, unsigned t)
                      file_req(pr, t, f, NULL, "F-LOAD-6.1.4"));
             }
         } else {
-            size_t offs[] = {0, 8, 16, 64, len / 2, len > 64 ? len - 64 : 0, len - 8 < len ? len - 8 : 0,
-                             len - 1};
+            size_t offs[] = {
+                0,      8, 16, 64, len / 2, len > 64 ? len - 64 : 0, len - 8 < len ? len - 8 : 0,
+                len - 1};
             for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++)
                 if (offs[i] < len && (i == 0 || offs[i] != offs[i - 1]))
                     flip(pr, t, f, offs[i], NULL, file_req(pr, t, f, "F-CRC-01", "F-LOAD-6.1.4"));
         }
         /* truncations and extensions */
-        size_t cuts[] = {0, 1, len / 2, len - 1, len > 8 ? len - 8 : 0, len > 64 ? len - 64 : 0,
+        size_t cuts[] = {0,
+                         1,
+                         len / 2,
+                         len - 1,
+                         len > 8 ? len - 8 : 0,
+                         len > 64 ? len - 64 : 0,
                          len > pr->ps ? len - pr->ps : 0};
         for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
             bool dup = cuts[i] >= len;
@@ -421,16 +339,19 @@ static int make_stale(struct prober *pr, char *dir, size_t cap, char *what, size
     snprintf(se, sizeof se, "%s/iut.err", c->workdir);
     snprintf(ps, sizeof ps, "%u", (unsigned)pr->ps);
     const struct payload *rp = &c->data.p[P_RECOVERY];
-    const char *args[] = {"save", "--dir", census, "--id", "vm", "--kind", "full", "--state",
-                          rp->state_path, "--memory", rp->mem_path, "--page-size", ps, NULL};
+    const char *args[] = {
+        "save",    "--dir",        census,     "--id",       "vm",          "--kind", "full",
+        "--state", rp->state_path, "--memory", rp->mem_path, "--page-size", ps,       NULL};
     struct impl_faults f = {.interposer = c->interposer, .dir = census, .trace = trace};
     unlink(trace);
     struct impl_result r;
     impl_run(&r, &c->impl, args, &f, so, se);
     if (r.end != IMPL_EXITED || r.code) {
         impl_result_text(err, sizeof err, &r);
-        fprintf(stderr, "snapcheck conform: set-up error: a clean save of vm (%s) under the "
-                        "interposer fails: %s\n", rp->name, err);
+        fprintf(stderr,
+                "snapcheck conform: set-up error: a clean save of vm (%s) under the "
+                "interposer fails: %s\n",
+                rp->name, err);
         return -1;
     }
     uint8_t *tb = NULL;
@@ -601,8 +522,8 @@ int conform_probe(struct conform *c)
                 pr.n + (st == 1), n_struct < pr.n ? n_struct : pr.n,
                 (unsigned long long)c->opt.seed);
     if (st == 1) {
-        struct probe sp = {.target = 0, .kind = D_STALE, .src_what = stale_what,
-                           .req = "F-LOAD-6.1.6"};
+        struct probe sp = {
+            .target = 0, .kind = D_STALE, .src_what = stale_what, .req = "F-LOAD-6.1.6"};
         conform_load(&lc, c, stale_dir, "vm", pr.t[0].expect->state, pr.t[0].expect->state_len,
                      pr.t[0].expect->mem, pr.t[0].expect->mem_len, pr.ps);
         judge(&pr, &sp, stale_what, &lc);
@@ -621,16 +542,18 @@ int conform_probe(struct conform *c)
             goto out;
         }
         const struct payload *e = pr.t[p->target].expect;
-        conform_load(&lc, c, dir, pr.t[p->target].id, e->state, e->state_len, e->mem,
-                     e->mem_len, pr.ps);
+        conform_load(&lc, c, dir, pr.t[p->target].id, e->state, e->state_len, e->mem, e->mem_len,
+                     pr.ps);
         judge(&pr, p, what, &lc);
         /* Load is a function of the directory's bytes (ADAPTER.md 5): every 16th probe twice. */
         if (i % 16 == 0) {
             conform_load(&again, c, dir, pr.t[p->target].id, e->state, e->state_len, e->mem,
                          e->mem_len, pr.ps);
             if (again.outcome != lc.outcome)
-                conform_fail(c, "P-LOAD-3", "%s: a second load of the same bytes gives '%s' "
-                                            "after '%s'", what, again.text, lc.text);
+                conform_fail(c, "P-LOAD-3",
+                             "%s: a second load of the same bytes gives '%s' "
+                             "after '%s'",
+                             what, again.text, lc.text);
             else
                 conform_pass(c, "P-LOAD-3", "the same damaged directory loads the same way twice");
         }

@@ -16,15 +16,19 @@
 
 static const struct req_def reqs[] = {
     /* The format (reference mode): decoding, from the golden vectors and the probes. */
-    {"F-VEC-1", "tests/vectors", "every valid golden vector loads exactly, every invalid one is "
-     "refused", MODE_REF},
+    {"F-VEC-1", "tests/vectors",
+     "every valid golden vector loads exactly, every invalid one is "
+     "refused",
+     MODE_REF},
     {"F-VALID-1", "FORMAT.md 3-6", "a valid pair loads to its exact state and memory image",
      MODE_REF},
     {"F-HDR-01", "FORMAT.md 3.1, 3.2.1", "magic: a file without it is refused", MODE_REF},
     {"F-HDR-02", "FORMAT.md 3.1, 7", "version_major 1: another major is refused as unsupported",
      MODE_REF},
-    {"F-HDR-03", "FORMAT.md 3.1, 7", "any version_minor of major 1 is read; compatible flags "
-     "(bits 16-31) are ignored", MODE_REF},
+    {"F-HDR-03", "FORMAT.md 3.1, 7",
+     "any version_minor of major 1 is read; compatible flags "
+     "(bits 16-31) are ignored",
+     MODE_REF},
     {"F-HDR-04", "FORMAT.md 3.1, 3.2.3", "header_len 256", MODE_REF},
     {"F-HDR-05", "FORMAT.md 3.1, 3.2.4", "payload_len within SNAP_MAX_PAYLOAD and the file",
      MODE_REF},
@@ -32,15 +36,15 @@ static const struct req_def reqs[] = {
     {"F-HDR-07", "FORMAT.md 3.1, 7", "incompatible flag bits (0-15) are refused", MODE_REF},
     {"F-HDR-08", "FORMAT.md 3.1", "kind 1 (full) or 2 (diff)", MODE_REF},
     {"F-HDR-09", "FORMAT.md 3.1", "page_size 4096, 16384 or 65536", MODE_REF},
-    {"F-HDR-10", "FORMAT.md 3.1", "ram_size a non-zero multiple of page_size, at most "
-     "SNAP_MAX_PAGES pages", MODE_REF},
+    {"F-HDR-10", "FORMAT.md 3.1",
+     "ram_size a non-zero multiple of page_size, at most "
+     "SNAP_MAX_PAGES pages",
+     MODE_REF},
     {"F-HDR-11", "FORMAT.md 3.1", "snapshot_id not all zero", MODE_REF},
     {"F-HDR-12", "FORMAT.md 3.1", "1 <= generation < 2^63", MODE_REF},
     {"F-HDR-13", "FORMAT.md 3.1", "base_id: zero for a full pair, non-zero for a diff", MODE_REF},
-    {"F-HDR-14", "FORMAT.md 3.1", "base_generation: 0 for a full pair, >= 1 for a diff",
-     MODE_REF},
-    {"F-HDR-15", "FORMAT.md 3.1", "state_len within SNAP_MAX_STATE_LEN and payload_len",
-     MODE_REF},
+    {"F-HDR-14", "FORMAT.md 3.1", "base_generation: 0 for a full pair, >= 1 for a diff", MODE_REF},
+    {"F-HDR-15", "FORMAT.md 3.1", "state_len within SNAP_MAX_STATE_LEN and payload_len", MODE_REF},
     {"F-HDR-16", "FORMAT.md 3.1", "mem_pages: every page (full), at most every page (diff)",
      MODE_REF},
     {"F-HDR-17", "FORMAT.md 3.1", "mem_file_len = mem_pages x page_size + 64", MODE_REF},
@@ -51,59 +55,88 @@ static const struct req_def reqs[] = {
      MODE_REF},
     {"F-LEN-01", "FORMAT.md 3.2.4", "a state file shorter than 256 + payload_len + 8 is refused",
      MODE_REF},
-    {"F-LEN-02", "FORMAT.md 3.2.4", "bytes after the state file's trailer are refused",
+    {"F-LEN-02", "FORMAT.md 3.2.4", "bytes after the state file's trailer are refused", MODE_REF},
+    {"F-CRC-01", "FORMAT.md 2, 3.2.5",
+     "the state file's trailer is the CRC-64/XZ of the bytes "
+     "before it",
      MODE_REF},
-    {"F-CRC-01", "FORMAT.md 2, 3.2.5", "the state file's trailer is the CRC-64/XZ of the bytes "
-     "before it", MODE_REF},
-    {"F-MAP-01", "FORMAT.md 5", "page map: no bitmap bit past the last page, popcount = "
-     "mem_pages", MODE_REF},
+    {"F-MAP-01", "FORMAT.md 5",
+     "page map: no bitmap bit past the last page, popcount = "
+     "mem_pages",
+     MODE_REF},
     {"F-STATE-01", "FORMAT.md 4", "the VM state decodes by schema 1 exactly to state_len",
      MODE_REF},
     {"F-COMPAT-01", "FORMAT.md 4", "a state that is not compatible is refused", MODE_REF},
     {"F-ERR-01", "FORMAT.md 3.2, 8", "a refusal names the error the vector expects", MODE_REF},
     {"F-LOAD-6.1.1", "FORMAT.md 6.1.1", "no state file, no pair", MODE_REF},
-    {"F-LOAD-6.1.3", "FORMAT.md 6.1.3", "memory file missing, of another length, another "
-     "generation or with a bad trailer is refused", MODE_REF},
+    {"F-LOAD-6.1.3", "FORMAT.md 6.1.3",
+     "memory file missing, of another length, another "
+     "generation or with a bad trailer is refused",
+     MODE_REF},
     {"F-LOAD-6.1.4", "FORMAT.md 6.1.4", "every stored page is checked against its page map CRC",
      MODE_REF},
-    {"F-LOAD-6.1.5", "FORMAT.md 6.1.5", "a diff loads over its bound base; a damaged base is "
-     "refused", MODE_REF},
-    {"F-LOAD-6.1.6", "FORMAT.md 6.1", "load never reads a *.tmp file or a memory file the state "
-     "file does not name", MODE_REF},
-    {"F-PAIR-1", "FORMAT.md 6, 6.1.3", "the memory file of another snapshot (snapshot_id) is "
-     "refused", MODE_REF},
+    {"F-LOAD-6.1.5", "FORMAT.md 6.1.5",
+     "a diff loads over its bound base; a damaged base is "
+     "refused",
+     MODE_REF},
+    {"F-LOAD-6.1.6", "FORMAT.md 6.1",
+     "load never reads a *.tmp file or a memory file the state "
+     "file does not name",
+     MODE_REF},
+    {"F-PAIR-1", "FORMAT.md 6, 6.1.3",
+     "the memory file of another snapshot (snapshot_id) is "
+     "refused",
+     MODE_REF},
     {"F-IOP-01", "FORMAT.md 3-6", "full pairs saved by the IUT load and verify in the reference",
      MODE_REF},
-    {"F-IOP-02", "FORMAT.md 5, 6.1.5", "diff chains saved by the IUT load and verify in the "
-     "reference", MODE_REF},
+    {"F-IOP-02", "FORMAT.md 5, 6.1.5",
+     "diff chains saved by the IUT load and verify in the "
+     "reference",
+     MODE_REF},
     {"F-IOP-03", "FORMAT.md 3-6", "full pairs saved by the reference load in the IUT", MODE_REF},
     {"F-IOP-04", "FORMAT.md 5, 6.1.5", "diff chains saved by the reference load in the IUT",
      MODE_REF},
-    {"F-WRITE-3.1", "FORMAT.md 3.1, 6", "headers and trailers written by the IUT follow every "
-     "rule of 3.1 and match the request", MODE_REF},
+    {"F-WRITE-3.1", "FORMAT.md 3.1, 6",
+     "headers and trailers written by the IUT follow every "
+     "rule of 3.1 and match the request",
+     MODE_REF},
     /* The adapter contract (both modes). */
     {"P-CAP-1", "ADAPTER.md 2", "capabilities lists save-full and load", MODE_BOTH},
     {"P-USAGE-1", "ADAPTER.md 3", "an unknown operation exits 2", MODE_BOTH},
     {"P-SAVE-1", "ADAPTER.md 2", "a save exits 0 and its pair loads back exactly (full and diff)",
      MODE_BOTH},
-    {"P-LOAD-1", "ADAPTER.md 2", "load never exits 0 with other bytes than the pair's, whatever "
-     "the damage", MODE_BOTH},
-    {"P-LOAD-2", "ADAPTER.md 3", "load refuses damage by exiting non-zero, never by a crash or "
-     "a hang", MODE_BOTH},
+    {"P-LOAD-1", "ADAPTER.md 2",
+     "load never exits 0 with other bytes than the pair's, whatever "
+     "the damage",
+     MODE_BOTH},
+    {"P-LOAD-2", "ADAPTER.md 3",
+     "load refuses damage by exiting non-zero, never by a crash or "
+     "a hang",
+     MODE_BOTH},
     {"P-LOAD-3", "ADAPTER.md 5", "load is a function of the directory's bytes", MODE_BOTH},
     {"P-STALE-1", "ADAPTER.md 2", "files left by a crashed save do not change what load returns",
      MODE_BOTH},
     /* The commit protocol, from `snapcheck faults` (--tier). */
-    {"P-COMMIT-1", "ADAPTER.md 2, 6", "a failed or crashed save leaves the prior or the new pair "
-     "(prior-pair oracle)", MODE_BOTH},
-    {"P-DURABLE-1", "ADAPTER.md 2, 6", "a save that exited 0 loads as the new pair (committed "
-     "oracle)", MODE_BOTH},
-    {"P-CLEANLOAD-1", "ADAPTER.md 2, 6", "a faulted load refuses or returns the exact pair "
-     "(clean-load oracle)", MODE_BOTH},
-    {"P-RECOVER-1", "ADAPTER.md 2, 6", "a clean save after a failure succeeds and loads "
-     "(recovery oracle)", MODE_BOTH},
-    {"P-LEFTOVER-1", "ADAPTER.md 2, 6", "the next save removes what a failed save left "
-     "(leftovers oracle)", MODE_BOTH},
+    {"P-COMMIT-1", "ADAPTER.md 2, 6",
+     "a failed or crashed save leaves the prior or the new pair "
+     "(prior-pair oracle)",
+     MODE_BOTH},
+    {"P-DURABLE-1", "ADAPTER.md 2, 6",
+     "a save that exited 0 loads as the new pair (committed "
+     "oracle)",
+     MODE_BOTH},
+    {"P-CLEANLOAD-1", "ADAPTER.md 2, 6",
+     "a faulted load refuses or returns the exact pair "
+     "(clean-load oracle)",
+     MODE_BOTH},
+    {"P-RECOVER-1", "ADAPTER.md 2, 6",
+     "a clean save after a failure succeeds and loads "
+     "(recovery oracle)",
+     MODE_BOTH},
+    {"P-LEFTOVER-1", "ADAPTER.md 2, 6",
+     "the next save removes what a failed save left "
+     "(leftovers oracle)",
+     MODE_BOTH},
 };
 
 #define N_REQS (sizeof reqs / sizeof reqs[0])
@@ -221,7 +254,7 @@ void conform_report_text(const struct conform *c)
     printf("snapcheck conform: %s\nformat: %s (%s)\n\n", c->opt.impl_cmd,
            c->format == FMT_REFERENCE ? "reference (docs/FORMAT.md)" : "own",
            c->format_detected ? "detected from a pair saved by the IUT" : "given by --format");
-    printf("%-14s %-5s %s\n", "REQUIREMENT", "", "EVIDENCE");
+    printf("%-14s %-5s %s\n", "ID", "", "REQUIREMENT (then its evidence)");
     for (unsigned i = 0; i < N_REQS; i++) {
         char ev[900];
         evidence(ev, sizeof ev, c, i);
@@ -247,8 +280,8 @@ int conform_report_json(const struct conform *c, const char *path)
     json_object_object_add(root, "command", json_object_new_string("conform"));
     json_object_object_add(root, "version", json_object_new_string(SNAPCHECK_VERSION));
     json_object_object_add(root, "impl", json_object_new_string(c->opt.impl_cmd));
-    json_object_object_add(root, "format", json_object_new_string(
-                                               c->format == FMT_REFERENCE ? "reference" : "own"));
+    json_object_object_add(
+        root, "format", json_object_new_string(c->format == FMT_REFERENCE ? "reference" : "own"));
     json_object_object_add(root, "format_detected", json_object_new_boolean(c->format_detected));
     json_object_object_add(root, "seed", json_object_new_uint64(c->opt.seed));
     json_object_object_add(root, "max_probes", json_object_new_int64(c->opt.max_probes));
@@ -323,9 +356,10 @@ int conform_report_junit(const struct conform *c, const char *path)
         failed += !strcmp(st, "fail");
         skipped += !strcmp(st, "n/a");
     }
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
-               "<testsuite name=\"snapcheck-conform\" tests=\"%u\" failures=\"%u\" "
-               "skipped=\"%u\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+            "<testsuite name=\"snapcheck-conform\" tests=\"%u\" failures=\"%u\" "
+            "skipped=\"%u\">\n",
             (unsigned)N_REQS, failed, skipped);
     for (unsigned i = 0; i < N_REQS; i++) {
         char ev[900];

@@ -138,8 +138,8 @@ static int place_memory(const char *dir, const struct raw_hdr *h, const uint8_t 
                 guest++;
         memset(m + k * ps, page_value(guest, h->generation), ps);
     }
-    struct snap_mem_trailer t = {.generation = h->generation, .mem_pages = h->mem_pages,
-                                 .page_size = ps, .kind = h->kind};
+    struct snap_mem_trailer t = {
+        .generation = h->generation, .mem_pages = h->mem_pages, .page_size = ps, .kind = h->kind};
     memcpy(t.snapshot_id, h->snapshot_id, 16);
     snap_mem_trailer_encode(m + body, &t);
     char path[700];
@@ -158,11 +158,16 @@ static int place_base(const char *dir, const struct raw_hdr *h, const uint8_t *b
         h->ram_size > VEC_MAX_MEM || !h->ram_size || h->state_len > len - SNAP_HEADER_LEN ||
         !h->base_generation || h->base_generation >= (1ull << 63))
         return 1;
-    struct snap_header bh = {
-        .version_major = SNAP_VERSION_MAJOR, .version_minor = 0, .header_len = SNAP_HEADER_LEN,
-        .schema_version = SNAP_SCHEMA_VERSION, .kind = SNAP_KIND_FULL, .page_size = ps,
-        .ram_size = h->ram_size, .generation = h->base_generation, .state_len = h->state_len,
-        .mem_pages = h->ram_size / ps};
+    struct snap_header bh = {.version_major = SNAP_VERSION_MAJOR,
+                             .version_minor = 0,
+                             .header_len = SNAP_HEADER_LEN,
+                             .schema_version = SNAP_SCHEMA_VERSION,
+                             .kind = SNAP_KIND_FULL,
+                             .page_size = ps,
+                             .ram_size = h->ram_size,
+                             .generation = h->base_generation,
+                             .state_len = h->state_len,
+                             .mem_pages = h->ram_size / ps};
     memcpy(bh.snapshot_id, h->base_id, 16);
     bh.mem_file_len = bh.mem_pages * ps + SNAP_MEM_TRAILER_LEN;
     bh.payload_len = bh.state_len + 8 * bh.mem_pages;
@@ -249,8 +254,8 @@ static void check_vector(struct conform *c, struct vec_stats *st, const char *vd
         const uint8_t *bm = raw_bitmap(&h, b, len);
         for (uint64_t i = 0; i < h.ram_size / h.page_size; i++) {
             bool dirty = h.kind == SNAP_KIND_FULL || (bm && snap_bitmap_test(bm, i));
-            memset(mem + i * h.page_size,
-                   page_value(i, dirty ? h.generation : h.base_generation), h.page_size);
+            memset(mem + i * h.page_size, page_value(i, dirty ? h.generation : h.base_generation),
+                   h.page_size);
         }
         state = b + SNAP_HEADER_LEN;
         state_len = (size_t)h.state_len;
@@ -295,8 +300,8 @@ static void check_vector(struct conform *c, struct vec_stats *st, const char *vd
     } else {
         const char *how = lc.outcome == LOAD_ABNORMAL ? "not refused cleanly" : "accepted";
         const char *text = lc.outcome == LOAD_ABNORMAL ? lc.text : "load exit 0";
-        conform_fail(c, "F-VEC-1", "invalid vector %s (%s, expected %s) %s: %s", file, desc,
-                     expect, how, text);
+        conform_fail(c, "F-VEC-1", "invalid vector %s (%s, expected %s) %s: %s", file, desc, expect,
+                     how, text);
         if (req)
             conform_fail(c, req, "vector %s (%s, expected %s) %s: %s", file, desc, expect, how,
                          text);
@@ -359,8 +364,9 @@ int conform_vectors(struct conform *c)
                  st.named_right, st.bad_refused, st.named_none);
         conform_pass(c, "F-ERR-01", ev);
     } else {
-        conform_na(c, "F-ERR-01", "the IUT's messages name no SNAP_E* error (the adapter "
-                                  "contract does not require them)");
+        conform_na(c, "F-ERR-01",
+                   "the IUT's messages name no SNAP_E* error (the adapter "
+                   "contract does not require them)");
     }
     return 0;
 }

@@ -23,13 +23,20 @@ int main(int argc, char **argv)
     uint8_t regs[16] = {1, 2, 3};
     struct snap_vcpu vcpu = {.index = 0, .mpidr = 0x80000000u, .regs = regs, .regs_len = 16};
     struct snap_vm_state st = {
-        .info = {.mem_size_mib = 1, .cpu_template = "", .kernel_image_path = "/vmlinux",
+        .info = {.mem_size_mib = 1,
+                 .cpu_template = "",
+                 .kernel_image_path = "/vmlinux",
                  .boot_args = "console=ttyS0"},
         .vcpus = &vcpu,
         .vcpu_count = 1,
     };
-    struct snap_save_req req = {.dir = dir, .id = "vm1", .kind = SNAP_KIND_FULL, .state = &st,
-                                .memory = mem, .ram_size = sizeof mem, .page_size = 4096};
+    struct snap_save_req req = {.dir = dir,
+                                .id = "vm1",
+                                .kind = SNAP_KIND_FULL,
+                                .state = &st,
+                                .memory = mem,
+                                .ram_size = sizeof mem,
+                                .page_size = 4096};
     struct snap_diag diag;
     snap_diag_clear(&diag);
     int rc = snap_pair_save(NULL, &snap_io_posix, &req, &diag);

@@ -18,8 +18,8 @@
 #include <snap/snap.h>
 
 enum bug { B_NONE, B_SKIP_PAGE_CRC, B_ACCEPT_TRAILING, B_ACCEPT_MAJOR, B_IGNORE_BINDING };
-static const char *const bug_names[] = {"none", "skip-page-crc", "accept-trailing",
-                                        "accept-major", "ignore-binding"};
+static const char *const bug_names[] = {"none", "skip-page-crc", "accept-trailing", "accept-major",
+                                        "ignore-binding"};
 static enum bug bug;
 static const struct snap_io *const io = &snap_io_posix;
 
@@ -74,7 +74,8 @@ static void repair(const char *dir, const char *name)
         struct snap_envelope env;
         if (snap_envelope_decode(&env, s, slen, NULL) != 0)
             goto out;
-        if (join(mp, sizeof mp, dir, env.hdr.mem_name) || read_all(&m, &mlen, mp) != 0 || mlen != env.hdr.mem_file_len)
+        if (join(mp, sizeof mp, dir, env.hdr.mem_name) || read_all(&m, &mlen, mp) != 0 ||
+            mlen != env.hdr.mem_file_len)
             goto out;
         uint8_t *t = m + mlen - SNAP_MEM_TRAILER_LEN;
         if (bug == B_IGNORE_BINDING) {
@@ -188,7 +189,8 @@ static int cmd_load(int argc, char **argv)
     remove_tree(tmp);
     if (rc)
         return fail(id, rc, &d);
-    rc = write_all(so, img.state_bytes, img.state_len) || write_all(mo, img.memory, img.hdr.ram_size);
+    rc = write_all(so, img.state_bytes, img.state_len) ||
+         write_all(mo, img.memory, img.hdr.ram_size);
     snap_image_finish(&img);
     if (rc)
         fprintf(stderr, "badload: cannot write the outputs of %s\n", id);
@@ -220,10 +222,14 @@ static int cmd_save(int argc, char **argv)
     struct snap_diag d;
     snap_diag_clear(&d);
     if (!rc) {
-        struct snap_save_req req = {.dir = dir, .id = id,
-                                    .kind = diff ? SNAP_KIND_DIFF : SNAP_KIND_FULL, .state = &st,
-                                    .memory = mb, .ram_size = ml,
-                                    .page_size = (uint32_t)strtoul(ps, NULL, 10), .dirty = db,
+        struct snap_save_req req = {.dir = dir,
+                                    .id = id,
+                                    .kind = diff ? SNAP_KIND_DIFF : SNAP_KIND_FULL,
+                                    .state = &st,
+                                    .memory = mb,
+                                    .ram_size = ml,
+                                    .page_size = (uint32_t)strtoul(ps, NULL, 10),
+                                    .dirty = db,
                                     .base_id = base};
         rc = snap_pair_save(NULL, io, &req, &d);
     }

@@ -459,12 +459,8 @@ static const char *vectors_dir(struct conform *c, char *buf, size_t cap)
 {
     if (c->opt.vectors_dir)
         return c->opt.vectors_dir;
-    char manifest[PATH_MAX + 16];
-    snprintf(manifest, sizeof manifest, "%s/MANIFEST", SNAPCHECK_VECTORS_DIR);
-    if (*SNAPCHECK_VECTORS_DIR && access(manifest, R_OK) == 0)
-        return SNAPCHECK_VECTORS_DIR;
     /* installed: <prefix>/<datadir>/snapcheck/vectors, prefix above <bindir> */
-    char self[PATH_MAX];
+    char self[PATH_MAX], manifest[PATH_MAX + 16];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     const char *bindir = SNAPCHECK_BINDIR;
     if (n > 0 && *bindir && *SNAPCHECK_DATADIR_REL) {
@@ -476,12 +472,15 @@ static const char *vectors_dir(struct conform *c, char *buf, size_t cap)
             size_t sl = strlen(self);
             if (sl > bl && !strcmp(self + sl - bl, bindir) && self[sl - bl - 1] == '/') {
                 self[sl - bl - 1] = 0;
-                if (fmt_path(buf, cap, "%s/%s/snapcheck/vectors", self, SNAPCHECK_DATADIR_REL) == 0)
+                if (fmt_path(buf, cap, "%s/%s/snapcheck/vectors", self, SNAPCHECK_DATADIR_REL) ==
+                        0 &&
+                    fmt_path(manifest, sizeof manifest, "%s/MANIFEST", buf) == 0 &&
+                    access(manifest, R_OK) == 0)
                     return buf;
             }
         }
     }
-    return SNAPCHECK_VECTORS_DIR;
+    return SNAPCHECK_VECTORS_DIR; /* the source tree's */
 }
 
 static int run(struct conform *c)

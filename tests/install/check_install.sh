@@ -71,4 +71,11 @@ if command -v strace >/dev/null; then
 else
     echo "install test: strace missing, interposer location not checked"
 fi
+# The installed snapcheck conform finds the installed golden vectors and judges the installed
+# snapref conforming.
+"$bin/snapcheck" conform --impl "$bin/snapref" --max-probes 20 --page-size 4096 \
+    >"$work/conform.out" 2>"$work/conform.err" ||
+    { cat "$work/conform.out" "$work/conform.err" >&2; fail "the installed snapref does not conform"; }
+grep -q "golden vectors of $dest" "$work/conform.err" ||
+    fail "the installed snapcheck conform did not use the installed vectors: $(cat "$work/conform.err")"
 echo "install test: ok ($dest)"

@@ -4,6 +4,7 @@
 #include "scenario.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,12 @@ void cli_faults_usage(FILE *f)
           "  --impl CMD          IUT command line, split on whitespace (required)\n"
           "  --scenario NAME     run only this scenario (repeatable)\n"
           "  --case ID           run only this case, e.g. full-over-full/9/rename/crash-before\n"
-          "  --tier smoke|full   smoke: one errno, short=half, crashes (default); full: every\n"
-          "                      errno of each call, all short lengths, both crashes\n"
+          "  --tier smoke|full|all  smoke: one errno, short=half, crashes (default); full: every\n"
+          "                      errno of each call, all short lengths, both crashes; both\n"
+          "                      fault 5 calls of each run of like calls (docs/HARNESS.md);\n"
+          "                      all: every call of every run, with the actions of full\n"
+          "  --max-cases N       run a deterministic stratified sample of N cases\n"
+          "  --time-budget S     run cases in stratified order until S seconds have passed\n"
           "  -j N                N parallel workers (default 1)\n"
           "  --shard K/N         run every Nth case starting at the Kth (1-based)\n"
           "  --seed N            seed of the generated states and memory (default 1)\n"
@@ -136,8 +141,10 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
                 out->tier = TIER_SMOKE;
             else if (!strcmp(v, "full"))
                 out->tier = TIER_FULL;
+            else if (!strcmp(v, "all"))
+                out->tier = TIER_ALL;
             else
-                return bad("--tier must be smoke or full, not '%s'", v);
+                return bad("--tier must be smoke, full or all, not '%s'", v);
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
             if (parse_u64(&n, v) || n < 1 || n > 256)
                 return bad("-j needs a number of workers from 1 to 256, not '%s'", v);
@@ -163,6 +170,15 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             if (parse_u64(&n, v) || n < 512 || n > (1u << 20) || (n & (n - 1)))
                 return bad("--page-size must be a power of two from 512 to 1048576, not '%s'", v);
             out->page_size = (uint32_t)n;
+        } else if (!strcmp(a, "--max-cases")) {
+            if (parse_u64(&n, v) || n < 1 || n > UINT32_MAX)
+                return bad("--max-cases needs a number of cases from 1 to 4294967295, not '%s'",
+                           v);
+            out->max_cases = (unsigned)n;
+        } else if (!strcmp(a, "--time-budget")) {
+            if (parse_u64(&n, v) || n < 1 || n > 31u * 24 * 3600)
+                return bad("--time-budget needs whole seconds from 1 to 2678400, not '%s'", v);
+            out->time_budget = (double)n;
         } else if (!strcmp(a, "--interposer")) {
             out->interposer = v;
         } else {

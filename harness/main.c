@@ -7,6 +7,7 @@
 #include "driver.h"
 #include "report.h"
 #include "runner.h"
+#include "sample.h"
 #include "scenario.h"
 #include "util.h"
 
@@ -97,7 +98,8 @@ static int select_scenarios(struct campaign *c)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    bool want[16] = {false};
+    bool want[sizeof(unsigned) * 8] = {false};
+    c->runs = xcalloc(n, sizeof *c->runs);
     if (c->opt.case_id) {
         const char *slash = strchr(c->opt.case_id, '/');
         size_t len = slash ? (size_t)(slash - c->opt.case_id) : strlen(c->opt.case_id);
@@ -168,7 +170,7 @@ static int run_campaign(struct campaign *c)
         return setup_error("cannot create %s: %s", c->casesdir, strerror(errno));
     if (c->opt.keep_dir && !c->opt.quiet)
         fprintf(stderr, "snapcheck: keeping every file under %s\n", c->workdir);
-    char ddir[600];
+    char ddir[sizeof c->workdir + 16];
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
@@ -185,27 +187,42 @@ static int run_campaign(struct campaign *c)
     struct sc_case *all = NULL;
     unsigned n_all = 0;
     for (unsigned r = 0; r < c->n_runs; r++) {
-        if (scenario_prepare(c, &c->runs[r], err, sizeof err) != 0)
+        const char *name = table[c->runs[r].scenario].name;
+        rc = scenario_prepare(c, &c->runs[r], err, sizeof err);
+        if (rc < 0) {
+            free(all);
             return setup_error("%s%s", err,
                                c->opt.in_process && !strstr(err, "--in-process")
                                    ? " (--in-process judges with the linked-in reference: is "
                                      "--impl the reference?)"
                                    : "");
-        census_enumerate(&all, &n_all, &cap, &c->runs[r], table[c->runs[r].scenario].name,
-                         c->opt.tier);
+        }
+        if (rc > 0) { /* a clean-run finding: the scenario's only case */
+            if (!c->opt.quiet)
+                fprintf(stderr, "snapcheck: scenario %s: the IUT fails a clean run (finding "
+                                "clean-run); its cases are not run\n", name);
+            census_add_clean_run(&all, &n_all, &cap, &c->runs[r], name);
+            continue;
+        }
+        census_enumerate(&all, &n_all, &cap, &c->runs[r], name, c->opt.tier);
     }
-    /* --case (searched in both tiers, so a reproducer works whatever the default), shard. */
+    /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
+     * tier), shard. */
     if (c->opt.case_id) {
         struct sc_case *hit = NULL;
         for (unsigned i = 0; i < n_all; i++)
             if (!strcmp(all[i].id, c->opt.case_id))
                 hit = &all[i];
-        if (!hit && c->opt.tier == TIER_SMOKE) {
+        if (!hit && c->opt.tier != TIER_ALL) {
             struct sc_case *full = NULL;
             unsigned n_full = 0, cap_full = 0;
-            for (unsigned r = 0; r < c->n_runs; r++)
-                census_enumerate(&full, &n_full, &cap_full, &c->runs[r],
-                                 table[c->runs[r].scenario].name, TIER_FULL);
+            for (unsigned r = 0; r < c->n_runs; r++) {
+                const char *name = table[c->runs[r].scenario].name;
+                if (c->runs[r].clean_run)
+                    census_add_clean_run(&full, &n_full, &cap_full, &c->runs[r], name);
+                else
+                    census_enumerate(&full, &n_full, &cap_full, &c->runs[r], name, TIER_ALL);
+            }
             free(all);
             all = full;
             n_all = n_full;
@@ -227,21 +244,37 @@ static int run_campaign(struct campaign *c)
         if (i % c->opt.shard_n == c->opt.shard_k - 1)
             c->cases[c->n_cases++] = all[i];
     free(all);
+    sample_apply(c, now_s());
+    unsigned collapsed = 0;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        collapsed += c->runs[r].collapsed;
     if (c->opt.list) {
         for (unsigned i = 0; i < c->n_cases; i++)
             printf("%s\n", c->cases[i].id);
+        if (collapsed && !c->opt.quiet)
+            fprintf(stderr, "snapcheck: run reduction: %u counted calls collapsed (not faulted; "
+                            "--tier all faults them)\n", collapsed);
         return EXIT_HELD;
     }
     if (!c->opt.quiet) {
         fprintf(stderr, "snapcheck: %u cases (%s tier", c->n_cases,
-                c->opt.tier == TIER_FULL ? "full" : "smoke");
+                c->opt.tier == TIER_ALL ? "all" : c->opt.tier == TIER_FULL ? "full" : "smoke");
         for (unsigned r = 0; r < c->n_runs; r++)
-            fprintf(stderr, ", %s: %u calls", table[c->runs[r].scenario].name, c->runs[r].n_calls);
+            fprintf(stderr, ", %s: %u calls%s", table[c->runs[r].scenario].name,
+                    c->runs[r].n_calls, c->runs[r].clean_run ? " (clean-run finding)" : "");
+        if (collapsed)
+            fprintf(stderr, "; run reduction: %u calls collapsed (--tier all faults them)",
+                    collapsed);
         fprintf(stderr, "), %u workers\n", c->opt.jobs);
+        if (c->n_enumerated > c->n_cases || c->deadline > 0)
+            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata)\n",
+                    c->deadline > 0 ? "at most" : "sampled", c->n_cases, c->n_enumerated,
+                    sample_strata(c->cases, c->n_cases));
     }
     runner_alloc_results(c);
     if (runner_run(c) != 0)
         return setup_error("the runner failed (see above)");
+    sample_finish(c);
     double secs = now_s() - t0;
     report_text(stdout, c, secs);
     fflush(stdout);
@@ -276,7 +309,8 @@ int main(int argc, char **argv)
     free(c.cases);
     c.drv->finish(&c);
     for (unsigned r = 0; r < c.n_runs; r++)
-        dir_image_finish(&c.runs[r].tpl);
+        scenario_run_finish(&c.runs[r]);
+    free(c.runs);
     dataset_finish(&c.data);
     impl_finish(&c.impl);
     return rc;

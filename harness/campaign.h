@@ -29,7 +29,7 @@ enum verdict { V_PASS, V_AMBIGUOUS, V_FINDING };
 
 struct options {
     const char *impl_cmd;
-    const char *scenarios[16];
+    const char **scenarios; /* n_scenarios names (heap array of argv strings) */
     unsigned n_scenarios;
     const char *case_id;
     enum tier tier;

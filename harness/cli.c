@@ -131,8 +131,11 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         } else if (!strcmp(a, "--scenario")) {
             if (scenario_find(v) < 0)
                 return bad("unknown scenario '%s'", v);
-            if (out->n_scenarios >= sizeof out->scenarios / sizeof out->scenarios[0])
-                return bad("too many --scenario options (%s)", v);
+            const char **grown =
+                realloc(out->scenarios, (out->n_scenarios + 1) * sizeof *out->scenarios);
+            if (!grown)
+                return bad("out of memory at --scenario %s", v);
+            out->scenarios = grown;
             out->scenarios[out->n_scenarios++] = v;
         } else if (!strcmp(a, "--case")) {
             out->case_id = v;

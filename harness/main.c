@@ -293,8 +293,10 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {
     case CLI_EXIT_OK:
+        free(c.opt.scenarios);
         return EXIT_HELD;
     case CLI_EXIT_USAGE:
+        free(c.opt.scenarios);
         return EXIT_SETUP;
     case CLI_RUN:
         break;
@@ -311,6 +313,7 @@ int main(int argc, char **argv)
     for (unsigned r = 0; r < c.n_runs; r++)
         scenario_run_finish(&c.runs[r]);
     free(c.runs);
+    free(c.opt.scenarios);
     dataset_finish(&c.data);
     impl_finish(&c.impl);
     return rc;

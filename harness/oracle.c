@@ -2,6 +2,7 @@
  * (they are the generated inputs), so a load is judged by exact comparison of its two output
  * files with the prior and the new payload; a mix (state of one, memory of another) is "other". */
 #include "oracle.h"
+#include "strbuf.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -15,15 +16,8 @@ static void set_detail(struct case_result *res, const char *oracle, const char *
 {
     res->verdict = V_FINDING;
     snprintf(res->oracle, sizeof res->oracle, "%s", oracle);
-    va_list copy;
-    va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
-    va_end(copy);
     free(res->detail);
-    res->detail = xmalloc(n > 0 ? (size_t)n + 1 : 1);
-    res->detail[0] = 0;
-    if (n > 0)
-        vsnprintf(res->detail, (size_t)n + 1, fmt, ap);
+    res->detail = xvasprintf(fmt, ap);
 }
 
 void oracle_finding(struct case_result *res, const char *oracle, const char *fmt, ...)

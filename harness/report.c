@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before", "crash-after",
@@ -177,11 +178,13 @@ static void json_trace(FILE *f, const char *trace)
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[256];
-        snprintf(line, sizeof line, "%.*s", (int)(len < 255 ? len : 255), p);
+        char *line = xmalloc(len + 1); /* whole: a trace line is never cut */
+        memcpy(line, p, len);
+        line[len] = 0;
         if (!first)
             fputc(',', f);
         json_str(f, line);
+        free(line);
         first = false;
         p += len + (nl ? 1 : 0);
     }

@@ -1,5 +1,6 @@
 /* Stratified sampling of the case list (see sample.h). */
 #include "sample.h"
+#include "oracle.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -127,6 +128,9 @@ void sample_finish(struct campaign *c)
         return;
     /* keep the cases that ran, then both arrays back in list order */
     unsigned kept = 0;
+    for (unsigned i = 0; i < c->n_cases; i++)
+        if (!c->results[i].done)
+            case_result_finish(&c->results[i]);
     for (unsigned i = 0; i < c->n_cases; i++)
         if (c->results[i].done) {
             c->cases[kept] = c->cases[i];

@@ -193,24 +193,14 @@ static int clean_run_failed(struct scenario_run *run, const struct impl_result *
 static int clean_run_failed(struct scenario_run *run, const struct impl_result *r,
                             const char *load, const char *fmt, ...)
 {
-    struct strbuf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *msg = xvasprintf(fmt, ap);
     va_end(ap);
-    char *msg = xmalloc(n > 0 ? (size_t)n + 1 : 1);
-    msg[0] = 0;
-    if (n > 0) {
-        va_start(ap, fmt);
-        vsnprintf(msg, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    strbuf_add(&b, msg);
-    free(msg);
     free(run->clean_run);
     free(run->clean_step);
     free(run->clean_load);
-    run->clean_run = strbuf_take(&b);
+    run->clean_run = msg;
     run->clean_step = r ? result_text(r) : xstrdup("exit 0");
     run->clean_load = xstrdup(load ? load : "");
     return 1;

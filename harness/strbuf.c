@@ -36,19 +36,36 @@ void strbuf_add(struct strbuf *b, const char *src)
     strbuf_addn(b, src, strlen(src));
 }
 
+/* GCC 12 with -fsanitize=undefined reports a "null format string" on sizing vsnprintf calls
+ * (its null checks make fmt look possibly NULL); fmt is never NULL (format attribute). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    char *s = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+    s[0] = 0;
+    if (n > 0)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 void strbuf_addf(struct strbuf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = xvasprintf(fmt, ap);
     va_end(ap);
-    if (n <= 0)
-        return;
-    reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
+    strbuf_add(b, s);
+    free(s);
 }
 
 const char *strbuf_cstr(const struct strbuf *b)
@@ -105,15 +122,10 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = xvasprintf(fmt, ap);
     va_end(ap);
-    char *p = arena_alloc(a, n > 0 ? (size_t)n + 1 : 1);
-    p[0] = 0;
-    if (n > 0) {
-        va_start(ap, fmt);
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
+    char *p = arena_strdup(a, s);
+    free(s);
     return p;
 }
 

@@ -3,12 +3,16 @@
 #ifndef SNAPCHECK_STRBUF_H
 #define SNAPCHECK_STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct strbuf {
     char *s; /* NULL until the first append; strbuf_cstr gives "" then */
     size_t len, cap;
 };
+
+/* vprintf into a new heap string (abort on exhaustion). */
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 void strbuf_add(struct strbuf *b, const char *src);
 void strbuf_addn(struct strbuf *b, const char *src, size_t n);

@@ -174,7 +174,8 @@ static void census__smoke_tier_has_one_errno_half_short_and_both_crashes(void **
     (void)st;
     struct sc_case *cases = NULL;
     unsigned n = 0, cap = 0;
-    census_enumerate(&cases, &n, &cap, three_calls(), "full-over-full", TIER_SMOKE);
+    struct scenario_run *run = three_calls();
+    census_enumerate(&cases, &n, &cap, run, "full-over-full", TIER_SMOKE);
     /* open: errno + 2 crashes; write: errno + short + 2; fsync: errno + 2. */
     assert_int_equal(n, 3 + 4 + 3);
     assert_true(has_case(cases, n, "full-over-full/1/open/errno=EIO"));
@@ -184,7 +185,7 @@ static void census__smoke_tier_has_one_errno_half_short_and_both_crashes(void **
     assert_false(has_case(cases, n, "full-over-full/2/write/short=1"));
     assert_false(has_case(cases, n, "full-over-full/1/open/short=half"));
     free(cases);
-    arena_finish(&three_calls()->text);
+    arena_finish(&run->text);
 }
 
 static void census__full_tier_has_every_errno_of_the_model(void **st)
@@ -192,7 +193,8 @@ static void census__full_tier_has_every_errno_of_the_model(void **st)
     (void)st;
     struct sc_case *cases = NULL;
     unsigned n = 0, cap = 0;
-    census_enumerate(&cases, &n, &cap, three_calls(), "x", TIER_FULL);
+    struct scenario_run *run = three_calls();
+    census_enumerate(&cases, &n, &cap, run, "x", TIER_FULL);
     unsigned expect = 0;
     const char *names[] = {"open", "write", "fsync"};
     for (int i = 0; i < 3; i++) {
@@ -211,13 +213,13 @@ static void census__full_tier_has_every_errno_of_the_model(void **st)
     /* Ids are stable: the same census gives the same list in the same order. */
     struct sc_case *again = NULL;
     unsigned n2 = 0, cap2 = 0;
-    census_enumerate(&again, &n2, &cap2, three_calls(), "x", TIER_FULL);
+    census_enumerate(&again, &n2, &cap2, run, "x", TIER_FULL);
     assert_int_equal(n, n2);
     for (unsigned i = 0; i < n; i++)
         assert_string_equal(cases[i].id, again[i].id);
     free(cases);
     free(again);
-    arena_finish(&three_calls()->text);
+    arena_finish(&run->text);
 }
 
 static bool faulted(const struct sc_case *c, unsigned n, unsigned ordinal)

@@ -40,6 +40,8 @@ struct options {
     const char *interposer;
     bool quiet;
     bool in_process; /* libsnapref linked in, fork without exec (inproc.h) */
+    bool serve;      /* the adapter's fork server (driver_serve.h) */
+    const char *lib; /* --lib: a library of include/snapcheck/adapter.h, served by the runner */
 };
 
 struct sc_case {

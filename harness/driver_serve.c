@@ -186,12 +186,11 @@ static int server_start(const struct impl *im, char *err, size_t err_cap)
         snprintf(err, err_cap, "`%s serve` answered '%.60s', not '%s' (docs/ADAPTER.md 9)",
                  im->argv[0], line, want);
     else
-        snprintf(err, err_cap, "`%s serve` %s before its first line '%s' (docs/ADAPTER.md 9)%s%s",
-                 im->argv[0],
+        snprintf(err, err_cap, "`serve` %s before its first line (docs/ADAPTER.md 9)%s%s",
                  e == READ_TIMEOUT   ? "timed out"
                  : e == READ_STOPPED ? "was interrupted"
                                      : "ended",
-                 want, log[0] ? ": " : "", log);
+                 log[0] ? ": " : "", log);
     return -1;
 }
 

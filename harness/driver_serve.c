@@ -7,6 +7,7 @@
  * waiting for, and the next operation starts a new server. */
 #include "driver_serve.h"
 #include "census.h"
+#include "driver.h"
 #include "util.h"
 
 #include <errno.h>
@@ -313,83 +314,6 @@ static void serve_once(struct impl_result *out, const struct impl *im, const cha
     }
 }
 
-/* The call names of a trace in ordinal order, as one '\n'-joined string (heap). */
-static char *trace_calls(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *all = NULL;
-    size_t len = 0, cap = 0;
-    char line[8192];
-    while (fgets(line, sizeof line, f)) {
-        struct trace_line t;
-        if (trace_parse_line(&t, line) != 0)
-            continue;
-        char *one = xasprintf("%lu %s\n", t.ordinal, t.call);
-        size_t n = strlen(one);
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *grown = realloc(all, cap);
-            if (!grown)
-                abort();
-            all = grown;
-        }
-        memcpy(all + len, one, n + 1);
-        len += n;
-        free(one);
-    }
-    fclose(f);
-    return all ? all : xstrdup("");
-}
-
-/* The census cross-check: the same clean step by exec on a copy of the directory taken before
- * the served run. @return 0 when the counted calls agree, else -1 with the reason in why. */
-static int cross_check(const struct impl *im, const char *const *op_args,
-                       const struct impl_faults *f, const char *copy, const char *stderr_path,
-                       char *why, size_t why_cap)
-{
-    char trace[4200], errp[4200];
-    snprintf(trace, sizeof trace, "%s.trace", copy);
-    snprintf(errp, sizeof errp, "%s.err", copy);
-    /* The operation's arguments name f->dir: point them at the copy. */
-    const char *args[64];
-    int n = 0;
-    for (; op_args[n] && n < 63; n++)
-        args[n] = !strcmp(op_args[n], f->dir) ? copy : op_args[n];
-    args[n] = NULL;
-    struct impl_faults ef = {.interposer = im->serve_interposer, .dir = copy, .trace = trace};
-    struct impl_result r;
-    impl_exec(&r, im, args, &ef, NULL, errp);
-    (void)stderr_path;
-    if (r.end != IMPL_EXITED || r.code != 0) {
-        char t[240];
-        impl_result_text(t, sizeof t, &r);
-        snprintf(why, why_cap, "serve mode: the same step by exec failed: %.150s", t);
-        return -1;
-    }
-    char *a = trace_calls(f->trace), *b = trace_calls(trace);
-    int rc = 0;
-    if (!a || !b || strcmp(a, b) != 0) {
-        size_t i = 0;
-        unsigned line = 1;
-        while (a && b && a[i] && a[i] == b[i]) {
-            if (a[i] == '\n')
-                line++;
-            i++;
-        }
-        snprintf(why, why_cap,
-                 "serve mode: the calls counted through the fork server differ from those of "
-                 "`%s %s` by exec from call %u on; the case ids would not mean the same "
-                 "(docs/ADAPTER.md 9)",
-                 im->argv[0], op_args[0], line);
-        rc = -1;
-    }
-    free(a);
-    free(b);
-    return rc;
-}
-
 void serve_run(struct impl_result *out, const struct impl *im, const char *const *op_args,
                const struct impl_faults *f, const char *stdout_path, const char *stderr_path)
 {
@@ -405,19 +329,6 @@ void serve_run(struct impl_result *out, const struct impl *im, const char *const
                  "serve mode: an argument holds a TAB or a newline");
         return;
     }
-    bool census = f && f->dir && f->trace && !f->fault_case;
-    char copy[4200] = "";
-    if (census) {
-        snprintf(copy, sizeof copy, "%s.exec", f->dir);
-        path_remove_tree(copy);
-        if (dir_copy(copy, f->dir) != 0) {
-            out->end = IMPL_SPAWN_FAILED;
-            snprintf(out->stderr1, sizeof out->stderr1, "cannot copy %s: %s", f->dir,
-                     strerror(errno));
-            free(line);
-            return;
-        }
-    }
     bool retry;
     serve_once(out, im, line, &retry);
     if (retry)
@@ -425,20 +336,115 @@ void serve_run(struct impl_result *out, const struct impl *im, const char *const
     free(line);
     if (stderr_path && out->end != IMPL_SPAWN_FAILED)
         file_first_line(out->stderr1, sizeof out->stderr1, stderr_path);
-    if (census && out->end == IMPL_EXITED && out->code == 0) {
-        char why[sizeof out->stderr1];
-        if (cross_check(im, op_args, f, copy, stderr_path, why, sizeof why) != 0) {
-            out->end = IMPL_SPAWN_FAILED;
-            out->stderr1[0] = 0;
-            str_append(out->stderr1, sizeof out->stderr1, why);
-        }
-    }
-    if (census) {
-        path_remove_tree(copy);
-        char extra[4300];
-        snprintf(extra, sizeof extra, "%s.trace", copy);
-        unlink(extra);
-        snprintf(extra, sizeof extra, "%s.err", copy);
-        unlink(extra);
-    }
 }
+
+
+/* --- the driver (driver.h) --- */
+
+static int serve_init(struct campaign *c, char *err, size_t err_cap)
+{
+    (void)c;
+    (void)err;
+    (void)err_cap;
+    return 0; /* the server starts on first use, in each process */
+}
+
+static void serve_finish(struct campaign *c)
+{
+    (void)c;
+    serve_stop();
+}
+
+/* Capabilities, steps and judging loads are those of the exec driver: impl_run hands them to
+ * the server (struct impl's serve). */
+static int serve_capabilities(const struct campaign *c, char *dst, size_t dst_cap, char *err,
+                              size_t err_cap)
+{
+    return driver_exec.capabilities(c, dst, dst_cap, err, err_cap);
+}
+
+static void serve_step(struct impl_result *out, const struct campaign *c,
+                       const struct step_req *req, const struct step_faults *f,
+                       const char *err_path)
+{
+    driver_exec.step(out, c, req, f, err_path);
+}
+
+static void serve_load(struct load_outcome *out, const struct campaign *c, const char *dir,
+                       const char *id, const char *work_dir, const struct payload *prior,
+                       const struct payload *expect_new, const char *err_path)
+{
+    driver_exec.load(out, c, dir, id, work_dir, prior, expect_new, err_path);
+}
+
+/* The census through the server, then the same step by exec on a copy of the template: the
+ * two lists of counted calls must be the same, or case ids would not mean the same in both
+ * modes (a server that counts its own calls, a child that does more than the operation). */
+static int serve_census(struct impl_result *out, const struct campaign *c,
+                        const struct step_req *req, const char *trace_path, const char *err_path,
+                        const struct dir_image *template, const char *work_dir, char *err,
+                        size_t err_cap)
+{
+    struct step_faults sf = {.trace = trace_path};
+    driver_exec.step(out, c, req, &sf, err_path);
+    if (out->end != IMPL_EXITED || out->code != 0)
+        return 0; /* the caller reports how the census run ended */
+    char d[760], trace[760], so[760], mo[760], errp[760];
+    snprintf(d, sizeof d, "%s/exec-d", work_dir);
+    snprintf(trace, sizeof trace, "%s/exec-trace", work_dir);
+    snprintf(so, sizeof so, "%s/exec-state.out", work_dir);
+    snprintf(mo, sizeof mo, "%s/exec-memory.out", work_dir);
+    snprintf(errp, sizeof errp, "%s/exec.err", work_dir);
+    if (dir_image_write(template, d) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
+        return -1;
+    }
+    struct campaign *ce = xmalloc(sizeof *ce);
+    memcpy(ce, c, sizeof *ce);
+    ce->impl.serve = false;
+    struct step_req twin = *req;
+    twin.dir = d;
+    twin.state_out = so;
+    twin.memory_out = mo;
+    struct step_faults tf = {.trace = trace};
+    struct impl_result r;
+    driver_exec.step(&r, ce, &twin, &tf, errp);
+    free(ce);
+    struct scenario_run *served = xcalloc(1, sizeof *served);
+    struct scenario_run *exec = xcalloc(1, sizeof *exec);
+    int rc = -1;
+    if (r.end != IMPL_EXITED || r.code != 0) {
+        char t[240];
+        impl_result_text(t, sizeof t, &r);
+        snprintf(err, err_cap, "serve mode: the same clean step by exec fails: %s", t);
+    } else if (census_read(served, trace_path, err, err_cap) == 0 &&
+               census_read(exec, trace, err, err_cap) == 0) {
+        unsigned n = served->n_calls < exec->n_calls ? served->n_calls : exec->n_calls;
+        unsigned i = 0;
+        while (i < n && !strcmp(served->calls[i], exec->calls[i]))
+            i++;
+        if (i == n && served->n_calls == exec->n_calls)
+            rc = 0;
+        else
+            snprintf(err, err_cap,
+                     "serve mode: the calls counted through the fork server differ from those "
+                     "of '%s' by exec at call %u (%s vs %s): the case ids would not mean the "
+                     "same (docs/ADAPTER.md 9)",
+                     c->opt.impl_cmd, i + 1, i < served->n_calls ? served->calls[i] : "end",
+                     i < exec->n_calls ? exec->calls[i] : "end");
+    }
+    free(served);
+    free(exec);
+    return rc;
+}
+
+const struct driver_ops driver_serve = {
+    .name = "serve",
+    .in_place_watch = false,
+    .init = serve_init,
+    .finish = serve_finish,
+    .capabilities = serve_capabilities,
+    .step = serve_step,
+    .census = serve_census,
+    .load = serve_load,
+};

@@ -11,11 +11,10 @@
 /* The version of the line protocol; the server's first line is "snapcheck-serve 1". */
 #define SERVE_PROTOCOL 1
 
-/* Run one operation as impl_run does, through this process's server (started on first use,
+/* Run one operation as impl_exec does, through this process's server (started on first use,
  * and again after it died or was killed at a time-out; a forked worker starts its own).
- * A census run (f with a trace and no fault case) is also run by exec on a copy of f->dir,
- * and the two lists of counted calls must agree, or the result is IMPL_SPAWN_FAILED with the
- * difference: case ids must mean the same in both modes. */
+ * impl_run calls it when im->serve is set. The driver (driver_serve in driver.h) adds the
+ * census cross-check: the census by the server and by exec must count the same calls. */
 void serve_run(struct impl_result *out, const struct impl *im, const char *const *op_args,
                const struct impl_faults *f, const char *stdout_path, const char *stderr_path);
 

@@ -104,9 +104,8 @@ static void worker(struct campaign *c, unsigned w)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     impl_init_signals();
-    if (c->opt.in_process)
-        for (unsigned r = 0; r < c->n_runs; r++)
-            dir_image_dontfork(&c->runs[r].tpl);
+    for (unsigned r = 0; r < c->n_runs; r++)
+        dir_image_dontfork(&c->runs[r].tpl);
     for (;;) {
         unsigned i = atomic_fetch_add(&head->next, 1);
         if (i >= c->n_cases)

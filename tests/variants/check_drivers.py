@@ -11,6 +11,9 @@
   int-setup      SIGINT (Ctrl-C) in set-up: ends at once, says "interrupted", exit 2, no work
                  directory left, no IUT left
   term-run       SIGTERM while a worker's IUT hangs in a faulted step: same
+  abi            an adapter library built by another compiler (--lib, or --cargo-dir: a Rust
+                 crate built here) is loaded by snapcheck-lib-runner: its capabilities, and its
+                 refusal message relayed on stderr with exit 1
 
 Exit 0 when the check holds, 1 when not, 77 when snapcheck is not built.
 """
@@ -140,6 +143,41 @@ def lib_as_exec(a, tmp):
           len(lists[0].splitlines()))
 
 
+def abi(a, tmp):
+    lib = a.lib
+    if a.cargo_dir:
+        cargo = os.environ.get("CARGO", "cargo")
+        target = os.path.join(tmp, "target")
+        try:
+            p = subprocess.run([cargo, "build", "--release", "--offline", "-q",
+                                "--manifest-path", os.path.join(a.cargo_dir, "Cargo.toml"),
+                                "--target-dir", target], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, check=False)
+        except FileNotFoundError:
+            print("cargo is not installed: skipped")
+            sys.exit(SKIP)
+        if p.returncode != 0:
+            sys.exit("FAIL: cargo build failed:\n%s" % p.stdout.decode(errors="replace"))
+        libs = [f for f in os.listdir(os.path.join(target, "release")) if f.endswith(".so")]
+        if len(libs) != 1:
+            sys.exit("FAIL: cargo built %s, not one cdylib" % libs)
+        lib = os.path.join(target, "release", libs[0])
+    caps = subprocess.run([a.runner, lib, "--", "capabilities"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=False)
+    if caps.returncode != 0 or caps.stdout.decode().split() != ["save-full", "load", "serve"]:
+        sys.exit("FAIL: capabilities of %s: exit %d, %r %r" % (
+            lib, caps.returncode, caps.stdout, caps.stderr))
+    load = subprocess.run([a.runner, lib, "--", "load", "--dir", tmp, "--id", "vm",
+                           "--state-out", os.devnull, "--memory-out", os.devnull],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    want = "%s load vm refused" % a.expect_msg
+    if load.returncode != 1 or want not in load.stderr.decode(errors="replace"):
+        sys.exit("FAIL: load by %s: exit %d, stderr %r; expected 1 and %r" % (
+            lib, load.returncode, load.stderr, want))
+    print("OK: %s: capabilities %s; a refused load exits 1 with its message" % (
+        os.path.basename(lib), caps.stdout.decode().strip()))
+
+
 def alive(pid):
     try:
         with open("/proc/%d/stat" % pid, encoding="ascii") as f:
@@ -202,14 +240,16 @@ def hang(a, tmp, where, sig):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("check", choices=["same-as-exec", "serve-check", "lib-as-exec", "term-setup",
-                                      "int-setup", "term-run"])
+                                      "int-setup", "term-run", "abi"])
     ap.add_argument("--snapcheck", default="")
     ap.add_argument("--adapter", help="examples/python/snapadapter.py")
     ap.add_argument("--runner", help="snapcheck-lib-runner")
     ap.add_argument("--lib", help="libsnapref-adapter.so")
     ap.add_argument("--ref", help="snapref")
+    ap.add_argument("--cargo-dir", help="abi: a Rust crate to build (instead of --lib)")
+    ap.add_argument("--expect-msg", help="abi: how the library's messages begin")
     a = ap.parse_args()
-    if not a.snapcheck or not os.access(a.snapcheck, os.X_OK):
+    if a.check != "abi" and (not a.snapcheck or not os.access(a.snapcheck, os.X_OK)):
         print("snapcheck is not built: skipped")
         return SKIP
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
@@ -220,6 +260,8 @@ def main():
             serve_check(a, tmp)
         elif a.check == "lib-as-exec":
             lib_as_exec(a, tmp)
+        elif a.check == "abi":
+            abi(a, tmp)
         elif a.check == "term-setup":
             hang(a, tmp, "setup", signal.SIGTERM)
         elif a.check == "int-setup":

@@ -97,6 +97,23 @@ struct snapcheck_merge_req {
     const char *id;
 };
 
+/* The layout is part of the ABI: pinned for LP64 (x86-64, aarch64 Linux). */
+#if defined(__LP64__) || defined(_LP64)
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define SNAPCHECK_ABI_ASSERT(e, m) static_assert(e, m)
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define SNAPCHECK_ABI_ASSERT(e, m) _Static_assert(e, m)
+#endif
+#ifdef SNAPCHECK_ABI_ASSERT
+SNAPCHECK_ABI_ASSERT(sizeof(struct snapcheck_save_req) == 112, "snapcheck_save_req layout");
+SNAPCHECK_ABI_ASSERT(offsetof(struct snapcheck_save_req, state_len) == 48, "state_len");
+SNAPCHECK_ABI_ASSERT(offsetof(struct snapcheck_save_req, dirty_path) == 104, "dirty_path");
+SNAPCHECK_ABI_ASSERT(sizeof(struct snapcheck_load_req) == 40, "snapcheck_load_req layout");
+SNAPCHECK_ABI_ASSERT(sizeof(struct snapcheck_merge_req) == 24, "snapcheck_merge_req layout");
+#undef SNAPCHECK_ABI_ASSERT
+#endif
+#endif
+
 /* The library's exports. Declared here so that a C or C++ library gets its definitions
  * checked against them; a Rust cdylib declares them with #[no_mangle] extern "C". */
 uint32_t snapcheck_adapter_abi(void);

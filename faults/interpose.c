@@ -581,7 +581,7 @@ __attribute__((constructor)) static void snapfault_init(void)
     ready = true;
 }
 
-/* The fork-server entry point (docs/FAULTS.md 7): a child forked by a long-running adapter
+/* The fork-server entry point (docs/FAULTS.md 2): a child forked by a long-running adapter
  * sets SNAPFAULT_* in its environment and calls this to start afresh, as if it had just been
  * exec'd: settings re-read, trace files reopened, the ordinal counter back at zero in a page
  * of its own (shared with its own forked children only). Not for a multi-threaded process. */

@@ -23,6 +23,18 @@ int impl_parse(struct impl *out, const char *cmd, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof *out);
     out->timeout_s = 60;
+    const char *t = getenv("SNAPCHECK_TIMEOUT");
+    if (t && *t) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(t, &end, 10);
+        if (errno || *end || t[0] == '-' || v < 1 || v > 86400) {
+            snprintf(err, err_cap,
+                     "SNAPCHECK_TIMEOUT='%s': must be a number of seconds from 1 to 86400", t);
+            return -1;
+        }
+        out->timeout_s = (unsigned)v;
+    }
     out->words = xstrdup(cmd);
     char *save = NULL;
     for (char *w = strtok_r(out->words, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {

@@ -43,8 +43,9 @@ struct impl_faults {
     const char *fault_case; /* SNAPFAULT_CASE */
 };
 
-/* Split cmd on whitespace into out (heap; release with impl_finish).
- * @return 0, or -1 with a message in err (empty command, too many words). */
+/* Split cmd on whitespace into out (heap; release with impl_finish). The time-out of a run is
+ * $SNAPCHECK_TIMEOUT seconds (1 to 86400), else 60.
+ * @return 0, or -1 with a message in err (empty command, too many words, bad time-out). */
 int impl_parse(struct impl *out, const char *cmd, char *err, size_t err_cap);
 void impl_finish(struct impl *im); /* NULL accepted */
 

@@ -11,6 +11,8 @@
   int-setup      SIGINT (Ctrl-C) in set-up: ends at once, says "interrupted", exit 2, no work
                  directory left, no IUT left
   term-run       SIGTERM while a worker's IUT hangs in a faulted step: same
+  timeout-child  SNAPCHECK_TIMEOUT=2 and a faulted step that hangs after forking a child: the
+                 step is killed at the time-out with the child it forked
   abi            an adapter library built by another compiler (--lib, or --cargo-dir: a Rust
                  crate built here) is loaded by snapcheck-lib-runner: its capabilities, and its
                  refusal message relayed on stderr with exit 1
@@ -186,6 +188,39 @@ def alive(pid):
         return False
 
 
+def timeout_child(a, tmp):
+    script = os.path.join(tmp, "hang.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(HANG_ADAPTER)
+    pids = os.path.join(tmp, "pids")
+    env = env_tmp(tmp)
+    env.update(HANG_AT="case", HANG_PIDS=pids, HANG_REAL=os.path.abspath(a.adapter),
+               SNAPCHECK_TIMEOUT="2")
+    t0 = time.monotonic()
+    p = subprocess.run([a.snapcheck, "faults", "--impl", "%s -I -S %s" % (sys.executable, script),
+                        "--case", "first-save/1/open64/crash-before", "-q"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=100,
+                       check=False)
+    took = time.monotonic() - t0
+    out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+    if not os.path.exists(pids):
+        sys.exit("FAIL: the faulted step never hung (exit %d)\n%s" % (p.returncode, out))
+    with open(pids, encoding="ascii") as f:
+        iut, child = (int(x) for x in f.read().split())
+    time.sleep(0.2)
+    left = [pid for pid in (iut, child) if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    if left:
+        sys.exit("FAIL: after the time-out, IUT processes %s still run" % left)
+    if took > 30:
+        sys.exit("FAIL: the run took %.1f s: SNAPCHECK_TIMEOUT=2 was not applied" % took)
+    if "timed out" not in out:
+        sys.exit("FAIL: the report does not say the step timed out:\n%s" % out)
+    print("OK: the hung step and the child it forked were killed at the 2 s time-out (%.1f s)"
+          % took)
+
+
 def hang(a, tmp, where, sig):
     script = os.path.join(tmp, "hang.py")
     with open(script, "w", encoding="utf-8") as f:
@@ -240,7 +275,7 @@ def hang(a, tmp, where, sig):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("check", choices=["same-as-exec", "serve-check", "lib-as-exec", "term-setup",
-                                      "int-setup", "term-run", "abi"])
+                                      "int-setup", "term-run", "timeout-child", "abi"])
     ap.add_argument("--snapcheck", default="")
     ap.add_argument("--adapter", help="examples/python/snapadapter.py")
     ap.add_argument("--runner", help="snapcheck-lib-runner")
@@ -260,6 +295,8 @@ def main():
             serve_check(a, tmp)
         elif a.check == "lib-as-exec":
             lib_as_exec(a, tmp)
+        elif a.check == "timeout-child":
+            timeout_child(a, tmp)
         elif a.check == "abi":
             abi(a, tmp)
         elif a.check == "term-setup":

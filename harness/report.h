@@ -5,18 +5,36 @@
 
 #include "campaign.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Text report on out. */
 void report_text(FILE *out, const struct campaign *c, double seconds);
 
-/* The reproducer command of case k into dst. */
-void report_reproducer(char *dst, size_t dst_cap, const struct campaign *c,
-                       const struct sc_case *k);
+/* The reproducer command of case k: a shell command line, every argument quoted with
+ * shell_quote (a new heap string). */
+char *report_reproducer(const struct campaign *c, const struct sc_case *k);
 
-/* Write the JSON / JUnit report to path. @return 0 or -1 (message printed). */
-int report_json(const char *path, const struct campaign *c, double seconds);
-int report_junit(const char *path, const struct campaign *c, double seconds);
+/* A report file, opened before the first case so that an unwritable path is a usage error at
+ * once and not after the whole campaign. Invariant: fd >= 0 between open and write/abandon. */
+struct report_out {
+    const char *path;
+    const char *what; /* "JSON", "JUnit", ... for messages */
+    int fd;
+    bool created; /* the file did not exist before report_out_open */
+};
+
+/* Open path for writing (created if missing, not truncated yet). @return 0, or -1 with a
+ * message on stderr naming the path and the reason. */
+int report_out_open(struct report_out *out, const char *path, const char *what);
+
+/* Close a report that will not be written; remove the file if report_out_open created it.
+ * Accepts an unopened (fd < 0) report. */
+void report_out_abandon(struct report_out *o);
+
+/* Replace the report's contents and close it. @return 0 or -1 (message printed). */
+int report_json(struct report_out *o, const struct campaign *c, double seconds);
+int report_junit(struct report_out *o, const struct campaign *c, double seconds);
 
 /* Counts over all cases. */
 struct report_totals {

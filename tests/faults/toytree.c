@@ -10,6 +10,8 @@
  *   <dir>/pairs/<id>.latest      a symlink to <id>.pair (inside the directory)
  *   <dir>/pairs/root             a symlink to / (outside: snapcheck must not follow it)
  *   <dir>/pairs/pad.sparse       --sparse-mib N: an N MiB file with one byte of data
+ *   --flat                       everything in <dir> itself, no symlinks (what snapcheck
+ *                                handled before subdirectories: a baseline for measurements)
  * Every error message holds multi-byte UTF-8 (so a cut at a byte count splits a character),
  * an invalid byte and an escape character. Diff saves store the full image; no merge. */
 #include <errno.h>
@@ -23,6 +25,7 @@
 
 static int two_rename;
 static unsigned long sparse_mib;
+static int flat;
 
 static uint64_t fnv(const uint8_t *p, size_t n, uint64_t h)
 {
@@ -163,8 +166,8 @@ static int ensure_link(const char *path, const char *target)
 static int save(const char *dir, const char *id, const char *sp, const char *mp)
 {
     char pairs[4096], tmp[4300], fin[4300], tmp2[4300], fin2[4300], link[4300];
-    snprintf(pairs, sizeof pairs, "%s/pairs", dir);
-    if (mkdir(pairs, 0755) != 0 && errno != EEXIST)
+    snprintf(pairs, sizeof pairs, flat ? "%s" : "%s/pairs", dir);
+    if (!flat && mkdir(pairs, 0755) != 0 && errno != EEXIST)
         return fail("mkdir pairs");
     uint8_t *st = NULL, *mem = NULL;
     size_t sl, ml;
@@ -198,10 +201,10 @@ static int save(const char *dir, const char *id, const char *sp, const char *mp)
         return fail("write pair");
     snprintf(link, sizeof link, "%s/%s.latest", pairs, id);
     snprintf(tmp, sizeof tmp, "%s.pair", id);
-    if (ensure_link(link, tmp) != 0)
+    if (!flat && ensure_link(link, tmp) != 0)
         return fail("symlink latest");
     snprintf(link, sizeof link, "%s/root", pairs);
-    if (ensure_link(link, "/") != 0)
+    if (!flat && ensure_link(link, "/") != 0)
         return fail("symlink root");
     if (sparse_mib) {
         snprintf(fin, sizeof fin, "%s/pad.sparse", pairs);
@@ -233,7 +236,8 @@ static int load(const char *dir, const char *id, const char *so, const char *mo)
     uint64_t t1, t2, sl;
     int rc;
     if (!two_rename) {
-        snprintf(p, sizeof p, "%s/pairs/%s.latest", dir, id); /* through the symlink */
+        /* through the symlink */
+        snprintf(p, sizeof p, flat ? "%s/%s.pair" : "%s/pairs/%s.latest", dir, id);
         if (get_file(p, &t1, &a, &al) != 0 || al < 8) {
             rc = fail("no valid pair");
         } else {
@@ -248,8 +252,8 @@ static int load(const char *dir, const char *id, const char *so, const char *mo)
             }
         }
     } else {
-        snprintf(p, sizeof p, "%s/pairs/%s.state", dir, id);
-        snprintf(p2, sizeof p2, "%s/pairs/%s.mem", dir, id);
+        snprintf(p, sizeof p, flat ? "%s/%s.state" : "%s/pairs/%s.state", dir, id);
+        snprintf(p2, sizeof p2, flat ? "%s/%s.mem" : "%s/pairs/%s.mem", dir, id);
         if (get_file(p, &t1, &a, &al) != 0 || get_file(p2, &t2, &b, &bl) != 0) {
             rc = fail("no valid pair");
         } else if (t1 != t2) {
@@ -276,7 +280,9 @@ int main(int argc, char **argv)
 {
     int i = 1;
     for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
-        if (!strcmp(argv[i], "--protocol"))
+        if (!strcmp(argv[i], "--flat"))
+            flat = 1, i--;
+        else if (!strcmp(argv[i], "--protocol"))
             two_rename = !strcmp(argv[i + 1], "two-rename");
         else if (!strcmp(argv[i], "--sparse-mib"))
             sparse_mib = strtoul(argv[i + 1], NULL, 10);
@@ -284,7 +290,7 @@ int main(int argc, char **argv)
             break;
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: toytree [--protocol good|two-rename] [--sparse-mib N] "
+        fprintf(stderr, "usage: toytree [--flat] [--protocol good|two-rename] [--sparse-mib N] "
                         "capabilities|save|load ...\n");
         return 2;
     }

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,41 @@ bool dir_image_links_same(const struct dir_image *img, const char *dir, const ch
             fmt_path(b, sizeof b, "%s/%s", src_dir, f->name) != 0 || lstat(a, &sa) != 0 ||
             lstat(b, &sb) != 0 || sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev ||
             (uint64_t)sb.st_size != f->len)
+            return false;
+    }
+    return true;
+}
+
+/* An mtime no file written by an IUT today can have. */
+static const struct timespec STAMP = {.tv_sec = 1000000000, .tv_nsec = 0};
+
+int dir_image_write_stamped(const struct dir_image *img, const char *dst)
+{
+    if (dir_image_write(img, dst) != 0)
+        return -1;
+    for (unsigned i = 0; i < img->n; i++) {
+        char path[PATH_MAX];
+        struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, STAMP};
+        if (img->files[i].kind == DK_FILE &&
+            (fmt_path(path, sizeof path, "%s/%s", dst, img->files[i].name) != 0 ||
+             utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) != 0))
+            return -1;
+    }
+    return 0;
+}
+
+bool dir_image_pristine(const struct dir_image *img, const char *dir)
+{
+    for (unsigned i = 0; i < img->n; i++) {
+        const struct dir_file *f = &img->files[i];
+        char path[PATH_MAX];
+        struct stat st;
+        if (f->kind != DK_FILE)
+            continue;
+        if (fmt_path(path, sizeof path, "%s/%s", dir, f->name) != 0 || lstat(path, &st) != 0 ||
+            !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->len ||
+            (st.st_mode & 07777) != f->mode || st.st_mtim.tv_sec != STAMP.tv_sec ||
+            st.st_mtim.tv_nsec != STAMP.tv_nsec)
             return false;
     }
     return true;

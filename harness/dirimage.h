@@ -62,6 +62,16 @@ int dir_image_link(const struct dir_image *img, const char *dst, const char *src
 bool dir_image_links_same(const struct dir_image *img, const char *dir, const char *src_dir,
                           bool marked_only);
 
+/* dir_image_write, then every file's mtime set to a fixed past time (2001-09-09), so that a
+ * write through a hard link to it shows in dir_image_pristine. @return 0 or -1 with errno. */
+int dir_image_write_stamped(const struct dir_image *img, const char *dst);
+
+/* With dir made by dir_image_write_stamped: true when every file of the image is still a
+ * regular file there with its size, permission bits and the fixed mtime, i.e. nothing wrote
+ * to it (through any hard link) or changed its mode. An IUT that sets a file's mtime back
+ * by hand is not detected. Only stats files. */
+bool dir_image_pristine(const struct dir_image *img, const char *dir);
+
 /* Kept for the runner: an image holds no file contents any more, so there is nothing to keep
  * out of forked processes. */
 void dir_image_dontfork(const struct dir_image *img);

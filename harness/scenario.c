@@ -465,13 +465,16 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         oracle_finding(res, "setup", "scenario %s was not prepared", s->name);
         return;
     }
-    /* --in-process: the case directory holds hard links to a per-worker copy of the
-     * template (no copying), safe because the fault io reports any in-place write. */
+    /* The case directory holds hard links to a per-worker copy of the template (no
+     * copying). A write through a link shows in that copy's mtimes (dir_image_pristine; the
+     * in-process fault io also reports any in-place open): the copy is then rebuilt. */
     char links[760], marker[760];
     snprintf(links, sizeof links, "%s.template-%s", case_dir, s->name);
     snprintf(marker, sizeof marker, "%s/in-place", case_dir);
-    bool linked = c->opt.in_process && !c->opt.keep_dir;
-    if (linked && access(links, F_OK) != 0 && dir_image_write(&run->tpl, links) != 0)
+    bool linked = !c->opt.keep_dir;
+    if (linked && access(links, F_OK) == 0 && !dir_image_pristine(&run->tpl, links))
+        path_remove_tree(links); /* written through by the previous case */
+    if (linked && access(links, F_OK) != 0 && dir_image_write_stamped(&run->tpl, links) != 0)
         linked = false;
     if (mkdir(case_dir, 0755) != 0 ||
         (linked ? dir_image_link(&run->tpl, d, links) : dir_image_write(&run->tpl, d)) != 0) {
@@ -494,7 +497,7 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         res->fault_reached = true;
 
     /* Unchanged bytes: the judging runs would repeat judge_template's, so reuse them. */
-    if (linked && access(marker, F_OK) == 0) {
+    if (linked && (access(marker, F_OK) == 0 || !dir_image_pristine(&run->tpl, links))) {
         linked = false; /* the links may have been written through: compare bytes, rebuild */
         path_remove_tree(links);
     }

@@ -7,6 +7,10 @@
  *                                rename + fsync of pairs/ (no finding expected)
  *   <dir>/pairs/<id>.state/.mem  --protocol two-rename: two files, each renamed into place
  *                                (a fault between the renames loses the prior pair)
+ *   --protocol in-place          the pair file rewritten in place (open without O_TRUNC,
+ *                                write, ftruncate, fsync): a fault mid-way destroys the prior
+ *                                pair (prior-pair finding expected); it also writes through
+ *                                any hard link snapcheck put in the directory
  *   <dir>/pairs/<id>.latest      a symlink to <id>.pair (inside the directory)
  *   <dir>/pairs/root             a symlink to / (outside: snapcheck must not follow it)
  *   <dir>/pairs/pad.sparse       --sparse-mib N: an N MiB file with one byte of data
@@ -23,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int two_rename;
+static int two_rename, in_place;
 static unsigned long sparse_mib;
 static int flat;
 
@@ -177,7 +181,22 @@ static int save(const char *dir, const char *id, const char *sp, const char *mp)
     }
     uint64_t token = ((uint64_t)getpid() << 20) ^ (uint64_t)ml ^ fnv(st, sl, 1);
     int rc;
-    if (!two_rename) {
+    if (in_place) {
+        snprintf(fin, sizeof fin, "%s/%s.pair", pairs, id);
+        uint8_t head[28];
+        uint64_t sl64 = sl, total = 8 + sl + ml;
+        memcpy(head, "TTR1", 4);
+        memcpy(head + 4, &token, 8);
+        memcpy(head + 12, &total, 8);
+        memcpy(head + 20, &sl64, 8);
+        uint64_t h = fnv(mem, ml, fnv(st, sl, fnv(head, sizeof head, 0xcbf29ce484222325ull)));
+        int fd = open(fin, O_WRONLY | O_CREAT, 0644);
+        rc = fd < 0 || write_all(fd, head, sizeof head) || write_all(fd, st, sl) ||
+             write_all(fd, mem, ml) || write_all(fd, (uint8_t *)&h, 8) ||
+             ftruncate(fd, (off_t)(sizeof head + sl + ml + 8)) || fsync(fd);
+        if (fd >= 0 && close(fd) != 0)
+            rc = 1;
+    } else if (!two_rename) {
         snprintf(tmp, sizeof tmp, "%s/%s.pair.tmp", pairs, id);
         snprintf(fin, sizeof fin, "%s/%s.pair", pairs, id);
         uint8_t *both = malloc(8 + sl);
@@ -235,7 +254,7 @@ static int load(const char *dir, const char *id, const char *so, const char *mo)
     size_t al, bl;
     uint64_t t1, t2, sl;
     int rc;
-    if (!two_rename) {
+    if (!two_rename) { /* good and in-place */
         /* through the symlink */
         snprintf(p, sizeof p, flat ? "%s/%s.pair" : "%s/pairs/%s.latest", dir, id);
         if (get_file(p, &t1, &a, &al) != 0 || al < 8) {
@@ -283,14 +302,15 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--flat"))
             flat = 1, i--;
         else if (!strcmp(argv[i], "--protocol"))
-            two_rename = !strcmp(argv[i + 1], "two-rename");
+            two_rename = !strcmp(argv[i + 1], "two-rename"),
+            in_place = !strcmp(argv[i + 1], "in-place");
         else if (!strcmp(argv[i], "--sparse-mib"))
             sparse_mib = strtoul(argv[i + 1], NULL, 10);
         else
             break;
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: toytree [--flat] [--protocol good|two-rename] [--sparse-mib N] "
+        fprintf(stderr, "usage: toytree [--flat] [--protocol good|two-rename|in-place] [--sparse-mib N] "
                         "capabilities|save|load ...\n");
         return 2;
     }

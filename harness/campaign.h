@@ -40,6 +40,7 @@ struct options {
     const char *interposer;
     bool quiet;
     bool in_process; /* libsnapref linked in, fork without exec (inproc.h) */
+    const char *html_path; /* --html FILE */
 };
 
 struct sc_case {

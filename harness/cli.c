@@ -39,6 +39,8 @@ void cli_faults_usage(FILE *f)
           "  --seed N            seed of the generated states and memory (default 1)\n"
           "  --json FILE         write a JSON report\n"
           "  --junit FILE        write a JUnit XML report (one testcase per case)\n"
+          "  --html FILE         write a self-contained HTML page: verdict, fault matrix per\n"
+          "                      scenario (click a cell for its cases), findings\n"
           "  --list              print the case ids and exit\n"
           "  --keep DIR          keep every case directory under DIR\n"
           "  --page-size N       page size given to the IUT (default 4096)\n"
@@ -151,6 +153,8 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             out->json_path = v;
         } else if (!strcmp(a, "--junit")) {
             out->junit_path = v;
+        } else if (!strcmp(a, "--html")) {
+            out->html_path = v;
         } else if (!strcmp(a, "--keep")) {
             out->keep_dir = v;
         } else if (!strcmp(a, "--page-size")) {

@@ -164,7 +164,7 @@ static double now_s(void)
 }
 
 /* The report files, opened before anything runs (an unwritable path is found at once). */
-static struct report_out json_out = {.fd = -1}, junit_out = {.fd = -1};
+static struct report_out json_out = {.fd = -1}, junit_out = {.fd = -1}, html_out = {.fd = -1};
 
 static int run_campaign(struct campaign *c)
 {
@@ -174,6 +174,8 @@ static int run_campaign(struct campaign *c)
         if (c->opt.json_path && report_out_open(&json_out, c->opt.json_path, "JSON") != 0)
             return EXIT_SETUP;
         if (c->opt.junit_path && report_out_open(&junit_out, c->opt.junit_path, "JUnit") != 0)
+            return EXIT_SETUP;
+        if (c->opt.html_path && report_out_open(&html_out, c->opt.html_path, "HTML") != 0)
             return EXIT_SETUP;
     }
     if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
@@ -295,6 +297,8 @@ static int run_campaign(struct campaign *c)
         wrote |= report_json(&json_out, c, secs);
     if (c->opt.junit_path)
         wrote |= report_junit(&junit_out, c, secs);
+    if (c->opt.html_path)
+        wrote |= report_html(&html_out, c, secs);
     if (wrote != 0)
         return EXIT_SETUP;
     struct report_totals t;
@@ -320,6 +324,7 @@ int main(int argc, char **argv)
     /* A set-up error (or --list) writes no report: remove what was opened for one. */
     report_out_abandon(&json_out);
     report_out_abandon(&junit_out);
+    report_out_abandon(&html_out);
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     runner_free_results(&c);

@@ -78,8 +78,7 @@ void report_out_abandon(struct report_out *o)
         unlink(o->path);
 }
 
-/* Truncate the opened report and hand it over as a stream (closing it closes the fd). */
-static FILE *report_stream(struct report_out *o)
+FILE *report_out_stream(struct report_out *o)
 {
     struct stat st;
     if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(o->fd, 0) != 0)
@@ -97,7 +96,7 @@ fail:
     return NULL;
 }
 
-static int report_close(struct report_out *o, FILE *f)
+int report_out_close(struct report_out *o, FILE *f)
 {
     bool bad = ferror(f);
     if (fclose(f) != 0 || bad) {
@@ -328,13 +327,13 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     jset(root, "ambiguous_cases", amb);
     jset(root, "left_behind", left);
     int rc = -1;
-    FILE *f = report_stream(o);
+    FILE *f = report_out_stream(o);
     if (f) {
         fputs(json_object_to_json_string_ext(
                   root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
               f);
         fputc('\n', f);
-        rc = report_close(o, f);
+        rc = report_out_close(o, f);
     }
     json_object_put(root);
     return rc;
@@ -377,7 +376,7 @@ static void xml_str(FILE *f, const char *s)
 
 int report_junit(struct report_out *o, const struct campaign *c, double seconds)
 {
-    FILE *f = report_stream(o);
+    FILE *f = report_out_stream(o);
     if (!f)
         return -1;
     unsigned n_sc;
@@ -438,5 +437,5 @@ int report_junit(struct report_out *o, const struct campaign *c, double seconds)
         fputs("  </testsuite>\n", f);
     }
     fputs("</testsuites>\n", f);
-    return report_close(o, f);
+    return report_out_close(o, f);
 }

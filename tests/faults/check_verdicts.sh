@@ -2,7 +2,8 @@
 # Verdicts that must never be a PASS, and reports that must be safe to use:
 #  - every number of the command line is parsed strictly (no wrap-around of "-1");
 #  - a selection of zero cases (an empty shard) is a usage error, exit 2, no report;
-#  - an unwritable --json/--junit path is found before the first case;
+#  - an unwritable --json/--junit path is found before the first case; an interrupted
+#    campaign leaves no report;
 #  - without $TMPDIR the work directory is on the tmpfs /dev/shm (when there is one);
 #  - the reproducer printed in the text, JSON and JUnit reports, pasted into sh, runs the
 #    case again and nothing else, whatever the --impl path holds.
@@ -73,6 +74,19 @@ grep -q 'cannot write the JUnit report' "$tmp/err" || fail "--junit: wrong messa
 echo previous >"$tmp/old.json"
 expect_usage "set-up error" --impl /nonexistent/impl -q --json "$tmp/old.json"
 [ "$(cat "$tmp/old.json")" = previous ] || fail "a set-up error changed an existing report"
+
+# An interrupted campaign writes no report (the file it created is removed again).
+"$sc" faults --impl "$toy" --tier full -q --json "$tmp/int.json" >/dev/null 2>&1 &
+pid=$!
+sleep 1
+[ -e "$tmp/int.json" ] || fail "the JSON report was not opened before the first case"
+kill -INT $pid
+set +e
+wait $pid
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "an interrupted campaign exited $rc, expected 2"
+[ ! -e "$tmp/int.json" ] || fail "an interrupted campaign left its report file"
 
 # Where the case directories go: $TMPDIR, else /dev/shm when it is a tmpfs.
 cat >"$tmp/logimpl" <<EOF

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,12 +142,26 @@ static int select_scenarios(struct campaign *c)
     return 0;
 }
 
+/* Without $TMPDIR, a tmpfs when there is one: every IUT fsyncs every file it writes, and on
+ * a disk each case would then wait for the device. */
+static const char *default_tmpdir(void)
+{
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+        access("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return "/tmp";
+}
+
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* The report files, opened before anything runs (an unwritable path is found at once). */
+static struct report_out json_out = {.fd = -1}, junit_out = {.fd = -1}, html_out = {.fd = -1};
 
 static int run_campaign(struct campaign *c)
 {
@@ -158,6 +174,14 @@ static int run_campaign(struct campaign *c)
         c->opt.impl_cmd = lib_cmd;
         c->opt.serve = true;
     }
+    if (!c->opt.list) {
+        if (c->opt.json_path && report_out_open(&json_out, c->opt.json_path, "JSON") != 0)
+            return EXIT_SETUP;
+        if (c->opt.junit_path && report_out_open(&junit_out, c->opt.junit_path, "JUnit") != 0)
+            return EXIT_SETUP;
+        if (c->opt.html_path && report_out_open(&html_out, c->opt.html_path, "HTML") != 0)
+            return EXIT_SETUP;
+    }
     if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (!impl_executable(&c->impl))
@@ -167,6 +191,8 @@ static int run_campaign(struct campaign *c)
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR");
+    if ((!tmp || !*tmp) && !c->opt.keep_dir)
+        tmp = default_tmpdir();
     if (c->opt.keep_dir) {
         if (mkdir(c->opt.keep_dir, 0755) != 0 && errno != EEXIST)
             return setup_error("cannot create --keep directory %s: %s", c->opt.keep_dir,
@@ -266,6 +292,14 @@ static int run_campaign(struct campaign *c)
         if (i % c->opt.shard_n == c->opt.shard_k - 1)
             c->cases[c->n_cases++] = all[i];
     free(all);
+    /* Zero cases is never a pass: a shard past the end of the list is a usage error. */
+    if (c->n_cases == 0) {
+        if (c->opt.shard_n > 1)
+            return setup_error("no case selected: --shard %u/%u is empty, the campaign has only "
+                               "%u cases (use at most %u shards)",
+                               c->opt.shard_k, c->opt.shard_n, n_all, n_all);
+        return setup_error("no case selected (the census counted no calls)");
+    }
     sample_apply(c, now_s());
     unsigned collapsed = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
@@ -300,9 +334,14 @@ static int run_campaign(struct campaign *c)
     double secs = now_s() - t0;
     report_text(stdout, c, secs);
     fflush(stdout);
-    if (c->opt.json_path && report_json(c->opt.json_path, c, secs) != 0)
-        return EXIT_SETUP;
-    if (c->opt.junit_path && report_junit(c->opt.junit_path, c, secs) != 0)
+    int wrote = 0;
+    if (c->opt.json_path)
+        wrote |= report_json(&json_out, c, secs);
+    if (c->opt.junit_path)
+        wrote |= report_junit(&junit_out, c, secs);
+    if (c->opt.html_path)
+        wrote |= report_html(&html_out, c, secs);
+    if (wrote != 0)
         return EXIT_SETUP;
     struct report_totals t;
     report_totals(&t, c);
@@ -328,6 +367,10 @@ int main(int argc, char **argv)
     runner_catch_signals();
     int rc = run_campaign(&c);
     serve_stop();
+    /* A set-up error (or --list) writes no report: remove what was opened for one. */
+    report_out_abandon(&json_out);
+    report_out_abandon(&junit_out);
+    report_out_abandon(&html_out);
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     runner_free_results(&c);

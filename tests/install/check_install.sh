@@ -17,6 +17,7 @@ meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >"$work/install
 
 for f in "$bin/snapcheck" "$bin/snapref" "$lib/libsnapfault.so" "$lib/libsnapref.a" \
          "$lib/libsnapref.so" "$lib/pkgconfig/snapref.pc" "$inc/snap/snap.h" "$inc/snap/pair.h" \
+         "$inc/snapcheck/adapter.h" \
          "$man/man1/snapcheck.1" "$man/man1/snapref.1" "$man/man7/snapcheck-adapter.7"; do
     [ -e "$f" ] || fail "$f was not installed"
 done

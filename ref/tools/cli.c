@@ -257,7 +257,8 @@ int cli_map_file(struct cli_map *out, const char *cmd, const char *what, const c
     struct stat st;
     out->data = NULL;
     out->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not block the open; it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return cli_fail(cmd, "%s '%s': cannot open: %s", what, path, strerror(errno));
     if (fstat(fd, &st) != 0) {
@@ -267,7 +268,8 @@ int cli_map_file(struct cli_map *out, const char *cmd, const char *what, const c
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return cli_fail(cmd, "%s '%s': not a regular file", what, path);
+        return cli_fail(cmd, "%s '%s': not a regular file (a FIFO, socket, device or directory)",
+                        what, path);
     }
     if ((uint64_t)st.st_size > SIZE_MAX) {
         close(fd);

@@ -232,8 +232,8 @@ int cmd_describe(int argc, char **argv)
     if (npos != 1)
         return cli_usage_error(cmd.name, "missing FILE (a .snap state file)");
     const char *path = pos[0];
-    struct cli_map m;
-    if (cli_map_file(&m, cmd.name, "state file", path) != 0)
+    struct cli_input m;
+    if (cli_input_read(&m, cmd.name, "state file", path) != 0)
         return CLI_FAIL;
     const uint8_t *src = m.data ? m.data : (const uint8_t *)"";
 
@@ -296,7 +296,7 @@ int cmd_describe(int argc, char **argv)
     }
     printf(o.json ? "\n}\n" : "\n");
     snap_state_finish(&st);
-    cli_unmap(&m);
+    cli_input_free(&m);
     if (lrc != 0)
         return cli_lib_fail(cmd.name, lrc, &diag, "'%s' is not a valid %s", path, stage);
     return CLI_OK;

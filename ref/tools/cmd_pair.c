@@ -12,16 +12,16 @@
 /* Read and decode an encoded schema-1 state file. @return 0 or CLI_FAIL (printed). */
 static int read_state(struct snap_vm_state *out, const char *cmd, const char *path)
 {
-    struct cli_map m;
-    if (cli_map_file(&m, cmd, "state file", path) != 0)
+    struct cli_input m;
+    if (cli_input_read(&m, cmd, "state file", path) != 0)
         return CLI_FAIL;
     if (m.len > SNAP_MAX_STATE_LEN) {
-        cli_unmap(&m);
+        cli_input_free(&m);
         return cli_fail(cmd, "state file '%s': %zu bytes, over the limit of %u", path, m.len,
                         (unsigned)SNAP_MAX_STATE_LEN);
     }
     int rc = snap_state_decode(out, m.data ? m.data : (const uint8_t *)"", m.len);
-    cli_unmap(&m);
+    cli_input_free(&m);
     if (rc != 0)
         return cli_lib_fail(cmd, rc, NULL, "state file '%s' is not a schema-1 VM state", path);
     return 0;
@@ -111,11 +111,11 @@ int cmd_save(int argc, char **argv)
 
     struct snap_vm_state state;
     memset(&state, 0, sizeof state);
-    struct cli_map mem = {NULL, 0}, dirty = {NULL, 0};
+    struct cli_input mem = {NULL, 0}, dirty = {NULL, 0};
     rc = CLI_FAIL;
     if (read_state(&state, cmd.name, state_path) != 0)
         goto out;
-    if (cli_map_file(&mem, cmd.name, "memory image", mem_path) != 0)
+    if (cli_input_read(&mem, cmd.name, "memory image", mem_path) != 0)
         goto out;
     if (mem.len == 0 || mem.len % page_size != 0) {
         cli_fail(cmd.name,
@@ -131,7 +131,7 @@ int cmd_save(int argc, char **argv)
         goto out;
     }
     if (kind == SNAP_KIND_DIFF) {
-        if (cli_map_file(&dirty, cmd.name, "dirty bitmap", dirty_path) != 0)
+        if (cli_input_read(&dirty, cmd.name, "dirty bitmap", dirty_path) != 0)
             goto out;
         if (dirty.len != snap_bitmap_len(pages)) {
             cli_fail(cmd.name, "dirty bitmap '%s': %zu bytes, expected %llu for %llu pages",
@@ -178,8 +178,8 @@ int cmd_save(int argc, char **argv)
                 id, dir);
     rc = CLI_OK;
 out:
-    cli_unmap(&dirty);
-    cli_unmap(&mem);
+    cli_input_free(&dirty);
+    cli_input_free(&mem);
     snap_state_finish(&state);
     return rc;
 }

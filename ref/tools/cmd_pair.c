@@ -1,9 +1,15 @@
 /* snapref save, load, merge and verify: the adapter commands of docs/ADAPTER.md, each a thin
  * layer over snap_pair_* with the libc I/O table, so that an interposer or libfiu sees every
  * file call the library makes. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli-priv.h"
 
@@ -184,13 +190,60 @@ out:
     return rc;
 }
 
+/* Is path inside the directory rdir (a real path)? */
+static bool path_inside(const char *rpath, const char *rdir)
+{
+    size_t n = strlen(rdir);
+    if (strcmp(rdir, "/") == 0)
+        return true;
+    return strncmp(rpath, rdir, n) == 0 && (rpath[n] == '\0' || rpath[n] == '/');
+}
+
+/* An output of load must not be able to overwrite a file of the pair it loads: refuse a path
+ * inside dir (through links too), or the same file (st_dev, st_ino) as any entry of dir, which
+ * holds every file of the pair and of its chain. @return 0 or CLI_FAIL (printed). */
+static int check_output(const char *cmd, const char *what, const char *path, const char *dir)
+{
+    char rdir[PATH_MAX], rparent[PATH_MAX], rpath[PATH_MAX], parent[PATH_MAX];
+    struct stat st;
+    if (!realpath(dir, rdir))
+        return cli_fail(cmd, "snapshot directory '%s': %s", dir, strerror(errno));
+    if (strlen(path) >= sizeof parent)
+        return cli_fail(cmd, "%s '%s': path too long", what, path);
+    memcpy(parent, path, strlen(path) + 1);
+    if ((realpath(dirname(parent), rparent) && path_inside(rparent, rdir)) ||
+        (realpath(path, rpath) && path_inside(rpath, rdir)))
+        return cli_fail(cmd,
+                        "%s '%s' is inside the snapshot directory '%s': refused, it could "
+                        "overwrite a file of the pair",
+                        what, path, dir);
+    if (stat(path, &st) != 0)
+        return 0; /* a new file: it cannot be a file of the pair */
+    DIR *d = opendir(dir);
+    if (!d)
+        return cli_fail(cmd, "snapshot directory '%s': %s", dir, strerror(errno));
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d)) != NULL;) {
+        struct stat es;
+        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 &&
+            es.st_dev == st.st_dev && es.st_ino == st.st_ino)
+            rc = cli_fail(cmd,
+                          "%s '%s' is the same file as '%s/%s' of the snapshot directory: "
+                          "refused",
+                          what, path, dir, e->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
 int cmd_load(int argc, char **argv)
 {
     static const struct cli_cmd cmd = {
         "load",
         "--dir D --id ID --state-out S --memory-out M",
         "Load and verify the pair <ID> of D (a diff with its base chain) and write the stored\n"
-        "state bytes to S and the full guest memory image to M.",
+        "state bytes to S and the full guest memory image to M. S and M must lie outside D and\n"
+        "must not be (links to) files of D: such outputs are refused.",
         0,
     };
     struct cli_opt opts[] = {
@@ -203,6 +256,9 @@ int cmd_load(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
     const char *dir = opts[0].value, *id = opts[1].value;
+    if (check_output(cmd.name, "state output", opts[2].value, dir) != 0 ||
+        check_output(cmd.name, "memory output", opts[3].value, dir) != 0)
+        return CLI_FAIL;
     struct snap_image img;
     struct snap_diag diag;
     snap_diag_clear(&diag);

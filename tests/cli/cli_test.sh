@@ -423,6 +423,29 @@ EOF2
     grep_in "$T/err" 'not a regular file'
 }
 
+# load must not write its outputs over a file of the pair: a path inside --dir, or the same file
+# reached through a hard link or a symbolic link, is refused and the pair stays loadable.
+case_load_outputs() {
+    gen_full 71 1M 4096 a
+    expect 0 R save --dir "$D" --id vm1 --kind full --state "$T/a.state" --memory "$T/a.mem" \
+        --page-size 4096
+    expect 1 R load --dir "$D" --id vm1 --state-out "$T/s.out" --memory-out "$D/vm1.g1.mem"
+    grep_in "$T/err" 'inside the snapshot directory'
+    expect 1 R load --dir "$D" --id vm1 --state-out "$D/vm1.snap" --memory-out "$T/m.out"
+    expect 1 R load --dir "$D" --id vm1 --state-out "$D/new.state" --memory-out "$T/m.out"
+    [ ! -e "$D/new.state" ] || fail "load wrote an output into the snapshot directory"
+    ln "$D/vm1.g1.mem" "$T/hard.mem"
+    expect 1 R load --dir "$D" --id vm1 --state-out "$T/s.out" --memory-out "$T/hard.mem"
+    grep_in "$T/err" 'same file as'
+    ln -s "$D/vm1.snap" "$T/link.state"
+    expect 1 R load --dir "$D" --id vm1 --state-out "$T/link.state" --memory-out "$T/m.out"
+    rm -f "$T/hard.mem"
+    expect 0 R verify --dir "$D" --id vm1
+    expect 0 R load --dir "$D" --id vm1 --state-out "$T/s.out" --memory-out "$T/m.out"
+    same "$T/a.mem" "$T/m.out"
+    same "$T/a.state" "$T/s.out"
+}
+
 if ! declare -F "case_$CASE" >/dev/null; then
     echo "unknown case '$CASE'" >&2
     exit 99

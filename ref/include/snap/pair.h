@@ -39,7 +39,8 @@ struct snap_save_report {
  * @param[out] out  may be NULL
  * @return 0 when the new pair is committed and durable.
  *         SNAP_EINVAL / SNAP_EINCOMPAT: request refused before any file was created.
- *         SNAP_ENOENT / SNAP_EPAIR / decode errors: diff base missing or unusable (nothing created).
+ *         SNAP_ENOENT / SNAP_EPAIR / SNAP_ELIMIT / decode errors: a state file of the diff's base
+ *         chain missing or one that load would refuse (FORMAT.md 9 step 1; nothing created).
  *         SNAP_EIO / SNAP_ENOMEM: failed; diag->op says where. If diag->op is "fsync-dir-commit"
  *         the commit rename happened and the new pair may be durable or not (ambiguous);
  *         otherwise the committed pair is untouched and the new files were removed (best effort).
@@ -56,9 +57,13 @@ struct snap_image {
     uint8_t *memory;             /* hdr.ram_size bytes */
 };
 
-/* Load and verify <dir>/<id>.snap and its memory file (FORMAT.md 6.1), and for a diff its base
- * chain. @return 0; SNAP_ENOENT; any decode error; SNAP_EPAIR; SNAP_EPAGE (diag->page);
- * SNAP_EINCOMPAT; SNAP_EIO; SNAP_ENOMEM. out is zeroed on failure. */
+/* Load and verify <dir>/<id>.snap (its VM state decoded first) and its memory file (FORMAT.md
+ * 6.1), and for a diff its base chain. Memory: the image plus one level of the chain. Files are
+ * opened without following links and must be regular (6.2).
+ * @return 0; SNAP_ENOENT; any decode error; SNAP_EINCOMPAT; SNAP_EPAIR (memory file, binding,
+ * missing base, a loop in the chain); SNAP_ELIMIT (chain depth); SNAP_EPAGE (diag->page);
+ * SNAP_EIO (an OS call, a link or a file that is not regular); SNAP_ENOMEM. out is zeroed on
+ * failure. */
 int snap_pair_load(struct snap_image *out, const struct snap_io *io, const char *dir,
                    const char *id, struct snap_diag *diag);
 

@@ -302,8 +302,9 @@ int cmd_merge(int argc, char **argv)
     int lrc = snap_pair_merge(&rep, &snap_io_posix, dir, id, &diag);
     if (lrc != 0)
         return cli_lib_fail(cmd.name, lrc, &diag, "merge of '%s' in '%s' failed", id, dir);
-    if (rep.generation == 0)
-        printf("%s is a full snapshot already\n", id);
+    if (rep.already_full)
+        printf("%s is a full snapshot already (generation %llu): nothing was done\n", id,
+               (unsigned long long)rep.generation);
     else
         printf("merged %s into full generation %llu\n", id, (unsigned long long)rep.generation);
     return CLI_OK;

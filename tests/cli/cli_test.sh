@@ -126,8 +126,12 @@ case_merge() {
     expect 0 R load --dir "$D" --id d2 --state-out "$T/s.out" --memory-out "$T/m.out"
     same "$T/d2.mem" "$T/m.out"
     same "$T/b.state" "$T/s.out"
-    # Merging a full pair leaves it as is.
+    # Merging a full pair leaves it as is, and says so.
+    local before
+    before=$(ls -l --time-style=+%s.%N "$D")
     expect 0 R merge --dir "$D" --id d2
+    grep_in "$T/out" '^d2 is a full snapshot already \(generation 2\): nothing was done$'
+    [ "$before" = "$(ls -l --time-style=+%s.%N "$D")" ] || fail "merge of a full pair changed D"
     expect 1 R merge --dir "$D" --id nosuch
 }
 

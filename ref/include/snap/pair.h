@@ -33,6 +33,7 @@ struct snap_save_report {
     uint64_t pages_written;  /* pages stored in the memory file */
     uint8_t snapshot_id[16];
     bool cleanup_incomplete; /* committed and durable, but old files remain (next save removes) */
+    bool already_full;       /* merge only: the pair was full, nothing was written */
 };
 
 /* Save a pair with the commit protocol of FORMAT.md 9.
@@ -75,7 +76,9 @@ int snap_pair_verify(const struct snap_io *io, const char *dir, const char *id,
                      struct snap_diag *diag);
 
 /* Fold diff <id> (and its chain) into a self-contained full pair under the same <id>, with the
- * save protocol; the base pairs are only read. A full <id> is left as is (returns 0).
+ * save protocol; the base pairs are only read. A full <id> is left as is: it is loaded (so it
+ * must be valid), nothing is written, and 0 is returned with out->already_full set and
+ * out->generation its generation.
  * @return as snap_pair_load, then as snap_pair_save. */
 int snap_pair_merge(struct snap_save_report *out, const struct snap_io *io, const char *dir,
                     const char *id, struct snap_diag *diag);

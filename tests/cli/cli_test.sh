@@ -264,7 +264,9 @@ case_usage() {
     expect 2 R capabilities --json
     expect 2 R describe a b
     expect 2 R describe --json=1 x
-    cp "$D/vm1.snap" "$T/-dash.snap"
+    expect 0 R save --dir "$D" --id=-dash --kind full --state "$T/a.state" --memory "$T/a.mem" \
+        --page-size 4096
+    cp "$D/-dash.snap" "$T/-dash.snap"
     pushd "$T" >/dev/null || exit 99
     expect 0 R describe -- -dash.snap
     popd >/dev/null || exit 99
@@ -376,6 +378,33 @@ EOF
     expect 1 R gen --seed 9 --page-size 4096 --base-memory "$T/nosuch" --dirty 10 \
         --memory-out "$T/e.mem" --dirty-out "$T/e.bm"
     grep_in "$T/err" 'nosuch'
+}
+
+# describe checks what load checks of a state file alone (6.1 steps 1-2), the <id> prefix of
+# mem_name included (taken from the file name): on every single-file golden vector its status is
+# ok exactly when the MANIFEST says ok. A file not named <id>.snap says the check was skipped.
+case_describe_vectors() {
+    local v
+    v=$(dirname "$(realpath "$0")")/../vectors
+    [ -f "$v/MANIFEST" ] || { echo "no vectors at $v" >&2; exit 99; }
+    while read -r file want _; do
+        case "$file" in '#'* | */* | '') continue ;; esac
+        if [ "$want" = ok ]; then
+            expect 0 R describe "$v/files/$file"
+        else
+            expect 1 R describe "$v/files/$file"
+            grep_in "$T/out" "$want"
+        fi
+    done <"$v/MANIFEST"
+    cp "$v/files/bad_mem_name_id.snap" "$T/copy.snap.bak"
+    expect 0 R describe "$T/copy.snap.bak"
+    grep_in "$T/out" '^id_check: skipped'
+    expect 1 R describe --json "$v/files/bad_mem_name_id.snap"
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status"] == "invalid" and d["id_check"] == "bad_mem_name_id", d
+assert "SNAP_ECORRUPT" in d["error"] and "mem_name" in d["error"], d' "$T/out" ||
+        fail "describe --json of bad_mem_name_id"
 }
 
 # A --memory input that shrinks during the save: the save must not die of SIGBUS (exit 135, a

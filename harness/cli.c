@@ -4,6 +4,7 @@
 #include "scenario.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,8 @@ void cli_faults_usage(FILE *f)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    fputs("usage: snapcheck faults --impl CMD [options]\n\n"
+    fputs("usage: snapcheck faults --impl CMD [options]\n"
+          "       snapcheck faults --lib PATH [options]\n\n"
           "Runs CMD (an adapter: docs/ADAPTER.md) once per case under the libsnapfault\n"
           "interposer, failing one counted file call (or crashing before/after it) per case,\n"
           "then judges with clean loads: prior-pair, committed, clean-load, recovery,\n"
@@ -32,8 +34,12 @@ void cli_faults_usage(FILE *f)
           "  --impl CMD          IUT command line, split on whitespace (required)\n"
           "  --scenario NAME     run only this scenario (repeatable)\n"
           "  --case ID           run only this case, e.g. full-over-full/9/rename/crash-before\n"
-          "  --tier smoke|full   smoke: one errno, short=half, crashes (default); full: every\n"
-          "                      errno of each call, all short lengths, both crashes\n"
+          "  --tier smoke|full|all  smoke: one errno, short=half, crashes (default); full: every\n"
+          "                      errno of each call, all short lengths, both crashes; both\n"
+          "                      fault 5 calls of each run of like calls (docs/HARNESS.md);\n"
+          "                      all: every call of every run, with the actions of full\n"
+          "  --max-cases N       run a deterministic stratified sample of N cases\n"
+          "  --time-budget S     run cases in stratified order until S seconds have passed\n"
           "  -j N                N parallel workers (default 1)\n"
           "  --shard K/N         run every Nth case starting at the Kth (1-based)\n"
           "  --seed N            seed of the generated states and memory (default 1)\n"
@@ -47,6 +53,10 @@ void cli_faults_usage(FILE *f)
           "  --in-process        reference only: run libsnapref linked into snapcheck in a\n"
           "                      forked child per case instead of exec'ing --impl (faster;\n"
           "                      same case ids, checked against the interposer's census)\n"
+          "  --serve             run the adapter once as `CMD serve`, a fork server that runs\n"
+          "                      each operation in a forked child (docs/ADAPTER.md 9)\n"
+          "  --lib 'PATH [ARG...]'  a C-ABI adapter library (snapcheck/adapter.h) instead of\n"
+          "                      --impl, run by snapcheck-lib-runner as a fork server\n"
           "  -q                  no progress line\n\n"
           "scenarios:\n",
           f);
@@ -116,6 +126,9 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         } else if (!strcmp(a, "--in-process")) {
             out->in_process = true;
             takes = false;
+        } else if (!strcmp(a, "--serve")) {
+            out->serve = true;
+            takes = false;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             out->quiet = true;
             takes = false;
@@ -123,11 +136,16 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             return bad("option %s needs a value", a);
         } else if (!strcmp(a, "--impl")) {
             out->impl_cmd = v;
+        } else if (!strcmp(a, "--lib")) {
+            out->lib = v;
         } else if (!strcmp(a, "--scenario")) {
             if (scenario_find(v) < 0)
                 return bad("unknown scenario '%s'", v);
-            if (out->n_scenarios >= sizeof out->scenarios / sizeof out->scenarios[0])
-                return bad("too many --scenario options (%s)", v);
+            const char **grown =
+                realloc(out->scenarios, (out->n_scenarios + 1) * sizeof *out->scenarios);
+            if (!grown)
+                return bad("out of memory at --scenario %s", v);
+            out->scenarios = grown;
             out->scenarios[out->n_scenarios++] = v;
         } else if (!strcmp(a, "--case")) {
             out->case_id = v;
@@ -136,8 +154,10 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
                 out->tier = TIER_SMOKE;
             else if (!strcmp(v, "full"))
                 out->tier = TIER_FULL;
+            else if (!strcmp(v, "all"))
+                out->tier = TIER_ALL;
             else
-                return bad("--tier must be smoke or full, not '%s'", v);
+                return bad("--tier must be smoke, full or all, not '%s'", v);
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
             if (parse_u64(&n, v) || n < 1 || n > 256)
                 return bad("-j needs a number of workers from 1 to 256, not '%s'", v);
@@ -163,6 +183,15 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             if (parse_u64(&n, v) || n < 512 || n > (1u << 20) || (n & (n - 1)))
                 return bad("--page-size must be a power of two from 512 to 1048576, not '%s'", v);
             out->page_size = (uint32_t)n;
+        } else if (!strcmp(a, "--max-cases")) {
+            if (parse_u64(&n, v) || n < 1 || n > UINT32_MAX)
+                return bad("--max-cases needs a number of cases from 1 to 4294967295, not '%s'",
+                           v);
+            out->max_cases = (unsigned)n;
+        } else if (!strcmp(a, "--time-budget")) {
+            if (parse_u64(&n, v) || n < 1 || n > 31u * 24 * 3600)
+                return bad("--time-budget needs whole seconds from 1 to 2678400, not '%s'", v);
+            out->time_budget = (double)n;
         } else if (!strcmp(a, "--interposer")) {
             out->interposer = v;
         } else {
@@ -171,7 +200,9 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         if (takes)
             i++;
     }
-    if (!out->impl_cmd)
-        return bad("%s", "--impl CMD is required (the implementation under test)");
+    if (out->lib && (out->impl_cmd || out->in_process))
+        return bad("%s", "--lib replaces --impl (and --in-process): give one of them");
+    if (!out->impl_cmd && !out->lib)
+        return bad("%s", "--impl CMD (or --lib PATH) is required (the implementation under test)");
     return CLI_RUN;
 }

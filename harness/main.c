@@ -4,9 +4,12 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
-#include "inproc.h"
+#include "driver.h"
+#include "driver_lib.h"
+#include "driver_serve.h"
 #include "report.h"
 #include "runner.h"
+#include "sample.h"
 #include "scenario.h"
 #include "util.h"
 
@@ -27,6 +30,12 @@
 static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int setup_error(const char *fmt, ...)
 {
+    if (impl_stopped()) {
+        fprintf(stderr, "snapcheck: interrupted (signal %d) during set-up: stopped the IUT, "
+                        "removed the work directory\n",
+                impl_stopped());
+        return EXIT_SETUP;
+    }
     va_list ap;
     va_start(ap, fmt);
     fputs("snapcheck: set-up error: ", stderr);
@@ -74,31 +83,18 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
 
 static int read_capabilities(struct campaign *c)
 {
-    char out[700], err[700];
-    snprintf(out, sizeof out, "%s/capabilities.out", c->workdir);
-    snprintf(err, sizeof err, "%s/capabilities.err", c->workdir);
-    const char *args[] = {"capabilities", NULL};
-    struct impl_result r;
-    impl_run(&r, &c->impl, args, NULL, out, err);
-    if (r.end != IMPL_EXITED || r.code != 0) {
-        char t[240];
-        impl_result_text(t, sizeof t, &r);
-        return setup_error("the IUT fails `%s capabilities`: %s", c->opt.impl_cmd, t);
-    }
-    uint8_t *buf;
-    size_t len;
-    if (file_read(&buf, &len, out, 1 << 16) != 0)
-        return setup_error("cannot read the IUT's capabilities");
+    char buf[1024], err[300];
+    if (c->drv->capabilities(c, buf, sizeof buf, err, sizeof err) != 0)
+        return setup_error("the IUT fails `%s capabilities`: %s", c->opt.impl_cmd, err);
     bool full = false, load = false;
     char *save = NULL;
-    for (char *w = strtok_r((char *)buf, " \t\r\n,", &save); w;
+    for (char *w = strtok_r(buf, " \t\r\n,", &save); w;
          w = strtok_r(NULL, " \t\r\n,", &save)) {
         full |= !strcmp(w, "save-full");
         load |= !strcmp(w, "load");
         c->cap_diff |= !strcmp(w, "save-diff");
         c->cap_merge |= !strcmp(w, "merge");
     }
-    free(buf);
     if (!full || !load)
         return setup_error("the IUT's capabilities lack %s (it must support at least save-full "
                            "and load)",
@@ -110,7 +106,8 @@ static int select_scenarios(struct campaign *c)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    bool want[16] = {false};
+    bool want[sizeof(unsigned) * 8] = {false};
+    c->runs = xcalloc(n, sizeof *c->runs);
     if (c->opt.case_id) {
         const char *slash = strchr(c->opt.case_id, '/');
         size_t len = slash ? (size_t)(slash - c->opt.case_id) : strlen(c->opt.case_id);
@@ -154,6 +151,13 @@ static int run_campaign(struct campaign *c)
 {
     double t0 = now_s();
     char err[1024];
+    static char *lib_cmd; /* --lib: the runner's command line, in place of --impl */
+    if (c->opt.lib) {
+        if (lib_command(&lib_cmd, c->opt.lib, err, sizeof err) != 0)
+            return setup_error("%s", err);
+        c->opt.impl_cmd = lib_cmd;
+        c->opt.serve = true;
+    }
     if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (!impl_executable(&c->impl))
@@ -181,13 +185,20 @@ static int run_campaign(struct campaign *c)
         return setup_error("cannot create %s: %s", c->casesdir, strerror(errno));
     if (c->opt.keep_dir && !c->opt.quiet)
         fprintf(stderr, "snapcheck: keeping every file under %s\n", c->workdir);
-    char ddir[600];
+    static char serve_log[sizeof c->workdir + 16];
+    if (c->opt.serve) {
+        snprintf(serve_log, sizeof serve_log, "%s/serve.log", c->workdir);
+        c->impl.serve = true;
+        c->impl.serve_interposer = c->interposer;
+        c->impl.serve_log = serve_log;
+    }
+    char ddir[sizeof c->workdir + 16];
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
     if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
         return setup_error("%s", err);
-    if (c->opt.in_process && inproc_init(c, err, sizeof err) != 0)
+    if (c->drv->init(c, err, sizeof err) != 0)
         return setup_error("%s", err);
     if ((rc = read_capabilities(c)) != 0)
         return rc;
@@ -198,27 +209,42 @@ static int run_campaign(struct campaign *c)
     struct sc_case *all = NULL;
     unsigned n_all = 0;
     for (unsigned r = 0; r < c->n_runs; r++) {
-        if (scenario_prepare(c, &c->runs[r], err, sizeof err) != 0)
+        const char *name = table[c->runs[r].scenario].name;
+        rc = scenario_prepare(c, &c->runs[r], err, sizeof err);
+        if (rc < 0) {
+            free(all);
             return setup_error("%s%s", err,
                                c->opt.in_process && !strstr(err, "--in-process")
                                    ? " (--in-process judges with the linked-in reference: is "
                                      "--impl the reference?)"
                                    : "");
-        census_enumerate(&all, &n_all, &cap, &c->runs[r], table[c->runs[r].scenario].name,
-                         c->opt.tier);
+        }
+        if (rc > 0) { /* a clean-run finding: the scenario's only case */
+            if (!c->opt.quiet)
+                fprintf(stderr, "snapcheck: scenario %s: the IUT fails a clean run (finding "
+                                "clean-run); its cases are not run\n", name);
+            census_add_clean_run(&all, &n_all, &cap, &c->runs[r], name);
+            continue;
+        }
+        census_enumerate(&all, &n_all, &cap, &c->runs[r], name, c->opt.tier);
     }
-    /* --case (searched in both tiers, so a reproducer works whatever the default), shard. */
+    /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
+     * tier), shard. */
     if (c->opt.case_id) {
         struct sc_case *hit = NULL;
         for (unsigned i = 0; i < n_all; i++)
             if (!strcmp(all[i].id, c->opt.case_id))
                 hit = &all[i];
-        if (!hit && c->opt.tier == TIER_SMOKE) {
+        if (!hit && c->opt.tier != TIER_ALL) {
             struct sc_case *full = NULL;
             unsigned n_full = 0, cap_full = 0;
-            for (unsigned r = 0; r < c->n_runs; r++)
-                census_enumerate(&full, &n_full, &cap_full, &c->runs[r],
-                                 table[c->runs[r].scenario].name, TIER_FULL);
+            for (unsigned r = 0; r < c->n_runs; r++) {
+                const char *name = table[c->runs[r].scenario].name;
+                if (c->runs[r].clean_run)
+                    census_add_clean_run(&full, &n_full, &cap_full, &c->runs[r], name);
+                else
+                    census_enumerate(&full, &n_full, &cap_full, &c->runs[r], name, TIER_ALL);
+            }
             free(all);
             all = full;
             n_all = n_full;
@@ -240,21 +266,37 @@ static int run_campaign(struct campaign *c)
         if (i % c->opt.shard_n == c->opt.shard_k - 1)
             c->cases[c->n_cases++] = all[i];
     free(all);
+    sample_apply(c, now_s());
+    unsigned collapsed = 0;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        collapsed += c->runs[r].collapsed;
     if (c->opt.list) {
         for (unsigned i = 0; i < c->n_cases; i++)
             printf("%s\n", c->cases[i].id);
+        if (collapsed && !c->opt.quiet)
+            fprintf(stderr, "snapcheck: run reduction: %u counted calls collapsed (not faulted; "
+                            "--tier all faults them)\n", collapsed);
         return EXIT_HELD;
     }
     if (!c->opt.quiet) {
         fprintf(stderr, "snapcheck: %u cases (%s tier", c->n_cases,
-                c->opt.tier == TIER_FULL ? "full" : "smoke");
+                c->opt.tier == TIER_ALL ? "all" : c->opt.tier == TIER_FULL ? "full" : "smoke");
         for (unsigned r = 0; r < c->n_runs; r++)
-            fprintf(stderr, ", %s: %u calls", table[c->runs[r].scenario].name, c->runs[r].n_calls);
+            fprintf(stderr, ", %s: %u calls%s", table[c->runs[r].scenario].name,
+                    c->runs[r].n_calls, c->runs[r].clean_run ? " (clean-run finding)" : "");
+        if (collapsed)
+            fprintf(stderr, "; run reduction: %u calls collapsed (--tier all faults them)",
+                    collapsed);
         fprintf(stderr, "), %u workers\n", c->opt.jobs);
+        if (c->n_enumerated > c->n_cases || c->deadline > 0)
+            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata)\n",
+                    c->deadline > 0 ? "at most" : "sampled", c->n_cases, c->n_enumerated,
+                    sample_strata(c->cases, c->n_cases));
     }
     runner_alloc_results(c);
     if (runner_run(c) != 0)
         return setup_error("the runner failed (see above)");
+    sample_finish(c);
     double secs = now_s() - t0;
     report_text(stdout, c, secs);
     fflush(stdout);
@@ -273,23 +315,28 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {
     case CLI_EXIT_OK:
+        free(c.opt.scenarios);
         return EXIT_HELD;
     case CLI_EXIT_USAGE:
+        free(c.opt.scenarios);
         return EXIT_SETUP;
     case CLI_RUN:
         break;
     }
+    c.drv = driver_select(&c.opt);
     impl_init_signals();
     runner_catch_signals();
     int rc = run_campaign(&c);
+    serve_stop();
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     runner_free_results(&c);
     free(c.cases);
-    if (c.opt.in_process)
-        inproc_finish(&c);
+    c.drv->finish(&c);
     for (unsigned r = 0; r < c.n_runs; r++)
-        dir_image_finish(&c.runs[r].tpl);
+        scenario_run_finish(&c.runs[r]);
+    free(c.runs);
+    free(c.opt.scenarios);
     dataset_finish(&c.data);
     impl_finish(&c.impl);
     return rc;

@@ -6,9 +6,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before", "crash-after"};
+static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before", "crash-after",
+                                                  "clean-run"};
 
 void report_totals(struct report_totals *out, const struct campaign *c)
 {
@@ -121,8 +123,24 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     if (t.not_reached)
         fprintf(out, "note: in %u cases the fault was not reached (fewer calls than the census)\n",
                 t.not_reached);
-    fprintf(out, "VERDICT: %s (%u cases, %u findings, %.1f s, impl: %s)\n",
-            t.findings ? "FAIL" : "PASS", t.cases, t.findings, seconds, c->opt.impl_cmd);
+    unsigned collapsed = 0, nondet = 0;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        collapsed += c->runs[r].collapsed;
+    for (unsigned i = 0; i < c->n_cases; i++)
+        nondet += c->results[i].nondeterministic;
+    if (collapsed)
+        fprintf(out, "note: run reduction: %u counted calls in runs of like calls were not "
+                     "faulted (--tier all faults them)\n", collapsed);
+    char sampled[64] = "", nd[160] = "";
+    if (c->n_enumerated > c->n_cases)
+        snprintf(sampled, sizeof sampled, "sampled %u of %u cases", t.cases, c->n_enumerated);
+    else
+        snprintf(sampled, sizeof sampled, "%u cases", t.cases);
+    if (nondet)
+        snprintf(nd, sizeof nd, ", non-deterministic implementation in %u cases: see "
+                                "docs/ADAPTER.md section 5", nondet);
+    fprintf(out, "VERDICT: %s (%s, %u findings%s, %.1f s, impl: %s)\n",
+            t.findings ? "FAIL" : "PASS", sampled, t.findings, nd, seconds, c->opt.impl_cmd);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -160,11 +178,13 @@ static void json_trace(FILE *f, const char *trace)
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[256];
-        snprintf(line, sizeof line, "%.*s", (int)(len < 255 ? len : 255), p);
+        char *line = xmalloc(len + 1); /* whole: a trace line is never cut */
+        memcpy(line, p, len);
+        line[len] = 0;
         if (!first)
             fputc(',', f);
         json_str(f, line);
+        free(line);
         first = false;
         p += len + (nl ? 1 : 0);
     }
@@ -185,7 +205,10 @@ int report_json(const char *path, const struct campaign *c, double seconds)
     fprintf(f, "{\"tool\":\"snapcheck\",\"version\":\"%s\",\"impl\":", SNAPCHECK_VERSION);
     json_str(f, c->opt.impl_cmd);
     fprintf(f, ",\"tier\":\"%s\",\"seed\":%llu,\"page_size\":%u,\"seconds\":%.3f",
-            c->opt.tier == TIER_FULL ? "full" : "smoke", (unsigned long long)c->opt.seed,
+            c->opt.tier == TIER_ALL    ? "all"
+            : c->opt.tier == TIER_FULL ? "full"
+                                       : "smoke",
+            (unsigned long long)c->opt.seed,
             (unsigned)c->opt.page_size, seconds);
     fprintf(f, ",\"verdict\":\"%s\",\"cases\":%u,\"passed\":%u,\"ambiguous\":%u",
             t.findings ? "fail" : "pass", t.cases, t.passed, t.ambiguous);

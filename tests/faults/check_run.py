@@ -2,7 +2,7 @@
 """Run snapcheck and check its verdict: exit code, JSON report, expected oracle, stderr text.
 
 usage: check_run.py --exit N [--oracle NAME] [--finding-call CALL] [--stderr TEXT]
-                    [--max-findings N] [--junit] -- snapcheck faults ...
+                    [--stdout TEXT] [--min-cases N] [--junit] -- snapcheck faults ...
 The JSON (and JUnit) paths are added by this script. Exits 1 with a reason on any mismatch.
 """
 import argparse
@@ -20,6 +20,7 @@ def main():
     ap.add_argument("--oracle", action="append", default=[])
     ap.add_argument("--finding-call")
     ap.add_argument("--stderr")
+    ap.add_argument("--stdout", action="append", default=[])
     ap.add_argument("--min-cases", type=int, default=1)
     ap.add_argument("--junit", action="store_true")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -36,6 +37,9 @@ def main():
             sys.exit(f"FAIL: exit {p.returncode}, expected {a.exit}")
         if a.stderr and a.stderr not in p.stderr:
             sys.exit(f"FAIL: stderr lacks {a.stderr!r}")
+        for text in a.stdout:
+            if text not in p.stdout:
+                sys.exit(f"FAIL: stdout lacks {text!r}")
         if a.exit == 2:
             if os.path.exists(jpath):
                 sys.exit("FAIL: a set-up error must not write a report")

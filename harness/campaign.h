@@ -79,6 +79,8 @@ struct scenario_run {
     char tpl_recovery_why[400]; /* "" when that recovery held */
 };
 
+struct driver_ops;
+
 struct campaign {
     struct options opt;
     struct impl impl;
@@ -92,6 +94,7 @@ struct campaign {
     struct sc_case *cases;
     unsigned n_cases;
     struct case_result *results; /* n_cases, shared memory while running */
+    const struct driver_ops *drv; /* runs the IUT (driver.h) */
 };
 
 #endif

@@ -4,7 +4,7 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
-#include "inproc.h"
+#include "driver.h"
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
@@ -74,31 +74,18 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
 
 static int read_capabilities(struct campaign *c)
 {
-    char out[700], err[700];
-    snprintf(out, sizeof out, "%s/capabilities.out", c->workdir);
-    snprintf(err, sizeof err, "%s/capabilities.err", c->workdir);
-    const char *args[] = {"capabilities", NULL};
-    struct impl_result r;
-    impl_run(&r, &c->impl, args, NULL, out, err);
-    if (r.end != IMPL_EXITED || r.code != 0) {
-        char t[240];
-        impl_result_text(t, sizeof t, &r);
-        return setup_error("the IUT fails `%s capabilities`: %s", c->opt.impl_cmd, t);
-    }
-    uint8_t *buf;
-    size_t len;
-    if (file_read(&buf, &len, out, 1 << 16) != 0)
-        return setup_error("cannot read the IUT's capabilities");
+    char buf[1024], err[300];
+    if (c->drv->capabilities(c, buf, sizeof buf, err, sizeof err) != 0)
+        return setup_error("the IUT fails `%s capabilities`: %s", c->opt.impl_cmd, err);
     bool full = false, load = false;
     char *save = NULL;
-    for (char *w = strtok_r((char *)buf, " \t\r\n,", &save); w;
+    for (char *w = strtok_r(buf, " \t\r\n,", &save); w;
          w = strtok_r(NULL, " \t\r\n,", &save)) {
         full |= !strcmp(w, "save-full");
         load |= !strcmp(w, "load");
         c->cap_diff |= !strcmp(w, "save-diff");
         c->cap_merge |= !strcmp(w, "merge");
     }
-    free(buf);
     if (!full || !load)
         return setup_error("the IUT's capabilities lack %s (it must support at least save-full "
                            "and load)",
@@ -187,7 +174,7 @@ static int run_campaign(struct campaign *c)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
     if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
         return setup_error("%s", err);
-    if (c->opt.in_process && inproc_init(c, err, sizeof err) != 0)
+    if (c->drv->init(c, err, sizeof err) != 0)
         return setup_error("%s", err);
     if ((rc = read_capabilities(c)) != 0)
         return rc;
@@ -279,6 +266,7 @@ int main(int argc, char **argv)
     case CLI_RUN:
         break;
     }
+    c.drv = driver_select(&c.opt);
     impl_init_signals();
     runner_catch_signals();
     int rc = run_campaign(&c);
@@ -286,8 +274,7 @@ int main(int argc, char **argv)
         path_remove_tree(c.workdir);
     runner_free_results(&c);
     free(c.cases);
-    if (c.opt.in_process)
-        inproc_finish(&c);
+    c.drv->finish(&c);
     for (unsigned r = 0; r < c.n_runs; r++)
         dir_image_finish(&c.runs[r].tpl);
     dataset_finish(&c.data);

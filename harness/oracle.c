@@ -70,35 +70,6 @@ enum load_match oracle_classify(const char *state_out, const char *mem_out,
     return m;
 }
 
-void oracle_load(struct load_outcome *out, const struct campaign *c, const char *dir,
-                 const char *id, const char *out_dir, const struct payload *prior,
-                 const struct payload *expect_new, const char *err_path)
-{
-    char so[600], mo[600];
-    snprintf(so, sizeof so, "%s/state.out", out_dir);
-    snprintf(mo, sizeof mo, "%s/memory.out", out_dir);
-    unlink(so);
-    unlink(mo);
-    const char *args[] = {"load", "--dir",        dir, "--id", id, "--state-out",
-                          so,     "--memory-out", mo,  NULL};
-    impl_run(&out->r, &c->impl, args, NULL, NULL, err_path);
-    char rtext[240];
-    impl_result_text(rtext, sizeof rtext, &out->r);
-    if (out->r.end != IMPL_EXITED) {
-        out->match = LOAD_BROKEN;
-        snprintf(out->text, sizeof out->text, "load %s", rtext);
-        return;
-    }
-    if (out->r.code != 0) {
-        out->match = LOAD_NONE;
-        snprintf(out->text, sizeof out->text, "load %s: no pair", rtext);
-        return;
-    }
-    char why[160];
-    out->match = oracle_classify(so, mo, prior, expect_new, why, sizeof why);
-    snprintf(out->text, sizeof out->text, "load exit 0: %s", why);
-}
-
 void oracle_judge_save(struct case_result *res, const struct impl_result *step,
                        const struct load_outcome *load, bool had_prior, bool same_bytes)
 {

@@ -20,12 +20,6 @@ struct load_outcome {
     char text[320]; /* "exit 0: the new pair", "exit 1 (stderr: ...): no pair" */
 };
 
-/* Run a clean load of id in dir, outputs under out_dir, and classify it against prior (NULL
- * when there is none) and expect_new. When both have the same bytes the result is LOAD_PRIOR. */
-void oracle_load(struct load_outcome *out, const struct campaign *c, const char *dir,
-                 const char *id, const char *out_dir, const struct payload *prior,
-                 const struct payload *expect_new, const char *err_path);
-
 /* Classify a loaded state blob and memory image held in memory. */
 enum load_match oracle_classify_bytes(const uint8_t *state, size_t state_len, const uint8_t *mem,
                                       size_t mem_len, const struct payload *prior,

@@ -91,9 +91,8 @@ static void worker(struct campaign *c, unsigned w)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     impl_init_signals();
-    if (c->opt.in_process)
-        for (unsigned r = 0; r < c->n_runs; r++)
-            dir_image_dontfork(&c->runs[r].tpl);
+    for (unsigned r = 0; r < c->n_runs; r++)
+        dir_image_dontfork(&c->runs[r].tpl);
     for (;;) {
         unsigned i = atomic_fetch_add(&head->next, 1);
         if (i >= c->n_cases)

@@ -7,7 +7,6 @@
 #include "scenario.h"
 #include "census.h"
 #include "dirimage.h"
-#include "inproc.h"
 #include "oracle.h"
 #include "util.h"
 
@@ -106,76 +105,32 @@ bool scenario_supported(const struct campaign *c, const struct scenario *s)
     return true;
 }
 
-/* Arguments of `save` of payload p as id (diff when base is set). */
-struct argv_buf {
-    const char *v[24];
-    char page[16];
-};
-
-static const char *const *save_args(struct argv_buf *b, const struct campaign *c, const char *dir,
-                                    const char *id, const struct payload *p, const char *base)
+/* The request of a save of payload p as id (diff when base is set). */
+static struct step_req save_req(const char *dir, const char *id, int payload, const char *base)
 {
-    snprintf(b->page, sizeof b->page, "%u", (unsigned)c->data.page_size);
-    unsigned n = 0;
-    b->v[n++] = "save";
-    b->v[n++] = "--dir";
-    b->v[n++] = dir;
-    b->v[n++] = "--id";
-    b->v[n++] = id;
-    b->v[n++] = "--kind";
-    b->v[n++] = base ? "diff" : "full";
-    if (base) {
-        b->v[n++] = "--base";
-        b->v[n++] = base;
-    }
-    b->v[n++] = "--state";
-    b->v[n++] = p->state_path;
-    b->v[n++] = "--memory";
-    b->v[n++] = p->mem_path;
-    if (base) {
-        b->v[n++] = "--dirty";
-        b->v[n++] = p->dirty_path;
-    }
-    b->v[n++] = "--page-size";
-    b->v[n++] = b->page;
-    b->v[n] = NULL;
-    return b->v;
+    struct step_req r = {.op = base ? OP_SAVE_DIFF : OP_SAVE_FULL,
+                         .dir = dir,
+                         .id = id,
+                         .base_id = base,
+                         .payload = payload};
+    return r;
 }
 
-/* Arguments of the scenario's step on dir (load outputs into out_dir). */
-static const char *const *step_args(struct argv_buf *b, char *so, char *mo, size_t cap,
-                                    const struct campaign *c, const struct scenario *s,
-                                    const char *dir, const char *out_dir)
+/* The request of the scenario's step on dir (a load writes its outputs into out_dir). */
+static struct step_req step_req(char *so, char *mo, size_t cap, const struct scenario *s,
+                                const char *dir, const char *out_dir)
 {
-    switch (s->op) {
-    case OP_SAVE_FULL:
-        return save_args(b, c, dir, s->id, &c->data.p[s->step_payload], NULL);
-    case OP_SAVE_DIFF:
-        return save_args(b, c, dir, s->id, &c->data.p[s->step_payload], s->base_id);
-    case OP_MERGE:
-        b->v[0] = "merge";
-        b->v[1] = "--dir";
-        b->v[2] = dir;
-        b->v[3] = "--id";
-        b->v[4] = s->id;
-        b->v[5] = NULL;
-        return b->v;
-    case OP_LOAD:
-        break;
+    struct step_req r = {.op = s->op, .dir = dir, .id = s->id};
+    if (s->op == OP_SAVE_FULL || s->op == OP_SAVE_DIFF) {
+        r.payload = s->step_payload;
+        r.base_id = s->op == OP_SAVE_DIFF ? s->base_id : NULL;
+    } else if (s->op == OP_LOAD) {
+        snprintf(so, cap, "%s/step-state.out", out_dir);
+        snprintf(mo, cap, "%s/step-memory.out", out_dir);
+        r.state_out = so;
+        r.memory_out = mo;
     }
-    snprintf(so, cap, "%s/step-state.out", out_dir);
-    snprintf(mo, cap, "%s/step-memory.out", out_dir);
-    b->v[0] = "load";
-    b->v[1] = "--dir";
-    b->v[2] = dir;
-    b->v[3] = "--id";
-    b->v[4] = s->id;
-    b->v[5] = "--state-out";
-    b->v[6] = so;
-    b->v[7] = "--memory-out";
-    b->v[8] = mo;
-    b->v[9] = NULL;
-    return b->v;
+    return r;
 }
 
 static int count_entries(const char *dir)
@@ -184,15 +139,12 @@ static int count_entries(const char *dir)
     return dir_list(names, sizeof names, dir);
 }
 
-/* A clean load, judged: by the IUT's own load (exec), or in memory (--in-process). */
+/* A clean judging load through the campaign's driver. */
 static void judge_load(struct load_outcome *out, const struct campaign *c, const char *dir,
                        const char *id, const char *out_dir, const struct payload *prior,
                        const struct payload *expect_new, const char *err_path)
 {
-    if (c->opt.in_process)
-        inproc_load(out, c, dir, id, prior, expect_new);
-    else
-        oracle_load(out, c, dir, id, out_dir, prior, expect_new, err_path);
+    c->drv->load(out, c, dir, id, out_dir, prior, expect_new, err_path);
 }
 
 /* Clean recovery save of the smaller payload as id, then its load: oracle 4. @return 0 when it
@@ -200,22 +152,12 @@ static void judge_load(struct load_outcome *out, const struct campaign *c, const
 static int recover(const struct campaign *c, const struct scenario *s, const char *dir,
                    const char *case_dir, char *why, size_t why_cap)
 {
-    struct argv_buf b;
     struct impl_result r;
     char err_path[600];
     snprintf(err_path, sizeof err_path, "%s/recovery.err", case_dir);
     const struct payload *rec = &c->data.p[P_RECOVERY];
-    if (c->opt.in_process) {
-        char lib[300];
-        if (inproc_save(c, dir, s->id, P_RECOVERY, NULL, lib, sizeof lib) != 0) {
-            snprintf(why, why_cap, "the clean recovery save (1 MiB) failed: %s", lib);
-            return -1;
-        }
-        r.end = IMPL_EXITED;
-        r.code = 0;
-    } else {
-        impl_run(&r, &c->impl, save_args(&b, c, dir, s->id, rec, NULL), NULL, NULL, err_path);
-    }
+    struct step_req req = save_req(dir, s->id, P_RECOVERY, NULL);
+    c->drv->step(&r, c, &req, NULL, err_path);
     if (r.end != IMPL_EXITED || r.code != 0) {
         char t[240];
         impl_result_text(t, sizeof t, &r);
@@ -278,57 +220,10 @@ static int judge_template(const struct campaign *c, struct scenario_run *run, ch
     return 0;
 }
 
-/* --in-process: the linked-in library must make the very calls the interposer counted, in
- * the same order, or the case ids would not mean the same thing in both modes. */
-static int census_cross_check(const struct campaign *c, const struct scenario_run *run,
-                              const char *cdir, char *err, size_t err_cap)
-{
-    const struct scenario *s = &TABLE[run->scenario];
-    char d[760], trace[760], so[760], mo[760], errp[760];
-    snprintf(d, sizeof d, "%s/inproc-d", cdir);
-    snprintf(trace, sizeof trace, "%s/inproc-trace", cdir);
-    snprintf(so, sizeof so, "%s/inproc-state.out", cdir);
-    snprintf(mo, sizeof mo, "%s/inproc-memory.out", cdir);
-    snprintf(errp, sizeof errp, "%s/inproc.err", cdir);
-    if (dir_image_write(&run->tpl, d) != 0) {
-        snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
-        return -1;
-    }
-    struct impl_result r;
-    inproc_step(&r, c, s, d, trace, NULL, so, mo, errp, NULL);
-    struct scenario_run *mine = xcalloc(1, sizeof *mine);
-    int rc = -1;
-    if (r.end != IMPL_EXITED || r.code != 0) {
-        char t[240];
-        impl_result_text(t, sizeof t, &r);
-        snprintf(err, err_cap,
-                 "--in-process: the linked-in reference fails the clean step of "
-                 "scenario %s: %s",
-                 s->name, t);
-    } else if (census_read(mine, trace, err, err_cap) == 0) {
-        unsigned n = mine->n_calls < run->n_calls ? mine->n_calls : run->n_calls;
-        unsigned i = 0;
-        while (i < n && !strcmp(mine->calls[i], run->calls[i]))
-            i++;
-        if (i == n && mine->n_calls == run->n_calls)
-            rc = 0;
-        else
-            snprintf(err, err_cap,
-                     "--in-process: the linked-in reference's calls differ from what the "
-                     "interposer counted for '%s' in scenario %s at call %u (%s vs %s); is "
-                     "--impl the reference? Run without --in-process",
-                     c->opt.impl_cmd, s->name, i + 1, i < mine->n_calls ? mine->calls[i] : "end",
-                     i < run->n_calls ? run->calls[i] : "end");
-    }
-    free(mine);
-    return rc;
-}
-
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
     char cdir[600], d[700], trace[700], errp[700], t[240];
-    struct argv_buf b;
     struct impl_result r;
     if (fmt_path(run->template_dir, sizeof run->template_dir, "%s/template-%s", c->workdir,
                  s->name) ||
@@ -348,9 +243,8 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
             snprintf(err, err_cap, "cannot read %s: %s", run->template_dir, strerror(errno));
             return -1;
         }
-        impl_run(&r, &c->impl,
-                 save_args(&b, c, run->template_dir, ss->id, &c->data.p[ss->payload], ss->base),
-                 NULL, NULL, errp);
+        struct step_req req = save_req(run->template_dir, ss->id, ss->payload, ss->base);
+        c->drv->step(&r, c, &req, NULL, errp);
         if (r.end != IMPL_EXITED || r.code != 0) {
             impl_result_text(t, sizeof t, &r);
             snprintf(err, err_cap,
@@ -377,8 +271,9 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
         return -1;
     }
     char so[700], mo[700];
-    struct impl_faults f = {.interposer = c->interposer, .dir = d, .trace = trace};
-    impl_run(&r, &c->impl, step_args(&b, so, mo, sizeof so, c, s, d, cdir), &f, NULL, errp);
+    struct step_req req = step_req(so, mo, sizeof so, s, d, cdir);
+    if (c->drv->census(&r, c, &req, trace, errp, &run->tpl, cdir, err, err_cap) != 0)
+        return -1;
     if (r.end != IMPL_EXITED || r.code != 0) {
         impl_result_text(t, sizeof t, &r);
         snprintf(err, err_cap,
@@ -421,8 +316,6 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
                  s->name, c->interposer);
         return -1;
     }
-    if (c->opt.in_process && census_cross_check(c, run, cdir, err, err_cap) != 0)
-        return -1;
     char why[400];
     if (recover(c, s, d, cdir, why, sizeof why) != 0) {
         snprintf(err, err_cap, "the IUT fails the clean run of scenario %s: %s", s->name, why);
@@ -465,12 +358,12 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         oracle_finding(res, "setup", "scenario %s was not prepared", s->name);
         return;
     }
-    /* --in-process: the case directory holds hard links to a per-worker copy of the
-     * template (no copying), safe because the fault io reports any in-place write. */
+    /* A driver that reports in-place writes lets the case directory hold hard links to a
+     * per-worker copy of the template (no copying). */
     char links[760], marker[760];
     snprintf(links, sizeof links, "%s.template-%s", case_dir, s->name);
     snprintf(marker, sizeof marker, "%s/in-place", case_dir);
-    bool linked = c->opt.in_process && !c->opt.keep_dir;
+    bool linked = c->drv->in_place_watch && !c->opt.keep_dir;
     if (linked && access(links, F_OK) != 0 && dir_image_write(&run->tpl, links) != 0)
         linked = false;
     if (mkdir(case_dir, 0755) != 0 ||
@@ -479,15 +372,11 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
                        strerror(errno));
         return;
     }
-    struct argv_buf b;
     struct impl_result step;
-    struct impl_faults f = {
-        .interposer = c->interposer, .dir = d, .trace = trace, .fault_case = fcase};
-    const char *const *args = step_args(&b, so, mo, sizeof so, c, s, d, case_dir);
-    if (c->opt.in_process)
-        inproc_step(&step, c, s, d, trace, fcase, so, mo, errp, linked ? marker : NULL);
-    else
-        impl_run(&step, &c->impl, args, &f, NULL, errp);
+    struct step_faults f = {
+        .trace = trace, .fault_case = fcase, .in_place_marker = linked ? marker : NULL};
+    struct step_req req = step_req(so, mo, sizeof so, s, d, case_dir);
+    c->drv->step(&step, c, &req, &f, errp);
     impl_result_text(res->step, sizeof res->step, &step);
     trace_excerpt(res->trace, sizeof res->trace, trace, d, k->ordinal, &res->fault_reached);
     if (step.end == IMPL_KILLED)

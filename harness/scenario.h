@@ -5,8 +5,7 @@
 #define SNAPCHECK_SCENARIO_H
 
 #include "campaign.h"
-
-enum step_op { OP_SAVE_FULL, OP_SAVE_DIFF, OP_MERGE, OP_LOAD };
+#include "driver.h"
 
 struct setup_save {
     const char *id;

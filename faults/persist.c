@@ -966,8 +966,22 @@ static void canonical(struct inode *in)
     in->n = k;
 }
 
+static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigned cut,
+                              const unsigned *lost, unsigned n_lost, unsigned torn, bool errseq);
+
 struct pt_state *pt_state_build(const struct pt_trace *t, enum pt_model m, unsigned cut,
                                 const unsigned *lost, unsigned n_lost, unsigned torn)
+{
+    return build(t, m, cut, lost, n_lost, torn, true);
+}
+
+struct pt_state *pt_state_build_traced(const struct pt_trace *t)
+{
+    return build(t, PT_PREFIX, t->n_ops, NULL, 0, 0, false);
+}
+
+static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigned cut,
+                              const unsigned *lost, unsigned n_lost, unsigned torn, bool errseq)
 {
     struct pt_state *s = calloc(1, sizeof *s);
     if (!s)
@@ -993,7 +1007,8 @@ struct pt_state *pt_state_build(const struct pt_trace *t, enum pt_model m, unsig
         const struct pt_op *o = &t->ops[i];
         if (o->kind == PK_NONE || o->kind == PK_FSYNC || o->kind == PK_DIRSYNC)
             continue;
-        if (t->x[i].lost_at <= cut || (m != PT_PREFIX && in_set(lost, n_lost, o->ordinal)))
+        if ((errseq && t->x[i].lost_at <= cut) ||
+            (m != PT_PREFIX && in_set(lost, n_lost, o->ordinal)))
             continue;
         if (apply(s, o, o->ordinal == torn && tear_point(o) != 0) != 0)
             goto fail;

@@ -79,6 +79,10 @@ struct pt_state *pt_state_build(const struct pt_trace *t, enum pt_model m, unsig
                                 const unsigned *lost, unsigned n_lost, unsigned torn);
 void pt_state_destroy(struct pt_state *s); /* NULL accepted */
 
+/* The directory as the traced process left it (every call applied, failed fsyncs dropping
+ * nothing: the page cache still holds the data), for the trace-completeness audit. */
+struct pt_state *pt_state_build_traced(const struct pt_trace *t);
+
 /* Digest of the state's names and bytes: equal digests mean equal directories. */
 uint64_t pt_state_digest(const struct pt_state *s);
 

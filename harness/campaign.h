@@ -40,6 +40,12 @@ struct options {
     const char *interposer;
     bool quiet;
     bool in_process; /* libsnapref linked in, fork without exec (inproc.h) */
+    /* snapcheck crash (crash.h): the command, --model (bit per enum pt_model; 0: posix),
+     * --export-corpus, --budget (states per cut above the exhaustive bound). */
+    bool crash;
+    unsigned models;
+    const char *export_corpus;
+    unsigned budget;
 };
 
 struct sc_case {

@@ -46,6 +46,9 @@ struct step_faults {
     /* Drivers with in_place_watch: created when the step opens an existing file of dir for
      * writing (NULL: not watched). Lets the caller hard-link case directories. */
     const char *in_place_marker;
+    /* SNAPFAULT_TRACE_DATA: the written bytes too (docs/FAULTS.md 5), for snapcheck crash. A
+     * driver that cannot record them runs the step through the interposer (NULL: none). */
+    const char *trace_data;
 };
 
 struct driver_ops {

@@ -165,6 +165,8 @@ void impl_run(struct impl_result *out, const struct impl *im, const char *const 
         owned[nowned++] = xasprintf("SNAPFAULT_TRACE=%s", f->trace);
     if (f && f->fault_case)
         owned[nowned++] = xasprintf("SNAPFAULT_CASE=%s", f->fault_case);
+    if (f && f->trace_data)
+        owned[nowned++] = xasprintf("SNAPFAULT_TRACE_DATA=%s", f->trace_data);
     for (size_t i = 0; i < nowned; i++)
         envp[k++] = owned[i];
     envp[k] = NULL;

@@ -4,6 +4,7 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
+#include "crash.h"
 #include "driver.h"
 #include "report.h"
 #include "runner.h"
@@ -193,6 +194,10 @@ static int run_campaign(struct campaign *c)
                                    : "");
         census_enumerate(&all, &n_all, &cap, &c->runs[r], table[c->runs[r].scenario].name,
                          c->opt.tier);
+    }
+    if (c->opt.crash) { /* snapcheck crash: the same set-up, then its own exploration */
+        free(all);
+        return crash_run(c, t0);
     }
     /* --case (searched in both tiers, so a reproducer works whatever the default), shard. */
     if (c->opt.case_id) {

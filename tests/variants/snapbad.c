@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -385,6 +386,26 @@ static int fsync_dir(const char *dir)
     return snap_io_fsync_dir(io, dir, &d) == 0 ? 0 : diag_fail(&d, "fsync directory");
 }
 
+/* no-dir-fsync: the library's cleanup (step 8) would fsync the directory; this table makes
+ * that fsync a no-op too, so the variant never makes a directory entry durable. */
+static int fsync_skip_dirs(void *ctx, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return snap_io_posix.fsync(ctx, fd);
+}
+
+static const struct snap_io *cleanup_io(void)
+{
+    static struct snap_io no_dir_fsync;
+    if (protocol != P_NO_DIR_FSYNC)
+        return io;
+    no_dir_fsync = snap_io_posix;
+    no_dir_fsync.fsync = fsync_skip_dirs;
+    return &no_dir_fsync;
+}
+
 /* The correct protocol of FORMAT.md 9, steps 2-8, with the hooks of the one-bug variants. */
 static int save_commit(const struct request *rq)
 {
@@ -428,7 +449,8 @@ static int save_commit(const struct request *rq)
     rc = 0;
     struct snap_diag d;
     snap_diag_clear(&d);
-    if (snap_pair_cleanup(NULL, io, rq->dir, rq->id, &d) != 0 || fsync_dir(rq->dir) != 0)
+    if (snap_pair_cleanup(NULL, cleanup_io(), rq->dir, rq->id, &d) != 0 ||
+        fsync_dir(rq->dir) != 0)
         fprintf(stderr, "snapbad: save %s: committed, old files remain\n", rq->id);
     goto out;
 out_unlink_all:

@@ -82,6 +82,9 @@ struct scenario_run {
      * gave on exactly these bytes: a case that leaves the directory unchanged reuses them. */
     struct dir_image tpl;
     int tpl_recovery_files;     /* files after a recovery save on the template */
+    /* The trace-completeness audit (crash_audit): "" when the replayed data trace gives
+     * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
+    char unchecked[700];
     char tpl_recovery_why[400]; /* "" when that recovery held */
 };
 

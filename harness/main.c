@@ -256,7 +256,10 @@ static int run_campaign(struct campaign *c)
         return EXIT_SETUP;
     struct report_totals t;
     report_totals(&t, c);
-    return t.findings ? EXIT_FINDINGS : EXIT_HELD;
+    bool unchecked = false;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        unchecked |= c->runs[r].unchecked[0] != 0;
+    return t.findings || unchecked ? EXIT_FINDINGS : EXIT_HELD;
 }
 
 int main(int argc, char **argv)

@@ -121,8 +121,19 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     if (t.not_reached)
         fprintf(out, "note: in %u cases the fault was not reached (fewer calls than the census)\n",
                 t.not_reached);
-    fprintf(out, "VERDICT: %s (%u cases, %u findings, %.1f s, impl: %s)\n",
-            t.findings ? "FAIL" : "PASS", t.cases, t.findings, seconds, c->opt.impl_cmd);
+    unsigned unchecked = 0;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].unchecked[0]) {
+            unchecked++;
+            fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name,
+                    c->runs[r].unchecked);
+        }
+    fprintf(out, "VERDICT: %s (%u cases, %u findings, %u unchecked, %.1f s, impl: %s)%s\n",
+            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", t.cases, t.findings, unchecked,
+            seconds, c->opt.impl_cmd,
+            unchecked && !t.findings ? " -- the IUT changed files through calls the interposer "
+                                       "did not see: no verdict for those scenarios"
+                                     : "");
 }
 
 static void json_str(FILE *f, const char *s)
@@ -187,8 +198,21 @@ int report_json(const char *path, const struct campaign *c, double seconds)
     fprintf(f, ",\"tier\":\"%s\",\"seed\":%llu,\"page_size\":%u,\"seconds\":%.3f",
             c->opt.tier == TIER_FULL ? "full" : "smoke", (unsigned long long)c->opt.seed,
             (unsigned)c->opt.page_size, seconds);
+    bool unchecked = false;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        unchecked |= c->runs[r].unchecked[0] != 0;
     fprintf(f, ",\"verdict\":\"%s\",\"cases\":%u,\"passed\":%u,\"ambiguous\":%u",
-            t.findings ? "fail" : "pass", t.cases, t.passed, t.ambiguous);
+            t.findings ? "fail" : unchecked ? "unchecked" : "pass", t.cases, t.passed,
+            t.ambiguous);
+    fputs(",\"unchecked\":[", f);
+    for (unsigned r = 0, n = 0; r < c->n_runs; r++)
+        if (c->runs[r].unchecked[0]) {
+            fprintf(f, "%s{\"scenario\":\"%s\",\"why\":", n++ ? "," : "",
+                    table[c->runs[r].scenario].name);
+            json_str(f, c->runs[r].unchecked);
+            fputc('}', f);
+        }
+    fputc(']', f);
     fprintf(f, ",\"not_reached\":%u,\"scenarios\":[", t.not_reached);
     bool first = true;
     for (unsigned r = 0; r < c->n_runs; r++) {

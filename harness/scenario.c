@@ -6,6 +6,7 @@
  * count against the clean baseline (5). Judging runs never have the interposer loaded. */
 #include "scenario.h"
 #include "census.h"
+#include "crash.h"
 #include "dirimage.h"
 #include "oracle.h"
 #include "util.h"
@@ -220,6 +221,36 @@ static int judge_template(const struct campaign *c, struct scenario_run *run, ch
     return 0;
 }
 
+/* The trace-completeness audit (docs/CRASH.md): the step once more on a copy of the template
+ * with the data trace; replayed, that trace must give exactly what the step left, or the IUT
+ * changed files behind the interposer and the scenario is UNCHECKED. */
+static int audit(const struct campaign *c, struct scenario_run *run, const char *cdir, char *err,
+                 size_t err_cap)
+{
+    const struct scenario *s = &TABLE[run->scenario];
+    char d[760], trace[760], data[760], errp[760], so[760], mo[760];
+    snprintf(d, sizeof d, "%s/audit-d", cdir);
+    snprintf(trace, sizeof trace, "%s/audit-trace", cdir);
+    snprintf(data, sizeof data, "%s/audit-trace.data", cdir);
+    snprintf(errp, sizeof errp, "%s/audit.err", cdir);
+    if (dir_image_write(&run->tpl, d) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
+        return -1;
+    }
+    struct step_req req = step_req(so, mo, sizeof so, s, d, cdir);
+    struct step_faults f = {.trace = trace, .trace_data = data};
+    struct impl_result r;
+    c->drv->step(&r, c, &req, &f, errp);
+    char diff[600];
+    int rc = crash_audit(trace, data, d, run->template_dir, diff, sizeof diff);
+    run->unchecked[0] = 0;
+    if (rc != 0)
+        snprintf(run->unchecked, sizeof run->unchecked,
+                 "the directory the step left differs from its replayed data trace: %s",
+                 diff);
+    return 0;
+}
+
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
@@ -308,6 +339,8 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
         }
     }
     if (census_read(run, trace, err, err_cap) != 0)
+        return -1;
+    if (audit(c, run, cdir, err, err_cap) != 0)
         return -1;
     if (run->n_calls == 0) {
         snprintf(err, err_cap,

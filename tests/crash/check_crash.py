@@ -16,7 +16,9 @@ import tempfile
 
 
 def judge(rc, rep, args):
-    if not isinstance(rep, dict) or rep.get("command") != "crash":
+    if not isinstance(rep, dict) or rep.get("tool") != "snapcheck":
+        return "the JSON report is not a snapcheck report"
+    if args.command == "crash" and rep.get("command") != "crash":
         return "the JSON report is not a snapcheck crash report"
     findings = rep.get("findings", [])
     unchecked = rep.get("unchecked", [])
@@ -25,7 +27,7 @@ def judge(rc, rep, args):
             return "expected PASS, got exit %d, %d findings, %d unchecked: %s" % (
                 rc, len(findings), len(unchecked),
                 "; ".join(f["id"] + " " + f["oracle"] for f in findings[:5]))
-        if rep.get("states", 0) <= 0:
+        if rep.get("states", rep.get("cases", 0)) <= 0:
             return "no state was judged"
         return None
     if args.expect_unchecked:
@@ -58,6 +60,7 @@ def main():
     g.add_argument("--expect-pass", action="store_true")
     g.add_argument("--expect-unchecked", action="store_true")
     ap.add_argument("--expect-model")
+    ap.add_argument("--command", default="crash", choices=["crash", "faults"])
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     if not args.snapcheck or not os.path.exists(args.snapcheck):
@@ -65,7 +68,7 @@ def main():
     extra = [a for a in args.rest if a != "--"]
     with tempfile.TemporaryDirectory() as tmp:
         rp = os.path.join(tmp, "report.json")
-        cmd = [args.snapcheck, "crash", "--impl", args.impl, "-q", "--json", rp] + extra
+        cmd = [args.snapcheck, args.command, "--impl", args.impl, "-q", "--json", rp] + extra
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if p.returncode not in (0, 1) or not os.path.exists(rp):
             print("snapcheck failed (exit %d): %s" % (p.returncode, p.stderr.strip()))

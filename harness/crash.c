@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -218,6 +219,13 @@ struct uctx {
     struct verdicts v;
     struct seen exported;
     struct seen sigs; /* minimal counterexamples reported */
+    double prof[6];   /* seconds: build, write, load, base, recovery, cleanup */
+    struct memo *memo;
+    unsigned n_memo, cap_memo;
+    unsigned long memo_hits;
+    bool no_memo;                   /* SNAPCHECK_CRASH_NO_MEMO=1: judge every state */
+    int ifd;                        /* inotify */
+    const struct pt_state *tpl_state; /* the template as a state (base files' digests) */
     struct unit_result *res;
     struct crash_finding *found;
     unsigned n_found;
@@ -229,6 +237,13 @@ struct uctx {
     bool list;
     int err;
 };
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static bool is_exit_cut(const struct uctx *x, unsigned cut)
 {
@@ -327,14 +342,178 @@ static void export_state(struct uctx *x, const struct pt_state *st)
     }
 }
 
+/* The base pair's files are the template's, untouched, under their names: its load would
+ * repeat the one verified at set-up (the assumption snapcheck faults makes too). */
+static bool base_intact(const struct uctx *x, const struct pt_state *st)
+{
+    for (unsigned i = 0; i < x->run->tpl.n; i++) {
+        const struct dir_file *f = &x->run->tpl.files[i];
+        if (!f->marked)
+            continue;
+        bool ok = false;
+        for (unsigned k = 0; k < pt_state_files(st) && !ok; k++) {
+            const char *name;
+            uint64_t size, dg;
+            bool untouched;
+            pt_state_file(st, k, &name, &size, &dg, &untouched);
+            ok = untouched && !strcmp(name, f->name) && size == f->len &&
+                 dg == pt_state_name_digest(x->tpl_state, f->name);
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The files the judging runs opened in the state directory, seen through inotify. */
+struct opened {
+    int fd; /* the unit's inotify descriptor (closing one waits for the kernel: keep it) */
+    int wd;
+    bool overflow;
+    char **names;
+    unsigned n;
+};
+
+static void opened_start(struct opened *o, int ifd, const char *dir)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = ifd;
+    o->wd = ifd >= 0 ? inotify_add_watch(ifd, dir, IN_OPEN) : -1;
+}
+
+static void opened_collect(struct opened *o)
+{
+    if (o->fd < 0 || o->wd < 0) {
+        o->overflow = true;
+        return;
+    }
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(o->fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            if (ev->mask & IN_Q_OVERFLOW)
+                o->overflow = true;
+            if (ev->wd == o->wd && (ev->mask & IN_OPEN) && ev->len && ev->name[0]) {
+                bool dup = false;
+                for (unsigned i = 0; i < o->n && !dup; i++)
+                    dup = !strcmp(o->names[i], ev->name);
+                if (!dup) {
+                    o->names = realloc(o->names, (o->n + 1) * sizeof *o->names);
+                    if (!o->names) {
+                        o->overflow = true;
+                        o->n = 0;
+                    } else {
+                        o->names[o->n++] = xstrdup(ev->name);
+                    }
+                }
+            }
+            p += sizeof *ev + ev->len;
+        }
+    }
+    inotify_rm_watch(o->fd, o->wd);
+}
+
+static void opened_finish(struct opened *o)
+{
+    for (unsigned i = 0; i < o->n; i++)
+        free(o->names[i]);
+    free(o->names);
+}
+
+/* Memo of verdicts by what the judging runs could see: the names in the directory and the
+ * bytes of the files they opened (inotify). A state with the same names and the same bytes in
+ * those files gets the same verdict without running the IUT: its runs would read exactly the
+ * same things. The assumption (docs/CRASH.md): the IUT's judging runs are a function of the
+ * directory's names and of the bytes of the files they open. */
+struct memo {
+    uint64_t names_hash;
+    bool exit_kind;
+    unsigned n;
+    char **names;
+    uint64_t *digests;
+    int bad;
+    char oracle[24], detail[400], load[320];
+};
+
+static uint64_t names_hash(const struct pt_state *st)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned i = 0; i < pt_state_files(st); i++) {
+        const char *name;
+        uint64_t size, dg;
+        bool un;
+        pt_state_file(st, i, &name, &size, &dg, &un);
+        for (const char *p = name; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        h = (h ^ 0x2f) * 1099511628211ull;
+    }
+    return h;
+}
+
+static const struct memo *memo_find(const struct uctx *x, const struct pt_state *st,
+                                    bool exit_kind)
+{
+    uint64_t nh = names_hash(st);
+    for (unsigned i = 0; i < x->n_memo; i++) {
+        const struct memo *m = &x->memo[i];
+        if (m->names_hash != nh || m->exit_kind != exit_kind)
+            continue;
+        bool same = true;
+        for (unsigned k = 0; k < m->n && same; k++)
+            same = pt_state_name_digest(st, m->names[k]) == m->digests[k];
+        if (same)
+            return m;
+    }
+    return NULL;
+}
+
+static void memo_add(struct uctx *x, const struct pt_state *st, bool exit_kind,
+                     const struct opened *op, int bad, const char *oracle, const char *detail,
+                     const char *load)
+{
+    if (op->overflow || x->no_memo)
+        return;
+    if (x->n_memo == x->cap_memo) {
+        x->cap_memo = x->cap_memo ? x->cap_memo * 2 : 64;
+        x->memo = realloc(x->memo, x->cap_memo * sizeof *x->memo);
+        if (!x->memo) {
+            x->n_memo = x->cap_memo = 0;
+            return;
+        }
+    }
+    struct memo *m = &x->memo[x->n_memo];
+    memset(m, 0, sizeof *m);
+    m->names_hash = names_hash(st);
+    m->exit_kind = exit_kind;
+    m->names = xcalloc(op->n ? op->n : 1, sizeof *m->names);
+    m->digests = xcalloc(op->n ? op->n : 1, sizeof *m->digests);
+    for (unsigned i = 0; i < op->n; i++) {
+        uint64_t d = pt_state_name_digest(st, op->names[i]);
+        if (!d)
+            continue; /* created by the judging runs themselves */
+        m->names[m->n] = xstrdup(op->names[i]);
+        m->digests[m->n++] = d;
+    }
+    m->bad = bad;
+    say(m->oracle, sizeof m->oracle, "%s", oracle);
+    say(m->detail, sizeof m->detail, "%s", detail);
+    say(m->load, sizeof m->load, "%s", load);
+    x->n_memo++;
+}
+
 /* Judge the state: 0 held, 1 broke an oracle (oracle, detail, load filled). full: also the
  * recovery save and the leftovers count (not needed while shrinking). */
 static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool full,
-                 char *oracle, size_t ocap, char *detail, size_t dcap, char *load, size_t lcap)
+                 char *oracle, size_t ocap, char *detail, size_t dcap, char *load, size_t lcap,
+                 struct opened *op)
 {
     const struct campaign *c = x->c;
     const struct scenario *s = x->s;
     char err[400];
+    double t0 = mono();
     say(x->sdir, sizeof x->sdir, "%s/s%u", x->udir, x->seq++);
     if (pt_state_write(st, x->sdir, x->store, err, sizeof err) != 0) {
         x->err = 1;
@@ -345,8 +524,14 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
     const struct payload *fresh = &c->data.p[s->expect_new];
     struct load_outcome lo;
+    double t1 = mono();
+    x->prof[1] += t1 - t0;
+    if (op)
+        opened_start(op, x->ifd, x->sdir);
     c->drv->load(&lo, c, x->sdir, s->id, x->udir, prior, fresh, x->errp);
     say(load, lcap, "%s", lo.text);
+    double t2 = mono();
+    x->prof[2] += t2 - t1;
     int bad = 0;
     bool durable = is_exit_cut(x, cut) && x->exited0;
     if (durable) {
@@ -380,7 +565,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
                      is_exit_cut(x, cut) ? "after the failed step" : "during the step", why);
         }
     }
-    if (!bad && s->base_payload >= 0) {
+    if (!bad && s->base_payload >= 0 && !base_intact(x, st)) {
         const struct payload *bp = &c->data.p[s->base_payload];
         struct load_outcome bl;
         c->drv->load(&bl, c, x->sdir, s->base_id, x->udir, bp, bp, x->errp);
@@ -392,6 +577,8 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
             say(load, lcap, "%s", bl.text);
         }
     }
+    double t3 = mono();
+    x->prof[3] += t3 - t2;
     if (!bad && full) {
         struct impl_result r;
         struct step_req req = {
@@ -422,9 +609,14 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
             }
         }
     }
+    double t4 = mono();
+    x->prof[4] += t4 - t3;
+    if (op)
+        opened_collect(op);
     tpl_repair(x);
     if (!x->c->opt.keep_dir || !bad)
         path_remove_tree(x->sdir);
+    x->prof[5] += mono() - t4;
     str_replace_all(detail, dcap, x->sdir, "<state>");
     str_replace_all(load, lcap, x->sdir, "<state>");
     return bad;
@@ -518,7 +710,7 @@ static unsigned shrink(struct uctx *x, unsigned model, unsigned cut, unsigned *l
         if (pt_choice_allowed(x->t, model, cut, trial, k)) {
             struct pt_state *st = pt_state_build(x->t, model, cut, trial, k, 0);
             char o2[24], d2[400], l2[320];
-            if (st && judge(x, st, cut, false, o2, sizeof o2, d2, sizeof d2, l2, sizeof l2) &&
+            if (st && judge(x, st, cut, false, o2, sizeof o2, d2, sizeof d2, l2, sizeof l2, NULL) &&
                 !strcmp(o2, oracle))
                 still = true;
             pt_state_destroy(st);
@@ -541,7 +733,9 @@ static int on_choice(void *arg, const unsigned *lost, unsigned n_lost, unsigned 
         return 1;
     struct model_stats *ms = &x->res->m[x->model];
     ms->choices++;
+    double tb = mono();
     struct pt_state *st = pt_state_build(x->t, x->model, x->cut, lost, n_lost, torn);
+    x->prof[0] += mono() - tb;
     if (!st) {
         x->err = 1;
         say(x->res->setup_why, sizeof x->res->setup_why, "out of memory building a state");
@@ -581,8 +775,22 @@ static int on_choice(void *arg, const unsigned *lost, unsigned n_lost, unsigned 
     }
     ms->judged++;
     char oracle[24], detail[400], load[320];
-    int bad = judge(x, st, x->cut, true, oracle, sizeof oracle, detail, sizeof detail, load,
-                    sizeof load);
+    int bad;
+    const struct memo *hit = memo_find(x, st, exit_kind);
+    if (hit) {
+        ms->judged--;
+        x->memo_hits++;
+        bad = hit->bad;
+        say(oracle, sizeof oracle, "%s", hit->oracle);
+        say(detail, sizeof detail, "%s", hit->detail);
+        say(load, sizeof load, "%s", hit->load);
+    } else {
+        struct opened op;
+        bad = judge(x, st, x->cut, true, oracle, sizeof oracle, detail, sizeof detail, load,
+                    sizeof load, &op);
+        memo_add(x, st, exit_kind, &op, bad, oracle, detail, load);
+        opened_finish(&op);
+    }
     pt_state_destroy(st);
     if (!bad) {
         seen_add(&x->v.held, key);
@@ -692,6 +900,7 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
     x->res = res;
     x->found = found;
     x->list = c->opt.list;
+    x->ifd = -1;
     say(x->udir, sizeof x->udir, "%s/crash-%u", c->workdir, index);
     say(x->store, sizeof x->store, "%s/store", x->udir);
     say(x->errp, sizeof x->errp, "%s/iut.err", x->udir);
@@ -742,6 +951,9 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
     }
     pt_state_destroy(whole);
     tpl_snapshot(x);
+    x->tpl_state = pt_state_build(x->t, PT_PREFIX, 0, NULL, 0, 0);
+    x->no_memo = getenv("SNAPCHECK_CRASH_NO_MEMO") && atoi(getenv("SNAPCHECK_CRASH_NO_MEMO"));
+    x->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     unsigned last = pt_trace_last(x->t);
     unsigned exhaustive = c->opt.tier == TIER_FULL ? 10 : 8;
     unsigned budget = c->opt.budget ? c->opt.budget : c->opt.tier == TIER_FULL ? 256 : 64;
@@ -786,6 +998,23 @@ out:
     res->done = 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (getenv("SNAPCHECK_CRASH_PROFILE"))
+        fprintf(stderr,
+                "profile unit %u: build %.3f s, write %.3f s, load %.3f s, base load %.3f s, "
+                "recovery %.3f s, cleanup %.3f s, memo hits %lu, total %.3f s\n",
+                index, x->prof[0], x->prof[1], x->prof[2], x->prof[3], x->prof[4], x->prof[5],
+                x->memo_hits,
+                mono() - (double)t0.tv_sec - (double)t0.tv_nsec / 1e9);
+    pt_state_destroy((struct pt_state *)x->tpl_state);
+    if (x->tpl_state && x->ifd >= 0)
+        close(x->ifd);
+    for (unsigned i = 0; i < x->n_memo; i++) {
+        for (unsigned k = 0; k < x->memo[i].n; k++)
+            free(x->memo[i].names[k]);
+        free(x->memo[i].names);
+        free(x->memo[i].digests);
+    }
+    free(x->memo);
     pt_trace_destroy(x->t);
     for (unsigned m = 0; m < PT_MODEL_COUNT; m++)
         free(x->dedup[m].keys);

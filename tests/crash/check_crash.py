@@ -61,6 +61,8 @@ def main():
     g.add_argument("--expect-unchecked", action="store_true")
     ap.add_argument("--expect-model")
     ap.add_argument("--command", default="crash", choices=["crash", "faults"])
+    ap.add_argument("--same-without-memo", action="store_true",
+                    help="run again with SNAPCHECK_CRASH_NO_MEMO=1: the same states and findings")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     if not args.snapcheck or not os.path.exists(args.snapcheck):
@@ -75,6 +77,18 @@ def main():
             return 99
         with open(rp, encoding="utf-8") as f:
             rep = json.load(f)
+        if args.same_without_memo:
+            env = dict(os.environ, SNAPCHECK_CRASH_NO_MEMO="1")
+            p2 = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+            with open(rp, encoding="utf-8") as f:
+                rep2 = json.load(f)
+            a = (p.returncode, rep["states"], sorted(f["id"] for f in rep["findings"]))
+            b = (p2.returncode, rep2["states"], sorted(f["id"] for f in rep2["findings"]))
+            if a != b or rep2["judged"] <= rep["judged"]:
+                print("FAIL: the verdict memo changed the result: %s vs %s (judged %d vs %d)"
+                      % (a, b, rep["judged"], rep2["judged"]))
+                return 1
     why = judge(p.returncode, rep, args)
     if why:
         print("FAIL: " + why)

@@ -46,6 +46,7 @@ struct options {
     unsigned models;
     const char *export_corpus;
     unsigned budget;
+    unsigned ram_mib; /* --ram-mib: size of the generated images (default 2) */
 };
 
 struct sc_case {

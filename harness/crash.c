@@ -65,6 +65,18 @@ int crash_option(struct options *o, const char *a, const char *v)
         }
         return 1;
     }
+    if (!strcmp(a, "--ram-mib")) {
+        char *end;
+        unsigned long n = strtoul(v, &end, 10);
+        if (*end || !*v || n < 2 || n > 4096) {
+            fprintf(stderr, "snapcheck crash: --ram-mib needs a size in MiB from 2 to 4096, not "
+                            "'%s'\n",
+                    v);
+            return -1;
+        }
+        o->ram_mib = (unsigned)n;
+        return 1;
+    }
     if (!strcmp(a, "--export-corpus")) {
         o->export_corpus = v;
         return 1;
@@ -107,6 +119,7 @@ void crash_usage(FILE *f)
           "  --json FILE, --junit FILE, --list, --keep DIR, --page-size N, --interposer PATH\n"
           "  --in-process         reference only: judge with libsnapref linked in\n"
           "  --export-corpus DIR  write each distinct torn or partial state and memory file\n"
+          "  --ram-mib N          size of the generated guest images (default 2)\n"
           "  -q                   no progress line\n\n"
           "exit status: 0 every oracle held, 1 findings or an unchecked scenario, 2 usage or\n"
           "set-up error\n",

@@ -173,7 +173,8 @@ static int run_campaign(struct campaign *c)
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
-    if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
+    if (dataset_create_sized(&c->data, ddir, c->opt.seed, c->opt.page_size,
+                             c->opt.ram_mib ? c->opt.ram_mib : 2, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (c->drv->init(c, err, sizeof err) != 0)
         return setup_error("%s", err);

@@ -61,6 +61,8 @@ def main():
     g.add_argument("--expect-unchecked", action="store_true")
     ap.add_argument("--expect-model")
     ap.add_argument("--command", default="crash", choices=["crash", "faults"])
+    ap.add_argument("--expect-corpus", action="store_true",
+                    help="with --export-corpus: torn or partial state and memory files written")
     ap.add_argument("--same-without-memo", action="store_true",
                     help="run again with SNAPCHECK_CRASH_NO_MEMO=1: the same states and findings")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
@@ -71,12 +73,22 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rp = os.path.join(tmp, "report.json")
         cmd = [args.snapcheck, args.command, "--impl", args.impl, "-q", "--json", rp] + extra
+        corpus = os.path.join(tmp, "corpus")
+        if args.expect_corpus:
+            cmd += ["--export-corpus", corpus]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if p.returncode not in (0, 1) or not os.path.exists(rp):
             print("snapcheck failed (exit %d): %s" % (p.returncode, p.stderr.strip()))
             return 99
         with open(rp, encoding="utf-8") as f:
             rep = json.load(f)
+        if args.expect_corpus:
+            for kind in ("state", "memory"):
+                d = os.path.join(corpus, kind)
+                files = os.listdir(d) if os.path.isdir(d) else []
+                if not files:
+                    print("FAIL: --export-corpus wrote no %s file" % kind)
+                    return 1
         if args.same_without_memo:
             env = dict(os.environ, SNAPCHECK_CRASH_NO_MEMO="1")
             p2 = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -1115,6 +1115,17 @@ struct report {
     unsigned unchecked;
 };
 
+/* true when unit i is the first UNCHECKED unit of its scenario (one report per scenario). */
+static bool first_unchecked(const struct report *r, unsigned i)
+{
+    if (!r->res[i].unchecked)
+        return false;
+    for (unsigned k = 0; k < i; k++)
+        if (r->res[k].unchecked && r->units[k].run == r->units[i].run)
+            return false;
+    return true;
+}
+
 static void reproducer(char *dst, size_t cap, const struct campaign *c, const char *id)
 {
     say(dst, cap, "snapcheck crash --impl '%s'%s --case '%s'", c->opt.impl_cmd,
@@ -1156,7 +1167,7 @@ static void report_text_crash(FILE *out, const struct report *r)
         }
     }
     for (unsigned i = 0; i < r->n_units; i++)
-        if (r->res[i].unchecked)
+        if (first_unchecked(r, i))
             fprintf(out, "UNCHECKED %s: %s\n\n", tab[c->runs[r->units[i].run].scenario].name,
                     r->res[i].unchecked_why);
     fprintf(out, "%-16s %-14s %8s %8s %8s %8s\n", "scenario", "model", "choices", "states",
@@ -1277,7 +1288,7 @@ static int report_json_crash(const char *path, const struct report *r)
     fputs("],\"unchecked\":[", f);
     first = true;
     for (unsigned i = 0; i < r->n_units; i++)
-        if (r->res[i].unchecked) {
+        if (first_unchecked(r, i)) {
             fprintf(f, "%s{\"scenario\":\"%s\",\"why\":", first ? "" : ",",
                     tab[c->runs[r->units[i].run].scenario].name);
             json_s(f, r->res[i].unchecked_why);
@@ -1447,7 +1458,7 @@ int crash_run(struct campaign *c, double t0)
             r.findings += res[i].m[m].findings;
             r.choices += res[i].m[m].choices;
         }
-        r.unchecked += res[i].unchecked;
+        r.unchecked += first_unchecked(&r, i);
     }
     r.seconds = now_mono() - t0;
     report_text_crash(stdout, &r);

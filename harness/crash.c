@@ -153,6 +153,7 @@ struct unit_result {
     char step[240]; /* how the recorded step ended */
     struct model_stats m[PT_MODEL_COUNT];
     double seconds;
+    double explore_seconds; /* enumeration and judging (after recording and audit) */
     unsigned n_findings; /* kept in the file after this struct */
 };
 
@@ -964,6 +965,7 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
     }
     pt_state_destroy(whole);
     tpl_snapshot(x);
+    double explore0 = mono();
     x->tpl_state = pt_state_build(x->t, PT_PREFIX, 0, NULL, 0, 0);
     x->no_memo = getenv("SNAPCHECK_CRASH_NO_MEMO") && atoi(getenv("SNAPCHECK_CRASH_NO_MEMO"));
     x->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -1002,6 +1004,7 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
                 x->err = 1;
         }
     }
+    res->explore_seconds = mono() - explore0;
     if (x->err) {
         res->setup_error = 1;
         if (!res->setup_why[0])
@@ -1246,7 +1249,8 @@ static int report_json_crash(const char *path, const struct report *r)
         fprintf(f, "%s{\"scenario\":\"%s\",\"fsync_fails\":%u,\"step\":", i ? "," : "",
                 tab[c->runs[r->units[i].run].scenario].name, r->units[i].fail_at);
         json_s(f, u->step);
-        fprintf(f, ",\"seconds\":%.3f,\"models\":{", u->seconds);
+        fprintf(f, ",\"seconds\":%.3f,\"explore_seconds\":%.3f,\"models\":{", u->seconds,
+                u->explore_seconds);
         bool first = true;
         for (unsigned m = 0; m < PT_MODEL_COUNT; m++) {
             if (!(c->opt.models & (1u << m)))

@@ -47,6 +47,7 @@ void cli_faults_usage(FILE *f)
           "  --page-size N       page size given to the IUT (default 4096)\n"
           "  --interposer PATH   libsnapfault.so (else $SNAPCHECK_INTERPOSER, the build path,\n"
           "                      or next to the snapcheck executable)\n"
+          "  --ram-mib N         size of the generated guest images in MiB (default 2)\n"
           "  --in-process        reference only: run libsnapref linked into snapcheck in a\n"
           "                      forked child per case instead of exec'ing --impl (faster;\n"
           "                      same case ids, checked against the interposer's census)\n"
@@ -119,7 +120,7 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             else
                 cli_faults_usage(stdout);
             return CLI_EXIT_OK;
-        } else if (out->crash && v && (copt = crash_option(out, a, v)) != 0) {
+        } else if (v && (copt = crash_option(out, a, v)) != 0) {
             if (copt < 0)
                 return CLI_EXIT_USAGE;
         } else if (!strcmp(a, "--list")) {

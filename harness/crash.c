@@ -44,6 +44,8 @@ static void say(char *dst, size_t cap, const char *fmt, ...)
 
 int crash_option(struct options *o, const char *a, const char *v)
 {
+    if (!o->crash && strcmp(a, "--ram-mib") != 0)
+        return 0; /* snapcheck faults takes only --ram-mib of these */
     if (!strcmp(a, "--model")) {
         if (!strcmp(v, "all")) {
             o->models = (1u << PT_MODEL_COUNT) - 1;
@@ -694,12 +696,12 @@ static void describe(char *dst, size_t cap, const struct uctx *x, unsigned model
             if (!o || !f || o->kind != PK_WRITE || o->ino != f->ino)
                 continue;
             pt_op_describe(d, sizeof d, t, k);
-            say(line, sizeof line, "%s%s", first ? "; dropped by the failed fsync: " : ", ",
-                     d);
+            say(line, sizeof line, ", %s", d);
             if (first) {
                 char fs[120];
                 pt_op_describe(fs, sizeof fs, t, x->u->fail_at);
-                say(line, sizeof line, "; dropped by the failed %s (Linux errseq): %s", fs, d);
+                say(line, sizeof line, "%sdropped by %s, Linux errseq: %s", dst[0] ? "; " : "",
+                    fs, d);
             }
             str_append(dst, cap, line);
             first = false;
@@ -816,7 +818,7 @@ static int on_choice(void *arg, const unsigned *lost, unsigned n_lost, unsigned 
     unsigned *l = xmalloc((n_lost ? n_lost : 1) * sizeof *l);
     memcpy(l, lost, n_lost * sizeof *l);
     unsigned n = n_lost;
-    bool shrunk = false;
+    bool shrunk = n <= 1; /* one lost call (or none, or one torn write) is minimal already */
     if (n > 1 && !x->case_set) {
         n = shrink(x, x->model, x->cut, l, n, oracle);
         shrunk = true;

@@ -9,7 +9,8 @@
 
 #include <stdio.h>
 
-/* A crash option of the command line (--model, --export-corpus, --budget) with value v.
+/* A crash option of the command line (--model, --export-corpus, --budget; --ram-mib, which
+ * snapcheck faults takes too) with value v.
  * @return 1 when it was one (consumed), 0 when not, -1 on a bad value (message printed). */
 int crash_option(struct options *o, const char *a, const char *v);
 

@@ -1,11 +1,17 @@
-/* The in-process mode (see inproc.h).
+/* The in-process driver (--in-process; see driver.h): libsnapref is linked into snapcheck, each
+ * faulted step runs in a forked child (no exec) through a counting, fault-injecting struct
+ * snap_io that follows the interposer's contract (same counted calls, names, ordinals, actions
+ * and trace lines: docs/FAULTS.md); clean steps and judging loads run in the worker itself, a
+ * load compared in memory. The census is taken by the exec driver under the real interposer,
+ * then once more in process, and must agree call by call, so case ids and reproducers are those
+ * of the exec mode.
  * Method: struct fault_io wraps snap_io_posix. A call is counted when its path lies in the case
  * directory (the directory itself included) or its fd was opened from such a path; pread,
  * fsize and list are not counted, as the interposer does not see them (it wraps no read call,
  * and opendir's open happens inside libc). Counted calls are named as the interposer names the
  * libc entry points libsnapref reaches (open64, pwrite64, fsync, close, rename, unlink). */
-#include "inproc.h"
-#include "scenario.h"
+#include "census.h"
+#include "driver-priv.h"
 #include "util.h"
 
 #include <model.h>
@@ -22,7 +28,7 @@
 
 static struct snap_vm_state states[P_COUNT];
 
-int inproc_init(struct campaign *c, char *err, size_t err_cap)
+static int inproc_init(struct campaign *c, char *err, size_t err_cap)
 {
     for (int i = 0; i < P_COUNT; i++) {
         int rc = snap_state_decode(&states[i], c->data.p[i].state, c->data.p[i].state_len);
@@ -35,7 +41,7 @@ int inproc_init(struct campaign *c, char *err, size_t err_cap)
     return 0;
 }
 
-void inproc_finish(struct campaign *c)
+static void inproc_finish(struct campaign *c)
 {
     (void)c;
     for (int i = 0; i < P_COUNT; i++)
@@ -53,6 +59,7 @@ struct fault_io {
     struct sf_action act;
     const char *in_place_marker;
     unsigned char counted_fd[MAX_FD];
+    char *fd_path[MAX_FD]; /* the file's current path, as the interposer reads it in /proc */
 };
 
 static bool in_dir(const struct fault_io *f, const char *path)
@@ -81,6 +88,9 @@ static void put_line(const struct fault_io *f, const struct op *o, bool done, lo
     if (f->trace_fd < 0)
         return;
     char line[2048], fd[24] = "-", off[24] = "-", len[24] = "-", res[24] = "-";
+    const char *path = o->path;
+    if (!path && o->fd >= 0 && o->fd < MAX_FD)
+        path = f->fd_path[o->fd];
     if (o->fd >= 0)
         snprintf(fd, sizeof fd, "%d", o->fd);
     if (o->offset >= 0)
@@ -91,7 +101,7 @@ static void put_line(const struct fault_io *f, const struct op *o, bool done, lo
         snprintf(res, sizeof res, "%lld", result);
     const char *en = err ? sf_errno_name(err) : NULL;
     int n = snprintf(line, sizeof line, "%lu\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f->count,
-                     o->call, o->path ? o->path : "-", o->path2 ? o->path2 : "-", fd, off, len, res,
+                     o->call, path ? path : "-", o->path2 ? o->path2 : "-", fd, off, len, res,
                      err ? (en ? en : "?") : "-", o->injected[0] ? o->injected : "-");
     if (n > 0 && (size_t)n < sizeof line) {
         ssize_t w = write(f->trace_fd, line, (size_t)n);
@@ -183,8 +193,11 @@ static int fio_open(void *ctx, const char *path, int flags, unsigned mode)
         return (int)finish(f, &o, -1, o.inject_err);
     int r = snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
     int err = errno;
-    if (r >= 0 && r < MAX_FD)
+    if (r >= 0 && r < MAX_FD) {
         f->counted_fd[r] = 1;
+        free(f->fd_path[r]);
+        f->fd_path[r] = f->trace_fd >= 0 ? strdup(path) : NULL;
+    }
     return (int)finish(f, &o, r, err);
 }
 
@@ -253,7 +266,13 @@ static int fio_rename(void *ctx, const char *from, const char *to)
     if (o.inject_err)
         return (int)finish(f, &o, -1, o.inject_err);
     int r = snap_io_posix.rename(snap_io_posix.ctx, from, to);
-    return (int)finish(f, &o, r, errno);
+    int err = errno;
+    for (int fd = 0; r == 0 && fd < MAX_FD; fd++) /* an open file now has the new name */
+        if (f->fd_path[fd] && !strcmp(f->fd_path[fd], from)) {
+            free(f->fd_path[fd]);
+            f->fd_path[fd] = strdup(to);
+        }
+    return (int)finish(f, &o, r, err);
 }
 
 static int fio_unlink(void *ctx, const char *path)
@@ -294,85 +313,120 @@ static struct snap_save_req save_req(const struct campaign *c, const char *dir, 
     return req;
 }
 
+static void err_line(char *dst, size_t dst_cap, const char *what, int rc,
+                     const struct snap_diag *d)
+{
+    if (dst_cap)
+        dst[0] = 0;
+    str_append(dst, dst_cap, "snapcheck in-process ");
+    str_append(dst, dst_cap, what);
+    str_append(dst, dst_cap, " failed: ");
+    str_append(dst, dst_cap, snap_strerror(rc));
+    str_append(dst, dst_cap, ": ");
+    str_append(dst, dst_cap, d->msg[0] ? d->msg : "(no detail)");
+}
+
 static void write_err(const char *path, const char *what, int rc, const struct snap_diag *d)
 {
     if (!path)
         return;
     char line[1200];
-    int n = snprintf(line, sizeof line, "snapcheck in-process %s failed: %s: %s\n", what,
-                     snap_strerror(rc), d->msg[0] ? d->msg : "(no detail)");
-    if (n > 0)
-        file_write(path, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    err_line(line, sizeof line - 1, what, rc, d);
+    size_t n = strlen(line);
+    line[n++] = '\n';
+    file_write(path, line, n);
+}
+
+/* Run req with io. @return 0, or 1 with the failure written to err_path and msg. */
+static int run_req(const struct campaign *c, const struct step_req *r, const struct snap_io *io,
+                   const char *err_path, char *msg, size_t msg_cap)
+{
+    struct snap_diag diag;
+    snap_diag_clear(&diag);
+    struct snap_save_report rep;
+    const char *what = "save";
+    int rc = 0;
+    switch (r->op) {
+    case OP_SAVE_FULL:
+    case OP_SAVE_DIFF: {
+        struct snap_save_req req = save_req(c, r->dir, r->id, r->payload,
+                                            r->op == OP_SAVE_DIFF ? r->base_id : NULL);
+        rc = snap_pair_save(&rep, io, &req, &diag);
+        break;
+    }
+    case OP_MERGE:
+        what = "merge";
+        rc = snap_pair_merge(&rep, io, r->dir, r->id, &diag);
+        break;
+    case OP_LOAD: {
+        what = "load";
+        struct snap_image img;
+        rc = snap_pair_load(&img, io, r->dir, r->id, &diag);
+        if (rc)
+            break;
+        /* Outputs are outside dir: not counted, as with the CLI under the interposer. */
+        if (file_write(r->state_out, img.state_bytes, img.state_len) != 0 ||
+            file_write(r->memory_out, img.memory, (size_t)img.hdr.ram_size) != 0) {
+            rc = SNAP_EIO;
+            snprintf(diag.msg, sizeof diag.msg, "cannot write the outputs");
+        }
+        snap_image_finish(&img);
+        break;
+    }
+    }
+    if (rc == 0)
+        return 0;
+    write_err(err_path, what, rc, &diag);
+    if (msg)
+        err_line(msg, msg_cap, what, rc, &diag);
+    return 1;
 }
 
 /* The child: run the step with the fault io and exit 0/1. */
-static _Noreturn void child(const struct campaign *c, const struct scenario *s, const char *dir,
-                            const char *trace_path, const char *fault_case, const char *so,
-                            const char *mo, const char *err_path, const char *marker)
+static _Noreturn void child(const struct campaign *c, const struct step_req *r,
+                            const struct step_faults *sf, const char *err_path)
 {
     static struct fault_io f;
     memset(&f, 0, sizeof f);
-    f.in_place_marker = marker;
-    f.dir = dir;
-    f.dir_len = strlen(dir);
+    f.in_place_marker = sf->in_place_marker;
+    f.dir = r->dir;
+    f.dir_len = strlen(r->dir);
     f.trace_fd = -1;
-    if (trace_path)
-        f.trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fault_case) {
+    if (sf->trace)
+        f.trace_fd = open(sf->trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (sf->fault_case) {
         unsigned long long ord;
-        if (sf_case_parse(&ord, &f.act, fault_case) != 0)
+        if (sf_case_parse(&ord, &f.act, sf->fault_case) != 0)
             _exit(3);
         f.target = (unsigned long)ord;
     }
     const struct snap_io io = {&f,        fio_open,  fio_close,  fio_pread,  fio_pwrite,
                                fio_fsync, fio_fsize, fio_rename, fio_unlink, fio_list};
-    struct snap_diag diag;
-    snap_diag_clear(&diag);
-    struct snap_save_report rep;
-    int rc = 0;
-    switch (s->op) {
-    case OP_SAVE_FULL:
-    case OP_SAVE_DIFF: {
-        struct snap_save_req req =
-            save_req(c, dir, s->id, s->step_payload, s->op == OP_SAVE_DIFF ? s->base_id : NULL);
-        rc = snap_pair_save(&rep, &io, &req, &diag);
-        if (rc)
-            write_err(err_path, "save", rc, &diag);
-        break;
-    }
-    case OP_MERGE:
-        rc = snap_pair_merge(&rep, &io, dir, s->id, &diag);
-        if (rc)
-            write_err(err_path, "merge", rc, &diag);
-        break;
-    case OP_LOAD: {
-        struct snap_image img;
-        rc = snap_pair_load(&img, &io, dir, s->id, &diag);
-        if (rc) {
-            write_err(err_path, "load", rc, &diag);
-            break;
-        }
-        /* Outputs are outside dir: not counted, as with the CLI under the interposer. */
-        if (file_write(so, img.state_bytes, img.state_len) != 0 ||
-            file_write(mo, img.memory, (size_t)img.hdr.ram_size) != 0)
-            rc = -1;
-        snap_image_finish(&img);
-        break;
-    }
-    }
-    _exit(rc == 0 ? 0 : 1);
+    _exit(run_req(c, r, &io, err_path, NULL, 0));
 }
 
-void inproc_step(struct impl_result *out, const struct campaign *c, const struct scenario *s,
-                 const char *dir, const char *trace_path, const char *fault_case, const char *so,
-                 const char *mo, const char *err_path, const char *in_place_marker)
+static void inproc_step(struct impl_result *out, const struct campaign *c,
+                        const struct step_req *req, const struct step_faults *f,
+                        const char *err_path)
 {
     memset(out, 0, sizeof *out);
     if (err_path)
         unlink(err_path);
+    if (f && f->trace_data) {
+        /* The data trace is the interposer's: record through the exec'd adapter. */
+        driver_exec_step(out, c, req, f, err_path);
+        return;
+    }
+    if (!f) {
+        /* A clean step needs no child: no fault can kill it. */
+        out->end = IMPL_EXITED;
+        out->code = run_req(c, req, &snap_io_posix, err_path, out->stderr1, sizeof out->stderr1);
+        return;
+    }
     /* Only the step's own payload goes to the child (see mem_fork_advice). */
+    bool saves = req->op == OP_SAVE_FULL || req->op == OP_SAVE_DIFF;
     for (int i = 0; i < P_COUNT; i++)
-        mem_fork_advice(c->data.p[i].mem, c->data.p[i].mem_len, i == s->step_payload);
+        mem_fork_advice(c->data.p[i].mem, c->data.p[i].mem_len, saves && i == req->payload);
     fflush(NULL);
     pid_t pid = fork();
     if (pid != 0) /* the caller's own later forks (the runner's workers) need them all */
@@ -384,7 +438,7 @@ void inproc_step(struct impl_result *out, const struct campaign *c, const struct
         return;
     }
     if (pid == 0)
-        child(c, s, dir, trace_path, fault_case, so, mo, err_path, in_place_marker);
+        child(c, req, f, err_path);
     int status;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
@@ -404,10 +458,72 @@ void inproc_step(struct impl_result *out, const struct campaign *c, const struct
     }
 }
 
-void inproc_load(struct load_outcome *out, const struct campaign *c, const char *dir,
-                 const char *id, const struct payload *prior, const struct payload *expect_new)
+/* The census by exec under the interposer, then the linked-in library must make the very calls
+ * the interposer counted, in the same order, or the case ids would not mean the same thing in
+ * both modes. */
+static int inproc_census(struct impl_result *out, const struct campaign *c,
+                         const struct step_req *req, const char *trace_path, const char *err_path,
+                         const struct dir_image *template, const char *work_dir, char *err,
+                         size_t err_cap)
+{
+    struct step_faults sf = {.trace = trace_path};
+    driver_exec_step(out, c, req, &sf, err_path);
+    if (out->end != IMPL_EXITED || out->code != 0)
+        return 0; /* the caller reports how the census run ended */
+    char d[760], trace[760], so[760], mo[760], errp[760];
+    snprintf(d, sizeof d, "%s/inproc-d", work_dir);
+    snprintf(trace, sizeof trace, "%s/inproc-trace", work_dir);
+    snprintf(so, sizeof so, "%s/inproc-state.out", work_dir);
+    snprintf(mo, sizeof mo, "%s/inproc-memory.out", work_dir);
+    snprintf(errp, sizeof errp, "%s/inproc.err", work_dir);
+    if (dir_image_write(template, d) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
+        return -1;
+    }
+    struct step_req mine_req = *req;
+    mine_req.dir = d;
+    mine_req.state_out = so;
+    mine_req.memory_out = mo;
+    struct step_faults mine_f = {.trace = trace};
+    struct impl_result r;
+    inproc_step(&r, c, &mine_req, &mine_f, errp);
+    struct scenario_run counted = {0}, mine = {0};
+    int rc = -1;
+    if (r.end != IMPL_EXITED || r.code != 0) {
+        char t[240];
+        impl_result_text(t, sizeof t, &r);
+        snprintf(err, err_cap, "--in-process: the linked-in reference fails the clean step: %s",
+                 t);
+    } else if (census_read(&counted, trace_path, req->dir, err, err_cap) == 0 &&
+               census_read(&mine, trace, d, err, err_cap) == 0) {
+        unsigned n = mine.n_calls < counted.n_calls ? mine.n_calls : counted.n_calls;
+        unsigned i = 0;
+        while (i < n && !strcmp(mine.calls[i], counted.calls[i]) &&
+               !strcmp(mine.paths[i], counted.paths[i]))
+            i++;
+        if (i == n && mine.n_calls == counted.n_calls)
+            rc = 0;
+        else
+            snprintf(err, err_cap,
+                     "--in-process: the linked-in reference's calls differ from what the "
+                     "interposer counted for '%s' at call %u (%s %s vs %s %s); is --impl the "
+                     "reference? Run without --in-process",
+                     c->opt.impl_cmd, i + 1, i < mine.n_calls ? mine.calls[i] : "end",
+                     i < mine.n_calls ? mine.paths[i] : "", i < counted.n_calls ? counted.calls[i] : "end",
+                     i < counted.n_calls ? counted.paths[i] : "");
+    }
+    census_free(&counted);
+    census_free(&mine);
+    return rc;
+}
+
+static void inproc_load(struct load_outcome *out, const struct campaign *c, const char *dir,
+                        const char *id, const char *work_dir, const struct payload *prior,
+                        const struct payload *expect_new, const char *err_path)
 {
     (void)c;
+    (void)work_dir;
+    (void)err_path;
     memset(out, 0, sizeof *out);
     struct snap_image img;
     struct snap_diag diag;
@@ -432,17 +548,13 @@ void inproc_load(struct load_outcome *out, const struct campaign *c, const char 
     snap_image_finish(&img);
 }
 
-int inproc_save(const struct campaign *c, const char *dir, const char *id, int payload,
-                const char *base, char *why, size_t why_cap)
-{
-    struct snap_save_req req = save_req(c, dir, id, payload, base);
-    struct snap_save_report rep;
-    struct snap_diag diag;
-    snap_diag_clear(&diag);
-    int rc = snap_pair_save(&rep, &snap_io_posix, &req, &diag);
-    if (rc != 0) {
-        snprintf(why, why_cap, "%s: %s", snap_strerror(rc), diag.msg);
-        return -1;
-    }
-    return 0;
-}
+const struct driver_ops driver_inproc = {
+    .name = "in-process",
+    .in_place_watch = true,
+    .init = inproc_init,
+    .finish = inproc_finish,
+    .capabilities = driver_exec_capabilities,
+    .step = inproc_step,
+    .census = inproc_census,
+    .load = inproc_load,
+};

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fuzz-common.h"
 #include "mutator.h"
@@ -103,6 +104,9 @@ static size_t load_seeds(struct seed *seeds, const char *dir)
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue; /* grown/ (the campaign entries) is not read: the seeds as written */
         FILE *f = fopen(path, "rb");
         if (!f)
             continue;

@@ -115,8 +115,7 @@ static void check_image(const struct snap_image *img, const uint8_t *src, size_t
 }
 
 /* FORMAT.md 6.1 steps 1-4 for the top pair, read from the spec: the error snap_pair_load must
- * return if they fail, or 0 when they pass (the base chain and the state come after and are
- * not modelled). top: vm.snap as stored, or NULL. The step 1 decode is the library's (the decode
+ * return if they fail, or 0 when they pass (the base chain comes after and is not modelled). top: vm.snap as stored, or NULL. The step 1 decode is the library's (the decode
  * targets check it); the rest is independent. *page: the guest page of a SNAP_EPAGE. */
 static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len, uint64_t *page)
 {
@@ -127,6 +126,14 @@ static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_
     if (rc != 0)
         return rc;
     const struct snap_header *h = &env.hdr;
+    struct snap_vm_state st; /* 1: the VM state and its compatibility are part of step 1 */
+    rc = snap_state_decode(&st, env.state, (size_t)h->state_len);
+    if (rc != 0)
+        return rc;
+    rc = snap_state_verify_compatible(&st, h->ram_size, NULL);
+    snap_state_finish(&st);
+    if (rc != 0)
+        return rc;
     if (strncmp(h->mem_name, "vm.", 3) != 0) /* 2 */
         return SNAP_ECORRUPT;
 

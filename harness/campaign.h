@@ -7,6 +7,7 @@
 #include "data.h"
 #include "dirimage.h"
 #include "impl.h"
+#include "strbuf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,16 +17,19 @@
 /* Exit codes of the tool. */
 enum { EXIT_HELD = 0, EXIT_FINDINGS = 1, EXIT_SETUP = 2 };
 
-enum tier { TIER_SMOKE, TIER_FULL };
+/* smoke and full fault the first, second, middle, second-to-last and last call of each run of
+ * calls (census.h); all faults every call with the actions of full. */
+enum tier { TIER_SMOKE, TIER_FULL, TIER_ALL };
 
-/* Fault kinds, the columns of the summary table. */
-enum fault_kind { FK_ERRNO, FK_SHORT, FK_CRASH_BEFORE, FK_CRASH_AFTER, FK_COUNT };
+/* Fault kinds, the columns of the summary table. FK_CLEAN_RUN: not a fault but the one
+ * pseudo-case of a scenario whose clean run failed (oracle clean-run). */
+enum fault_kind { FK_ERRNO, FK_SHORT, FK_CRASH_BEFORE, FK_CRASH_AFTER, FK_CLEAN_RUN, FK_COUNT };
 
 enum verdict { V_PASS, V_AMBIGUOUS, V_FINDING };
 
 struct options {
     const char *impl_cmd;
-    const char *scenarios[16];
+    const char **scenarios; /* n_scenarios names (heap array of argv strings) */
     unsigned n_scenarios;
     const char *case_id;
     enum tier tier;
@@ -39,7 +43,12 @@ struct options {
     uint32_t page_size;
     const char *interposer;
     bool quiet;
-    bool in_process; /* libsnapref linked in, fork without exec (inproc.h) */
+    bool in_process; /* libsnapref linked in, fork without exec (driver_inproc.c) */
+    unsigned max_cases; /* --max-cases: 0 = every case (sample.h) */
+    double time_budget; /* --time-budget seconds: 0 = none */
+    bool serve;      /* the adapter's fork server (driver_serve.h) */
+    const char *lib; /* --lib: a library of include/snapcheck/adapter.h, served by the runner */
+    const char *html_path; /* --html FILE */
     /* snapcheck crash (crash.h): the command, --model (bit per enum pt_model; 0: posix),
      * --export-corpus, --budget (states per cut above the exhaustive bound). */
     bool crash;
@@ -50,43 +59,58 @@ struct options {
 };
 
 struct sc_case {
-    unsigned scenario; /* index into scenario_table() */
-    unsigned ordinal;  /* counted call number, 1-based */
-    char call[24];
-    char action[40]; /* "errno=EIO", "short=half", "crash-before", "crash-after" */
+    unsigned scenario;  /* index into scenario_table() */
+    unsigned ordinal;   /* counted call number, 1-based (0: the clean-run pseudo-case) */
+    const char *call;   /* call name, owned by the scenario's run */
+    char action[40];    /* "errno=EIO", "short=half", "crash-before", "crash-after" (the model's) */
     enum fault_kind kind;
-    char id[128]; /* "<scenario>/<ordinal>/<call>/<action>" */
+    const char *id;     /* "<scenario>/<ordinal>/<call>/<action>", owned by the scenario's run */
+    unsigned seq;       /* position in the list before sampling (sample.h) */
 };
 
-/* What a case found. Fixed-size so an array of them can live in memory shared with the
- * worker processes. */
+/* What a case found. The fixed part (done, verdict, oracle, fault_reached) lives in memory
+ * shared with the worker processes; the texts are heap strings of the main process, never NULL
+ * once the runner returned (runner.c: workers hand them over through per-worker files). */
 struct case_result {
     int done;
     enum verdict verdict;
-    char oracle[16];  /* the broken oracle for V_FINDING */
-    char detail[400]; /* one sentence */
-    char step[240];   /* how the faulted operation ended */
-    char load[320];   /* what load returned */
-    char left[240];   /* files a failed save left behind (a report, not a finding) */
-    char trace[2400]; /* counted calls up to the fault, one per line */
+    char oracle[16];  /* the broken oracle for V_FINDING (one of ours: the size fits them all) */
     bool fault_reached;
+    bool nondeterministic; /* the calls before the fault differ from the census */
+    char *detail;     /* one sentence */
+    char *step;       /* how the faulted operation ended */
+    char *load;       /* what load returned */
+    char *left;       /* files a failed save left behind (a report, not a finding) */
+    char *trace;      /* counted calls up to the fault, one per line (cut visibly) */
 };
 
 /* A scenario prepared for this campaign. */
 struct scenario_run {
-    unsigned scenario;      /* index into scenario_table() */
-    char template_dir[512]; /* the directory state before the faulted step */
-    int baseline_files;     /* files left by the clean step + recovery save in a fresh copy */
-    unsigned n_calls;       /* counted calls of the clean step (census) */
-    char calls[512][24];    /* call name per ordinal (1-based at index ordinal-1) */
+    unsigned scenario;  /* index into scenario_table() */
+    char *template_dir; /* the directory state before the faulted step (heap) */
+    int baseline_files; /* files left by the clean step + recovery save in a fresh copy */
+    /* The census: counted calls of the clean step, ordinal i+1 at index i. calls[i] is interned
+     * in names; paths[i] is relative to the directory ("." for itself), equal neighbours share
+     * one string. */
+    unsigned n_calls;
+    const char **calls;
+    const char **paths;
+    char **names;
+    unsigned n_names;
+    unsigned collapsed; /* calls of long runs the tier does not fault (census_enumerate) */
+    struct arena text;  /* case ids and other strings of this scenario's cases */
     /* The template's bytes (files of the base pair marked), and what the clean judging runs
      * gave on exactly these bytes: a case that leaves the directory unchanged reuses them. */
     struct dir_image tpl;
-    int tpl_recovery_files;     /* files after a recovery save on the template */
+    int tpl_recovery_files; /* files after a recovery save on the template */
+    /* Oracle clean-run: why the IUT failed a clean run of this scenario (NULL: it did not),
+     * how that run ended, what load returned. Its cases are then not run. */
+    char *clean_run;
+    char *clean_step;
+    char *clean_load;
     /* The trace-completeness audit (crash_audit): "" when the replayed data trace gives
      * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
     char unchecked[700];
-    char tpl_recovery_why[400]; /* "" when that recovery held */
 };
 
 struct driver_ops;
@@ -96,15 +120,17 @@ struct campaign {
     struct impl impl;
     bool cap_diff, cap_merge;
     char interposer[4096];
-    char workdir[512];  /* root of every file of the campaign */
-    char casesdir[512]; /* case directories (under workdir, or --keep) */
+    char workdir[4096];  /* root of every file of the campaign (a realpath) */
+    char casesdir[4096]; /* case directories (under workdir, or --keep) */
     struct dataset data;
-    struct scenario_run runs[8];
+    struct scenario_run *runs; /* n_runs, heap */
     unsigned n_runs;
     struct sc_case *cases;
     unsigned n_cases;
     struct case_result *results; /* n_cases, shared memory while running */
     const struct driver_ops *drv; /* runs the IUT (driver.h) */
+    unsigned n_enumerated; /* cases before sampling (> n_cases: "sampled X of Y") */
+    double deadline;       /* --time-budget: no case starts after it (monotonic s), 0: none */
 };
 
 #endif

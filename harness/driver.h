@@ -44,7 +44,8 @@ struct step_faults {
     const char *trace;      /* SNAPFAULT_TRACE: one line per counted call (NULL: none) */
     const char *fault_case; /* SNAPFAULT_CASE "<ordinal>:<action>" (NULL: count only) */
     /* Drivers with in_place_watch: created when the step opens an existing file of dir for
-     * writing (NULL: not watched). Lets the caller hard-link case directories. */
+     * writing (NULL: not watched). Tells the caller at once that hard-linked files of the case
+     * directory may have been written (it also checks their mtimes: dir_image_pristine). */
     const char *in_place_marker;
     /* SNAPFAULT_TRACE_DATA: the written bytes too (docs/FAULTS.md 5), for snapcheck crash. A
      * driver that cannot record them runs the step through the interposer (NULL: none). */
@@ -53,8 +54,8 @@ struct step_faults {
 
 struct driver_ops {
     const char *name; /* "exec", "in-process" */
-    /* true when the driver honours step_faults.in_place_marker: case directories may then be
-     * hard links to a per-worker copy of the template instead of copies. */
+    /* true when the driver honours step_faults.in_place_marker (case directories are hard
+     * links to a per-worker copy of the template with every driver: scenario.c). */
     bool in_place_watch;
 
     /* Once per campaign, after the inputs exist and before any other call.
@@ -93,6 +94,7 @@ struct driver_ops {
 
 extern const struct driver_ops driver_exec;
 extern const struct driver_ops driver_inproc;
+extern const struct driver_ops driver_serve; /* --serve, --lib: driver_serve.h */
 
 /* The driver the options ask for. */
 const struct driver_ops *driver_select(const struct options *o);

@@ -88,25 +88,28 @@ static void exec_finish(struct campaign *c)
 int driver_exec_capabilities(const struct campaign *c, char *dst, size_t dst_cap, char *err,
                              size_t err_cap)
 {
-    char out[700], errp[700];
-    snprintf(out, sizeof out, "%s/capabilities.out", c->workdir);
-    snprintf(errp, sizeof errp, "%s/capabilities.err", c->workdir);
+    char *out = xasprintf("%s/capabilities.out", c->workdir);
+    char *errp = xasprintf("%s/capabilities.err", c->workdir);
     const char *args[] = {"capabilities", NULL};
     struct impl_result r;
     impl_run(&r, &c->impl, args, NULL, out, errp);
-    if (r.end != IMPL_EXITED || r.code != 0) {
-        impl_result_text(err, err_cap, &r);
-        return -1;
-    }
-    uint8_t *buf;
+    uint8_t *buf = NULL;
     size_t len;
-    if (file_read(&buf, &len, out, 1 << 16) != 0) {
+    int rc = -1;
+    if (r.end != IMPL_EXITED || r.code != 0)
+        impl_result_text(err, err_cap, &r);
+    else if (file_read(&buf, &len, out, 1 << 16) != 0)
         snprintf(err, err_cap, "cannot read its output %s", out);
-        return -1;
+    else if (len >= dst_cap)
+        snprintf(err, err_cap, "its output is longer than %zu bytes", dst_cap - 1);
+    else {
+        memcpy(dst, buf, len + 1);
+        rc = 0;
     }
-    snprintf(dst, dst_cap, "%s", (const char *)buf);
     free(buf);
-    return 0;
+    free(out);
+    free(errp);
+    return rc;
 }
 
 void driver_exec_step(struct impl_result *out, const struct campaign *c,
@@ -141,9 +144,7 @@ static void exec_load(struct load_outcome *out, const struct campaign *c, const 
                       const char *id, const char *work_dir, const struct payload *prior,
                       const struct payload *expect_new, const char *err_path)
 {
-    char so[600], mo[600];
-    snprintf(so, sizeof so, "%s/state.out", work_dir);
-    snprintf(mo, sizeof mo, "%s/memory.out", work_dir);
+    char *so = xasprintf("%s/state.out", work_dir), *mo = xasprintf("%s/memory.out", work_dir);
     unlink(so);
     unlink(mo);
     struct step_req req = {
@@ -154,16 +155,16 @@ static void exec_load(struct load_outcome *out, const struct campaign *c, const 
     if (out->r.end != IMPL_EXITED) {
         out->match = LOAD_BROKEN;
         snprintf(out->text, sizeof out->text, "load %s", rtext);
-        return;
-    }
-    if (out->r.code != 0) {
+    } else if (out->r.code != 0) {
         out->match = LOAD_NONE;
         snprintf(out->text, sizeof out->text, "load %s: no pair", rtext);
-        return;
+    } else {
+        char why[160];
+        out->match = oracle_classify(so, mo, prior, expect_new, why, sizeof why);
+        snprintf(out->text, sizeof out->text, "load exit 0: %s", why);
     }
-    char why[160];
-    out->match = oracle_classify(so, mo, prior, expect_new, why, sizeof why);
-    snprintf(out->text, sizeof out->text, "load exit 0: %s", why);
+    free(so);
+    free(mo);
 }
 
 const struct driver_ops driver_exec = {
@@ -179,5 +180,7 @@ const struct driver_ops driver_exec = {
 
 const struct driver_ops *driver_select(const struct options *o)
 {
-    return o->in_process ? &driver_inproc : &driver_exec;
+    if (o->in_process)
+        return &driver_inproc;
+    return o->serve || o->lib ? &driver_serve : &driver_exec;
 }

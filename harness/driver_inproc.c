@@ -59,6 +59,7 @@ struct fault_io {
     struct sf_action act;
     const char *in_place_marker;
     unsigned char counted_fd[MAX_FD];
+    char *fd_path[MAX_FD]; /* the file's current path, as the interposer reads it in /proc */
 };
 
 static bool in_dir(const struct fault_io *f, const char *path)
@@ -87,6 +88,9 @@ static void put_line(const struct fault_io *f, const struct op *o, bool done, lo
     if (f->trace_fd < 0)
         return;
     char line[2048], fd[24] = "-", off[24] = "-", len[24] = "-", res[24] = "-";
+    const char *path = o->path;
+    if (!path && o->fd >= 0 && o->fd < MAX_FD)
+        path = f->fd_path[o->fd];
     if (o->fd >= 0)
         snprintf(fd, sizeof fd, "%d", o->fd);
     if (o->offset >= 0)
@@ -97,7 +101,7 @@ static void put_line(const struct fault_io *f, const struct op *o, bool done, lo
         snprintf(res, sizeof res, "%lld", result);
     const char *en = err ? sf_errno_name(err) : NULL;
     int n = snprintf(line, sizeof line, "%lu\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f->count,
-                     o->call, o->path ? o->path : "-", o->path2 ? o->path2 : "-", fd, off, len, res,
+                     o->call, path ? path : "-", o->path2 ? o->path2 : "-", fd, off, len, res,
                      err ? (en ? en : "?") : "-", o->injected[0] ? o->injected : "-");
     if (n > 0 && (size_t)n < sizeof line) {
         ssize_t w = write(f->trace_fd, line, (size_t)n);
@@ -189,8 +193,11 @@ static int fio_open(void *ctx, const char *path, int flags, unsigned mode)
         return (int)finish(f, &o, -1, o.inject_err);
     int r = snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
     int err = errno;
-    if (r >= 0 && r < MAX_FD)
+    if (r >= 0 && r < MAX_FD) {
         f->counted_fd[r] = 1;
+        free(f->fd_path[r]);
+        f->fd_path[r] = f->trace_fd >= 0 ? strdup(path) : NULL;
+    }
     return (int)finish(f, &o, r, err);
 }
 
@@ -259,7 +266,13 @@ static int fio_rename(void *ctx, const char *from, const char *to)
     if (o.inject_err)
         return (int)finish(f, &o, -1, o.inject_err);
     int r = snap_io_posix.rename(snap_io_posix.ctx, from, to);
-    return (int)finish(f, &o, r, errno);
+    int err = errno;
+    for (int fd = 0; r == 0 && fd < MAX_FD; fd++) /* an open file now has the new name */
+        if (f->fd_path[fd] && !strcmp(f->fd_path[fd], from)) {
+            free(f->fd_path[fd]);
+            f->fd_path[fd] = strdup(to);
+        }
+    return (int)finish(f, &o, r, err);
 }
 
 static int fio_unlink(void *ctx, const char *path)
@@ -474,32 +487,33 @@ static int inproc_census(struct impl_result *out, const struct campaign *c,
     struct step_faults mine_f = {.trace = trace};
     struct impl_result r;
     inproc_step(&r, c, &mine_req, &mine_f, errp);
-    struct scenario_run *counted = xcalloc(1, sizeof *counted);
-    struct scenario_run *mine = xcalloc(1, sizeof *mine);
+    struct scenario_run counted = {0}, mine = {0};
     int rc = -1;
     if (r.end != IMPL_EXITED || r.code != 0) {
         char t[240];
         impl_result_text(t, sizeof t, &r);
         snprintf(err, err_cap, "--in-process: the linked-in reference fails the clean step: %s",
                  t);
-    } else if (census_read(counted, trace_path, err, err_cap) == 0 &&
-               census_read(mine, trace, err, err_cap) == 0) {
-        unsigned n = mine->n_calls < counted->n_calls ? mine->n_calls : counted->n_calls;
+    } else if (census_read(&counted, trace_path, req->dir, err, err_cap) == 0 &&
+               census_read(&mine, trace, d, err, err_cap) == 0) {
+        unsigned n = mine.n_calls < counted.n_calls ? mine.n_calls : counted.n_calls;
         unsigned i = 0;
-        while (i < n && !strcmp(mine->calls[i], counted->calls[i]))
+        while (i < n && !strcmp(mine.calls[i], counted.calls[i]) &&
+               !strcmp(mine.paths[i], counted.paths[i]))
             i++;
-        if (i == n && mine->n_calls == counted->n_calls)
+        if (i == n && mine.n_calls == counted.n_calls)
             rc = 0;
         else
             snprintf(err, err_cap,
                      "--in-process: the linked-in reference's calls differ from what the "
-                     "interposer counted for '%s' at call %u (%s vs %s); is --impl the "
+                     "interposer counted for '%s' at call %u (%s %s vs %s %s); is --impl the "
                      "reference? Run without --in-process",
-                     c->opt.impl_cmd, i + 1, i < mine->n_calls ? mine->calls[i] : "end",
-                     i < counted->n_calls ? counted->calls[i] : "end");
+                     c->opt.impl_cmd, i + 1, i < mine.n_calls ? mine.calls[i] : "end",
+                     i < mine.n_calls ? mine.paths[i] : "", i < counted.n_calls ? counted.calls[i] : "end",
+                     i < counted.n_calls ? counted.paths[i] : "");
     }
-    free(counted);
-    free(mine);
+    census_free(&counted);
+    census_free(&mine);
     return rc;
 }
 

@@ -5,9 +5,13 @@
 #include "census.h"
 #include "cli.h"
 #include "crash.h"
+#include "conform.h"
 #include "driver.h"
+#include "driver_lib.h"
+#include "driver_serve.h"
 #include "report.h"
 #include "runner.h"
+#include "sample.h"
 #include "scenario.h"
 #include "util.h"
 
@@ -17,17 +21,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #ifndef SNAPCHECK_INTERPOSER_PATH
 #define SNAPCHECK_INTERPOSER_PATH ""
 #endif
+#ifndef SNAPCHECK_BINDIR
+#define SNAPCHECK_BINDIR ""
+#endif
+#ifndef SNAPCHECK_LIBDIR
+#define SNAPCHECK_LIBDIR ""
+#endif
 
 static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int setup_error(const char *fmt, ...)
 {
+    if (impl_stopped()) {
+        fprintf(stderr, "snapcheck: interrupted (signal %d) during set-up: stopped the IUT, "
+                        "removed the work directory\n",
+                impl_stopped());
+        return EXIT_SETUP;
+    }
     va_list ap;
     va_start(ap, fmt);
     fputs("snapcheck: set-up error: ", stderr);
@@ -42,19 +60,48 @@ static bool readable(const char *p)
     return p && *p && access(p, R_OK) == 0;
 }
 
-/* --interposer, else $SNAPCHECK_INTERPOSER, else the build path, else beside the executable. */
-static int locate_interposer(char *dst, size_t cap, const struct options *o)
+/* The installed libsnapfault.so: <prefix>/<libdir>/libsnapfault.so, where <prefix> is the
+ * directory above this executable's <bindir>. Works under a DESTDIR or a moved prefix too.
+ * @return 0 with the path in dst, -1 when this executable is not in an installed <bindir>. */
+static int installed_interposer(char *dst, size_t cap)
 {
-    const char *cands[3] = {o->interposer, getenv("SNAPCHECK_INTERPOSER"),
+    const char *bindir = SNAPCHECK_BINDIR, *libdir = SNAPCHECK_LIBDIR;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !*bindir || !*libdir)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0; /* self: the directory of the executable */
+    if (libdir[0] == '/')
+        return fmt_path(dst, cap, "%s/libsnapfault.so", libdir);
+    size_t sl = strlen(self), bl = strlen(bindir);
+    if (bindir[0] == '/' || sl <= bl || strcmp(self + sl - bl, bindir) != 0 ||
+        self[sl - bl - 1] != '/')
+        return -1;
+    self[sl - bl - 1] = 0; /* self: the prefix */
+    return fmt_path(dst, cap, "%s/%s/libsnapfault.so", self, libdir);
+}
+
+/* --interposer, else $SNAPCHECK_INTERPOSER, else the installed one (<libdir>), else the build
+ * path, else beside the executable. */
+int snapcheck_locate_interposer(char *dst, size_t cap, const char *explicit_path)
+{
+    const char *cands[3] = {explicit_path, getenv("SNAPCHECK_INTERPOSER"),
                             SNAPCHECK_INTERPOSER_PATH};
-    const char *explicit = o->interposer ? o->interposer : cands[1];
+    const char *explicit = explicit_path ? explicit_path : cands[1];
     if (explicit && *explicit) {
         if (!readable(explicit))
             return setup_error("the interposer %s does not exist or cannot be read (%s)", explicit,
-                               o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
+                               explicit_path ? "--interposer" : "SNAPCHECK_INTERPOSER");
         return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
     }
     (void)cap;
+    char inst[PATH_MAX];
+    if (installed_interposer(inst, sizeof inst) == 0 && readable(inst))
+        return realpath(inst, dst) ? 0 : setup_error("cannot resolve %s", inst);
     if (readable(cands[2]))
         return realpath(cands[2], dst) ? 0 : EXIT_SETUP;
     char self[PATH_MAX];
@@ -69,8 +116,9 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
         }
     }
     return setup_error("the interposer libsnapfault.so is missing: build faults/ or give "
-                       "--interposer PATH (looked at %s and beside the executable)",
-                       *cands[2] ? cands[2] : "no build path");
+                       "--interposer PATH (looked in <prefix>/%s, at %s and beside the "
+                       "executable)",
+                       SNAPCHECK_LIBDIR, *cands[2] ? cands[2] : "no build path");
 }
 
 static int read_capabilities(struct campaign *c)
@@ -98,7 +146,8 @@ static int select_scenarios(struct campaign *c)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    bool want[16] = {false};
+    bool want[sizeof(unsigned) * 8] = {false};
+    c->runs = xcalloc(n, sizeof *c->runs);
     if (c->opt.case_id) {
         const char *slash = strchr(c->opt.case_id, '/');
         size_t len = slash ? (size_t)(slash - c->opt.case_id) : strlen(c->opt.case_id);
@@ -131,6 +180,17 @@ static int select_scenarios(struct campaign *c)
     return 0;
 }
 
+/* Without $TMPDIR, a tmpfs when there is one: every IUT fsyncs every file it writes, and on
+ * a disk each case would then wait for the device. */
+static const char *default_tmpdir(void)
+{
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+        access("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return "/tmp";
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -138,19 +198,39 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The report files, opened before anything runs (an unwritable path is found at once). */
+static struct report_out json_out = {.fd = -1}, junit_out = {.fd = -1}, html_out = {.fd = -1};
+
 static int run_campaign(struct campaign *c)
 {
     double t0 = now_s();
     char err[1024];
+    static char *lib_cmd; /* --lib: the runner's command line, in place of --impl */
+    if (c->opt.lib) {
+        if (lib_command(&lib_cmd, c->opt.lib, err, sizeof err) != 0)
+            return setup_error("%s", err);
+        c->opt.impl_cmd = lib_cmd;
+        c->opt.serve = true;
+    }
+    if (!c->opt.list) {
+        if (c->opt.json_path && report_out_open(&json_out, c->opt.json_path, "JSON") != 0)
+            return EXIT_SETUP;
+        if (c->opt.junit_path && report_out_open(&junit_out, c->opt.junit_path, "JUnit") != 0)
+            return EXIT_SETUP;
+        if (c->opt.html_path && report_out_open(&html_out, c->opt.html_path, "HTML") != 0)
+            return EXIT_SETUP;
+    }
     if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (!impl_executable(&c->impl))
         return setup_error("the IUT '%s' is not an executable file (from --impl '%s')",
                            c->impl.argv[0], c->opt.impl_cmd);
-    int rc = locate_interposer(c->interposer, sizeof c->interposer, &c->opt);
+    int rc = snapcheck_locate_interposer(c->interposer, sizeof c->interposer, c->opt.interposer);
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR");
+    if ((!tmp || !*tmp) && !c->opt.keep_dir)
+        tmp = default_tmpdir();
     if (c->opt.keep_dir) {
         if (mkdir(c->opt.keep_dir, 0755) != 0 && errno != EEXIST)
             return setup_error("cannot create --keep directory %s: %s", c->opt.keep_dir,
@@ -169,7 +249,14 @@ static int run_campaign(struct campaign *c)
         return setup_error("cannot create %s: %s", c->casesdir, strerror(errno));
     if (c->opt.keep_dir && !c->opt.quiet)
         fprintf(stderr, "snapcheck: keeping every file under %s\n", c->workdir);
-    char ddir[600];
+    static char serve_log[sizeof c->workdir + 16];
+    if (c->opt.serve) {
+        snprintf(serve_log, sizeof serve_log, "%s/serve.log", c->workdir);
+        c->impl.serve = true;
+        c->impl.serve_interposer = c->interposer;
+        c->impl.serve_log = serve_log;
+    }
+    char ddir[sizeof c->workdir + 16];
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
@@ -187,31 +274,46 @@ static int run_campaign(struct campaign *c)
     struct sc_case *all = NULL;
     unsigned n_all = 0;
     for (unsigned r = 0; r < c->n_runs; r++) {
-        if (scenario_prepare(c, &c->runs[r], err, sizeof err) != 0)
+        const char *name = table[c->runs[r].scenario].name;
+        rc = scenario_prepare(c, &c->runs[r], err, sizeof err);
+        if (rc < 0) {
+            free(all);
             return setup_error("%s%s", err,
                                c->opt.in_process && !strstr(err, "--in-process")
                                    ? " (--in-process judges with the linked-in reference: is "
                                      "--impl the reference?)"
                                    : "");
-        census_enumerate(&all, &n_all, &cap, &c->runs[r], table[c->runs[r].scenario].name,
-                         c->opt.tier);
+        }
+        if (rc > 0) { /* a clean-run finding: the scenario's only case */
+            if (!c->opt.quiet)
+                fprintf(stderr, "snapcheck: scenario %s: the IUT fails a clean run (finding "
+                                "clean-run); its cases are not run\n", name);
+            census_add_clean_run(&all, &n_all, &cap, &c->runs[r], name);
+            continue;
+        }
+        census_enumerate(&all, &n_all, &cap, &c->runs[r], name, c->opt.tier);
     }
     if (c->opt.crash) { /* snapcheck crash: the same set-up, then its own exploration */
         free(all);
-        return crash_run(c, t0);
+        return crash_run(c, t0, &json_out, &junit_out);
     }
-    /* --case (searched in both tiers, so a reproducer works whatever the default), shard. */
+    /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
+     * tier), shard. */
     if (c->opt.case_id) {
         struct sc_case *hit = NULL;
         for (unsigned i = 0; i < n_all; i++)
             if (!strcmp(all[i].id, c->opt.case_id))
                 hit = &all[i];
-        if (!hit && c->opt.tier == TIER_SMOKE) {
+        if (!hit && c->opt.tier != TIER_ALL) {
             struct sc_case *full = NULL;
             unsigned n_full = 0, cap_full = 0;
-            for (unsigned r = 0; r < c->n_runs; r++)
-                census_enumerate(&full, &n_full, &cap_full, &c->runs[r],
-                                 table[c->runs[r].scenario].name, TIER_FULL);
+            for (unsigned r = 0; r < c->n_runs; r++) {
+                const char *name = table[c->runs[r].scenario].name;
+                if (c->runs[r].clean_run)
+                    census_add_clean_run(&full, &n_full, &cap_full, &c->runs[r], name);
+                else
+                    census_enumerate(&full, &n_full, &cap_full, &c->runs[r], name, TIER_ALL);
+            }
             free(all);
             all = full;
             n_all = n_full;
@@ -233,27 +335,56 @@ static int run_campaign(struct campaign *c)
         if (i % c->opt.shard_n == c->opt.shard_k - 1)
             c->cases[c->n_cases++] = all[i];
     free(all);
+    /* Zero cases is never a pass: a shard past the end of the list is a usage error. */
+    if (c->n_cases == 0) {
+        if (c->opt.shard_n > 1)
+            return setup_error("no case selected: --shard %u/%u is empty, the campaign has only "
+                               "%u cases (use at most %u shards)",
+                               c->opt.shard_k, c->opt.shard_n, n_all, n_all);
+        return setup_error("no case selected (the census counted no calls)");
+    }
+    sample_apply(c, now_s());
+    unsigned collapsed = 0;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        collapsed += c->runs[r].collapsed;
     if (c->opt.list) {
         for (unsigned i = 0; i < c->n_cases; i++)
             printf("%s\n", c->cases[i].id);
+        if (collapsed && !c->opt.quiet)
+            fprintf(stderr, "snapcheck: run reduction: %u counted calls collapsed (not faulted; "
+                            "--tier all faults them)\n", collapsed);
         return EXIT_HELD;
     }
     if (!c->opt.quiet) {
         fprintf(stderr, "snapcheck: %u cases (%s tier", c->n_cases,
-                c->opt.tier == TIER_FULL ? "full" : "smoke");
+                c->opt.tier == TIER_ALL ? "all" : c->opt.tier == TIER_FULL ? "full" : "smoke");
         for (unsigned r = 0; r < c->n_runs; r++)
-            fprintf(stderr, ", %s: %u calls", table[c->runs[r].scenario].name, c->runs[r].n_calls);
+            fprintf(stderr, ", %s: %u calls%s", table[c->runs[r].scenario].name,
+                    c->runs[r].n_calls, c->runs[r].clean_run ? " (clean-run finding)" : "");
+        if (collapsed)
+            fprintf(stderr, "; run reduction: %u calls collapsed (--tier all faults them)",
+                    collapsed);
         fprintf(stderr, "), %u workers\n", c->opt.jobs);
+        if (c->n_enumerated > c->n_cases || c->deadline > 0)
+            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata)\n",
+                    c->deadline > 0 ? "at most" : "sampled", c->n_cases, c->n_enumerated,
+                    sample_strata(c->cases, c->n_cases));
     }
     runner_alloc_results(c);
     if (runner_run(c) != 0)
         return setup_error("the runner failed (see above)");
+    sample_finish(c);
     double secs = now_s() - t0;
     report_text(stdout, c, secs);
     fflush(stdout);
-    if (c->opt.json_path && report_json(c->opt.json_path, c, secs) != 0)
-        return EXIT_SETUP;
-    if (c->opt.junit_path && report_junit(c->opt.junit_path, c, secs) != 0)
+    int wrote = 0;
+    if (c->opt.json_path)
+        wrote |= report_json(&json_out, c, secs);
+    if (c->opt.junit_path)
+        wrote |= report_junit(&junit_out, c, secs);
+    if (c->opt.html_path)
+        wrote |= report_html(&html_out, c, secs);
+    if (wrote != 0)
         return EXIT_SETUP;
     struct report_totals t;
     report_totals(&t, c);
@@ -265,12 +396,18 @@ static int run_campaign(struct campaign *c)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "conform"))
+        return conform_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "fuzz"))
+        return conform_fuzz_main(argc - 1, argv + 1);
     struct campaign c;
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {
     case CLI_EXIT_OK:
+        free(c.opt.scenarios);
         return EXIT_HELD;
     case CLI_EXIT_USAGE:
+        free(c.opt.scenarios);
         return EXIT_SETUP;
     case CLI_RUN:
         break;
@@ -279,13 +416,20 @@ int main(int argc, char **argv)
     impl_init_signals();
     runner_catch_signals();
     int rc = run_campaign(&c);
+    serve_stop();
+    /* A set-up error (or --list) writes no report: remove what was opened for one. */
+    report_out_abandon(&json_out);
+    report_out_abandon(&junit_out);
+    report_out_abandon(&html_out);
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     runner_free_results(&c);
     free(c.cases);
     c.drv->finish(&c);
     for (unsigned r = 0; r < c.n_runs; r++)
-        dir_image_finish(&c.runs[r].tpl);
+        scenario_run_finish(&c.runs[r]);
+    free(c.runs);
+    free(c.opt.scenarios);
     dataset_finish(&c.data);
     impl_finish(&c.impl);
     return rc;

@@ -2,6 +2,7 @@
  * (they are the generated inputs), so a load is judged by exact comparison of its two output
  * files with the prior and the new payload; a mix (state of one, memory of another) is "other". */
 #include "oracle.h"
+#include "strbuf.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -10,16 +11,41 @@
 #include <string.h>
 #include <unistd.h>
 
+static void set_detail(struct case_result *res, const char *oracle, const char *fmt,
+                       va_list ap)
+{
+    res->verdict = V_FINDING;
+    snprintf(res->oracle, sizeof res->oracle, "%s", oracle);
+    free(res->detail);
+    res->detail = xvasprintf(fmt, ap);
+}
+
 void oracle_finding(struct case_result *res, const char *oracle, const char *fmt, ...)
 {
     if (res->verdict == V_FINDING)
         return;
-    res->verdict = V_FINDING;
-    snprintf(res->oracle, sizeof res->oracle, "%s", oracle);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(res->detail, sizeof res->detail, fmt, ap);
+    set_detail(res, oracle, fmt, ap);
     va_end(ap);
+}
+
+void oracle_override(struct case_result *res, const char *oracle, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_detail(res, oracle, fmt, ap);
+    va_end(ap);
+}
+
+void case_result_finish(struct case_result *res)
+{
+    free(res->detail);
+    free(res->step);
+    free(res->load);
+    free(res->left);
+    free(res->trace);
+    res->detail = res->step = res->load = res->left = res->trace = NULL;
 }
 
 static bool same(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
@@ -70,10 +96,9 @@ enum load_match oracle_classify(const char *state_out, const char *mem_out,
     return m;
 }
 
-void oracle_judge_save(struct case_result *res, const struct impl_result *step,
-                       const struct load_outcome *load, bool had_prior, bool same_bytes)
+static void judge_pairs(struct case_result *res, const struct impl_result *step,
+                        const struct load_outcome *load, bool had_prior, bool same_bytes)
 {
-    res->verdict = V_PASS;
     if (load->match == LOAD_BROKEN) {
         oracle_finding(
             res, step->end == IMPL_EXITED && step->code == 0 ? "committed" : "prior-pair",
@@ -111,6 +136,22 @@ void oracle_judge_save(struct case_result *res, const struct impl_result *step,
                    "after the %s operation load returned neither the prior nor the new pair "
                    "(%s)",
                    crashed ? "crashed" : "failed", load->text);
+}
+
+void oracle_judge_save(struct case_result *res, const struct impl_result *step,
+                       const struct load_outcome *load, bool had_prior, bool same_bytes)
+{
+    res->verdict = V_PASS;
+    judge_pairs(res, step, load, had_prior, same_bytes);
+    if (step->end == IMPL_SIGNALED)
+        oracle_finding(res, "clean-exit",
+                       "the faulted operation died of signal %d (%s): an adapter must fail with "
+                       "a non-zero exit and a message; only the interposer's SIGKILL is a "
+                       "simulated crash",
+                       step->code, strsignal(step->code));
+    else if (step->end == IMPL_TIMEOUT)
+        oracle_finding(res, "clean-exit",
+                       "the faulted operation hung and was killed at the time-out");
 }
 
 void oracle_judge_load(struct case_result *res, const struct impl_result *step,

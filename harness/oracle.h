@@ -1,5 +1,6 @@
 /* The oracles of snapcheck (docs/HARNESS.md): what a load after a faulted operation may return,
- * and the verdict of each. 1 prior-pair, 2 committed, 3 clean-load, 4 recovery, 5 leftovers. */
+ * and the verdict of each. clean-run (the IUT's clean runs), then per case prior-pair,
+ * committed, clean-load, clean-exit, recovery, leftovers; determinism overrides them all. */
 #ifndef SNAPCHECK_ORACLE_H
 #define SNAPCHECK_ORACLE_H
 
@@ -30,8 +31,10 @@ enum load_match oracle_classify(const char *state_out, const char *mem_out,
                                 const struct payload *prior, const struct payload *expect_new,
                                 char *why, size_t why_cap);
 
-/* Verdict of a faulted save/merge (oracles 1 and 2) from how it ended and what load returned.
- * Fills res->verdict, oracle and detail. had_prior: a committed pair existed before. */
+/* Verdict of a faulted save/merge (prior-pair, committed, then clean-exit: a step that died of
+ * a signal other than the interposer's SIGKILL, or hung until the time-out, is a finding even
+ * when the pairs are fine) from how it ended and what load returned. Fills res->verdict, oracle
+ * and detail. had_prior: a committed pair existed before. */
 void oracle_judge_save(struct case_result *res, const struct impl_result *step,
                        const struct load_outcome *load, bool had_prior, bool same_bytes);
 
@@ -43,5 +46,12 @@ void oracle_judge_load(struct case_result *res, const struct impl_result *step,
 /* Mark res as a finding of oracle with a printf-style detail (keeps an earlier finding). */
 void oracle_finding(struct case_result *res, const char *oracle, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Mark res as a finding of oracle whatever it held before (a verdict that cannot be trusted). */
+void oracle_override(struct case_result *res, const char *oracle, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Free the texts of res (NULL ones accepted) and set them to NULL. */
+void case_result_finish(struct case_result *res);
 
 #endif

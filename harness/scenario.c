@@ -1,15 +1,21 @@
 /* The scenarios and the execution of one case (see scenario.h).
  * Method: every scenario's starting directory is built once by clean saves (the template);
- * each case copies the template into its own fresh directory, runs the step once under the
- * interposer with SNAPFAULT_CASE, then judges with clean runs of the IUT: load of the target
- * (oracles 1-3), load of the diff base, a smaller recovery save and its load (4), and the file
- * count against the clean baseline (5). Judging runs never have the interposer loaded. */
+ * each case copies the template into its own fresh directory, runs the step once through the
+ * campaign's driver with the fault case, checks that the calls before the fault are the
+ * census's (else the IUT is not deterministic and the case id means nothing), then judges with
+ * clean runs: load of the target (oracles prior-pair, committed, clean-load), how the step
+ * ended (clean-exit), load of the diff base, a smaller recovery save and its load (recovery),
+ * and the file count against the clean baseline (leftovers). A clean run that fails while the
+ * scenario is prepared is the clean-run finding of that scenario. Judging runs are clean. */
 #include "scenario.h"
 #include "census.h"
 #include "crash.h"
 #include "dirimage.h"
 #include "oracle.h"
+#include "strbuf.h"
 #include "util.h"
+
+#include <stdarg.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,17 +123,15 @@ static struct step_req save_req(const char *dir, const char *id, int payload, co
     return r;
 }
 
-/* The request of the scenario's step on dir (a load writes its outputs into out_dir). */
-static struct step_req step_req(char *so, char *mo, size_t cap, const struct scenario *s,
-                                const char *dir, const char *out_dir)
+/* The request of the scenario's step on dir (a load writes its outputs to so and mo). */
+static struct step_req step_req(const char *so, const char *mo, const struct scenario *s,
+                                const char *dir)
 {
     struct step_req r = {.op = s->op, .dir = dir, .id = s->id};
     if (s->op == OP_SAVE_FULL || s->op == OP_SAVE_DIFF) {
         r.payload = s->step_payload;
         r.base_id = s->op == OP_SAVE_DIFF ? s->base_id : NULL;
     } else if (s->op == OP_LOAD) {
-        snprintf(so, cap, "%s/step-state.out", out_dir);
-        snprintf(mo, cap, "%s/step-memory.out", out_dir);
         r.state_out = so;
         r.memory_out = mo;
     }
@@ -148,77 +152,119 @@ static void judge_load(struct load_outcome *out, const struct campaign *c, const
     c->drv->load(out, c, dir, id, out_dir, prior, expect_new, err_path);
 }
 
+static char *result_text(const struct impl_result *r)
+{
+    char t[400];
+    impl_result_text(t, sizeof t, r);
+    return xstrdup(t);
+}
+
 /* Clean recovery save of the smaller payload as id, then its load: oracle 4. @return 0 when it
- * held, else -1 with the reason in why. */
+ * held, else -1 with the reason in *why (heap). */
 static int recover(const struct campaign *c, const struct scenario *s, const char *dir,
-                   const char *case_dir, char *why, size_t why_cap)
+                   const char *case_dir, char **why)
 {
     struct impl_result r;
-    char err_path[600];
-    snprintf(err_path, sizeof err_path, "%s/recovery.err", case_dir);
+    char *err_path = xasprintf("%s/recovery.err", case_dir);
     const struct payload *rec = &c->data.p[P_RECOVERY];
     struct step_req req = save_req(dir, s->id, P_RECOVERY, NULL);
     c->drv->step(&r, c, &req, NULL, err_path);
+    free(err_path);
     if (r.end != IMPL_EXITED || r.code != 0) {
-        char t[240];
-        impl_result_text(t, sizeof t, &r);
-        snprintf(why, why_cap, "the clean recovery save (1 MiB) failed: %s", t);
+        char *t = result_text(&r);
+        *why = xasprintf("the clean recovery save (1 MiB) failed: %s", t);
+        free(t);
         return -1;
     }
     struct load_outcome lo;
-    snprintf(err_path, sizeof err_path, "%s/recovery-load.err", case_dir);
+    err_path = xasprintf("%s/recovery-load.err", case_dir);
     judge_load(&lo, c, dir, s->id, case_dir, NULL, rec, err_path);
+    free(err_path);
     if (lo.match != LOAD_NEW) {
-        snprintf(why, why_cap, "the clean recovery save (1 MiB) exited 0 but its %s", lo.text);
+        *why = xasprintf("the clean recovery save (1 MiB) exited 0 but its %s", lo.text);
         return -1;
     }
     return 0;
 }
 
-/* The clean judging runs on the template itself: the prior pair and the base load exactly
- * (else the IUT fails a clean run: set-up error), and the recovery save's outcome and file
- * count, which every case that leaves the directory unchanged then reuses. */
+/* Record the clean-run finding of run. @return 1 (scenario_prepare's "clean run failed"). */
+static int clean_run_failed(struct scenario_run *run, const struct impl_result *r,
+                            const char *load, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int clean_run_failed(struct scenario_run *run, const struct impl_result *r,
+                            const char *load, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    free(run->clean_run);
+    free(run->clean_step);
+    free(run->clean_load);
+    run->clean_run = msg;
+    run->clean_step = r ? result_text(r) : xstrdup("exit 0");
+    run->clean_load = xstrdup(load ? load : "");
+    return 1;
+}
+
+/* How a clean run that should have exited 0 went wrong: a run that could not be started is a
+ * broken invocation (-1, message in err); anything else is the IUT's bug (1, clean-run). */
+static int clean_step_failed(struct scenario_run *run, const struct impl_result *r, char *err,
+                             size_t err_cap, const char *what)
+{
+    char t[400];
+    impl_result_text(t, sizeof t, r);
+    if (r->end == IMPL_SPAWN_FAILED) {
+        snprintf(err, err_cap, "%s: %s", what, t);
+        return -1;
+    }
+    return clean_run_failed(run, r, NULL, "%s: %s", what, t);
+}
+
+/* The clean judging runs on the template itself: the prior pair and the base load exactly,
+ * and the recovery save's outcome and file count, which every case that leaves the directory
+ * unchanged then reuses. @return 0, 1 (clean-run finding) or -1 (set-up error in err). */
 static int judge_template(const struct campaign *c, struct scenario_run *run, char *err,
                           size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
-    char jdir[700], d[760], errp[760];
-    snprintf(jdir, sizeof jdir, "%s/judge-%s", c->workdir, s->name);
-    snprintf(d, sizeof d, "%s/d", jdir);
-    snprintf(errp, sizeof errp, "%s/load.err", jdir);
+    char *jdir = xasprintf("%s/judge-%s", c->workdir, s->name);
+    char *d = xasprintf("%s/d", jdir), *errp = xasprintf("%s/load.err", jdir);
+    int rc = 0;
+    struct load_outcome lo;
+    char *why = NULL;
     if (mkdir(jdir, 0755) != 0 || dir_image_write(&run->tpl, d) != 0) {
         snprintf(err, err_cap, "cannot create %s: %s", jdir, strerror(errno));
-        return -1;
+        rc = -1;
+        goto out;
     }
-    struct load_outcome lo;
-    if (s->prior >= 0) {
-        const struct payload *p = &c->data.p[s->prior];
-        judge_load(&lo, c, d, s->id, jdir, p, p, errp);
+    for (int which = 0; which < 2; which++) {
+        int pl = which ? s->base_payload : s->prior;
+        const char *id = which ? s->base_id : s->id;
+        if (pl < 0)
+            continue;
+        const struct payload *p = &c->data.p[pl];
+        judge_load(&lo, c, d, id, jdir, p, p, errp);
         if (lo.match != LOAD_PRIOR) {
-            snprintf(err, err_cap,
-                     "the IUT fails a clean load of the pair '%s' it saved for scenario %s: %s",
-                     s->id, s->name, lo.text);
-            return -1;
+            rc = clean_run_failed(run, NULL, lo.text,
+                                  "the pair '%s' that the IUT saved cleanly for scenario %s "
+                                  "does not load back as saved: %s",
+                                  id, s->name, lo.text);
+            goto out;
         }
     }
-    if (s->base_payload >= 0) {
-        const struct payload *p = &c->data.p[s->base_payload];
-        judge_load(&lo, c, d, s->base_id, jdir, p, p, errp);
-        if (lo.match != LOAD_PRIOR) {
-            snprintf(err, err_cap,
-                     "the IUT fails a clean load of the pair '%s' it saved for scenario %s: %s",
-                     s->base_id, s->name, lo.text);
-            return -1;
-        }
-    }
-    run->tpl_recovery_why[0] = 0;
-    if (recover(c, s, d, jdir, run->tpl_recovery_why, sizeof run->tpl_recovery_why) != 0) {
-        snprintf(err, err_cap, "the IUT fails the clean run of scenario %s: %s", s->name,
-                 run->tpl_recovery_why);
-        return -1;
+    if (recover(c, s, d, jdir, &why) != 0) {
+        rc = clean_run_failed(run, NULL, NULL, "on the template of scenario %s, %s", s->name,
+                              why);
+        goto out;
     }
     run->tpl_recovery_files = count_entries(d);
-    return 0;
+out:
+    free(why);
+    free(jdir);
+    free(d);
+    free(errp);
+    return rc;
 }
 
 /* The trace-completeness audit (docs/CRASH.md): the step once more on a copy of the template
@@ -237,7 +283,9 @@ static int audit(const struct campaign *c, struct scenario_run *run, const char 
         snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
         return -1;
     }
-    struct step_req req = step_req(so, mo, sizeof so, s, d, cdir);
+    snprintf(so, sizeof so, "%s/audit-state.out", cdir);
+    snprintf(mo, sizeof mo, "%s/audit-memory.out", cdir);
+    struct step_req req = step_req(so, mo, s, d);
     struct step_faults f = {.trace = trace, .trace_data = data};
     struct impl_result r;
     c->drv->step(&r, c, &req, &f, errp);
@@ -254,169 +302,239 @@ static int audit(const struct campaign *c, struct scenario_run *run, const char 
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
-    char cdir[600], d[700], trace[700], errp[700], t[240];
     struct impl_result r;
-    if (fmt_path(run->template_dir, sizeof run->template_dir, "%s/template-%s", c->workdir,
-                 s->name) ||
-        fmt_path(cdir, sizeof cdir, "%s/census-%s", c->workdir, s->name)) {
-        snprintf(err, err_cap, "work directory path too long: %s", c->workdir);
-        return -1;
-    }
-    snprintf(errp, sizeof errp, "%s/setup.err", c->workdir);
+    free(run->template_dir);
+    run->template_dir = xasprintf("%s/template-%s", c->workdir, s->name);
+    char *cdir = xasprintf("%s/census-%s", c->workdir, s->name);
+    char *errp = xasprintf("%s/setup.err", c->workdir);
+    char *d = xasprintf("%s/d", cdir), *trace = xasprintf("%s/trace", cdir);
+    char *so = xasprintf("%s/step-state.out", cdir), *mo = xasprintf("%s/step-memory.out", cdir);
+    char *why = NULL;
+    int rc = -1;
+    struct dir_image base_files = {0};
     if (mkdir(run->template_dir, 0755) != 0 || mkdir(cdir, 0755) != 0) {
         snprintf(err, err_cap, "cannot create %s: %s", cdir, strerror(errno));
-        return -1;
+        goto out;
     }
-    struct dir_image base_files = {0};
     for (unsigned i = 0; i < s->n_setup; i++) {
         const struct setup_save *ss = &s->setup[i];
         if (i == 1 && s->base_payload >= 0 && dir_image_take(&base_files, run->template_dir)) {
             snprintf(err, err_cap, "cannot read %s: %s", run->template_dir, strerror(errno));
-            return -1;
+            goto out;
         }
         struct step_req req = save_req(run->template_dir, ss->id, ss->payload, ss->base);
         c->drv->step(&r, c, &req, NULL, errp);
         if (r.end != IMPL_EXITED || r.code != 0) {
-            impl_result_text(t, sizeof t, &r);
-            snprintf(err, err_cap,
-                     "the IUT fails a clean set-up save of scenario %s (%s save of '%s'): %s",
-                     s->name, ss->base ? "diff" : "full", ss->id, t);
-            return -1;
+            char what[300];
+            snprintf(what, sizeof what, "a clean set-up save of scenario %s (%s save of '%s')",
+                     s->name, ss->base ? "diff" : "full", ss->id);
+            rc = clean_step_failed(run, &r, err, err_cap, what);
+            goto out;
         }
     }
     if (dir_image_take(&run->tpl, run->template_dir) != 0) {
         snprintf(err, err_cap, "cannot read %s: %s", run->template_dir, strerror(errno));
-        dir_image_finish(&base_files);
-        return -1;
+        goto out;
     }
     if (s->base_payload >= 0)
         dir_image_mark(&run->tpl, s->n_setup > 1 ? &base_files : &run->tpl);
-    dir_image_finish(&base_files);
-    if (judge_template(c, run, err, err_cap) != 0)
-        return -1;
-    snprintf(d, sizeof d, "%s/d", cdir);
-    snprintf(trace, sizeof trace, "%s/trace", cdir);
-    snprintf(errp, sizeof errp, "%s/step.err", cdir);
+    if ((rc = judge_template(c, run, err, err_cap)) != 0)
+        goto out;
+    rc = -1;
     if (dir_image_write(&run->tpl, d) != 0) {
         snprintf(err, err_cap, "cannot copy %s: %s", run->template_dir, strerror(errno));
-        return -1;
+        goto out;
     }
-    char so[700], mo[700];
-    struct step_req req = step_req(so, mo, sizeof so, s, d, cdir);
+    const char *op = s->op == OP_LOAD ? "load" : s->op == OP_MERGE ? "merge" : "save";
+    struct step_req req = step_req(so, mo, s, d);
     if (c->drv->census(&r, c, &req, trace, errp, &run->tpl, cdir, err, err_cap) != 0)
-        return -1;
+        goto out;
     if (r.end != IMPL_EXITED || r.code != 0) {
-        impl_result_text(t, sizeof t, &r);
-        snprintf(err, err_cap,
-                 "the IUT fails the clean census run of scenario %s (%s under the interposer, "
-                 "no fault injected): %s",
-                 s->name,
-                 s->op == OP_LOAD    ? "load"
-                 : s->op == OP_MERGE ? "merge"
-                                     : "save",
-                 t);
-        return -1;
+        char what[300];
+        snprintf(what, sizeof what,
+                 "the clean census run of scenario %s (%s under the interposer, no fault "
+                 "injected)",
+                 s->name, op);
+        rc = clean_step_failed(run, &r, err, err_cap, what);
+        goto out;
     }
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
     const struct payload *fresh = &c->data.p[s->expect_new];
     if (s->op == OP_LOAD) {
-        char why[200];
-        if (oracle_classify(so, mo, prior, fresh, why, sizeof why) != LOAD_PRIOR) {
-            snprintf(err, err_cap,
-                     "the IUT fails the clean census run of scenario %s: load exited 0 with %s",
-                     s->name, why);
-            return -1;
+        char cls[200];
+        if (oracle_classify(so, mo, prior, fresh, cls, sizeof cls) != LOAD_PRIOR) {
+            rc = clean_run_failed(run, &r, cls,
+                                  "the clean census run of scenario %s: load exited 0 with %s",
+                                  s->name, cls);
+            goto out;
         }
     } else {
         struct load_outcome lo;
         judge_load(&lo, c, d, s->id, cdir, prior, fresh, errp);
         bool ok = lo.match == LOAD_NEW || (s->prior == s->expect_new && lo.match == LOAD_PRIOR);
         if (!ok) {
-            snprintf(err, err_cap,
-                     "the IUT fails the clean census run of scenario %s: after a clean %s, %s",
-                     s->name, s->op == OP_MERGE ? "merge" : "save", lo.text);
-            return -1;
+            rc = clean_run_failed(run, &r, lo.text,
+                                  "the clean census run of scenario %s: after a clean %s that "
+                                  "exited 0, %s",
+                                  s->name, op, lo.text);
+            goto out;
         }
     }
-    if (census_read(run, trace, err, err_cap) != 0)
-        return -1;
+    if (census_read(run, trace, d, err, err_cap) != 0)
+        goto out;
     if (audit(c, run, cdir, err, err_cap) != 0)
-        return -1;
+        goto out;
     if (run->n_calls == 0) {
         snprintf(err, err_cap,
                  "the census run of scenario %s counted no file call under SNAPFAULT_DIR: is "
                  "the interposer %s loaded and working?",
                  s->name, c->interposer);
-        return -1;
+        goto out;
     }
-    char why[400];
-    if (recover(c, s, d, cdir, why, sizeof why) != 0) {
-        snprintf(err, err_cap, "the IUT fails the clean run of scenario %s: %s", s->name, why);
-        return -1;
+    if (recover(c, s, d, cdir, &why) != 0) {
+        rc = clean_run_failed(run, NULL, NULL, "after the clean census run of scenario %s, %s",
+                              s->name, why);
+        goto out;
     }
     run->baseline_files = count_entries(d);
-    return 0;
+    rc = 0;
+out:
+    dir_image_finish(&base_files);
+    free(why);
+    free(cdir);
+    free(errp);
+    free(d);
+    free(trace);
+    free(so);
+    free(mo);
+    return rc;
+}
+
+void scenario_run_finish(struct scenario_run *run)
+{
+    dir_image_finish(&run->tpl);
+    census_free(run);
+    free(run->template_dir);
+    free(run->clean_run);
+    free(run->clean_step);
+    free(run->clean_load);
+    run->template_dir = run->clean_run = run->clean_step = run->clean_load = NULL;
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
                      struct case_result *res);
 
+/* Replace every occurrence of needle in the heap string *s. */
+static void replace_all(char **s, const char *needle, const char *repl)
+{
+    if (!*s || !*needle || !strstr(*s, needle))
+        return;
+    struct strbuf b = {0};
+    const char *p = *s, *hit;
+    size_t n = strlen(needle);
+    while ((hit = strstr(p, needle)) != NULL) {
+        strbuf_addn(&b, p, (size_t)(hit - p));
+        strbuf_add(&b, repl);
+        p = hit + n;
+    }
+    strbuf_add(&b, p);
+    free(*s);
+    *s = strbuf_take(&b);
+}
+
+static void set_text(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = xstrdup(src);
+}
+
 void scenario_run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
                        struct case_result *res)
 {
+    memset(res, 0, sizeof *res);
+    res->verdict = V_PASS;
     run_case(c, k, case_dir, res);
     /* Messages name the case directory, a temporary path: say "<case>" so that reports of
      * the same campaign are identical from run to run. */
-    str_replace_all(res->step, sizeof res->step, case_dir, "<case>");
-    str_replace_all(res->load, sizeof res->load, case_dir, "<case>");
-    str_replace_all(res->detail, sizeof res->detail, case_dir, "<case>");
+    char **texts[] = {&res->detail, &res->step, &res->load, &res->left, &res->trace};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (!*texts[i])
+            *texts[i] = xstrdup("");
+        replace_all(texts[i], case_dir, "<case>");
+    }
+}
+
+static const struct scenario_run *find_run(const struct campaign *c, unsigned scenario)
+{
+    for (unsigned i = 0; i < c->n_runs; i++)
+        if (c->runs[i].scenario == scenario)
+            return &c->runs[i];
+    return NULL;
+}
+
+/* The clean-run pseudo-case: the finding recorded while preparing the scenario. */
+static void clean_run_case(const struct scenario_run *run, struct case_result *res)
+{
+    res->fault_reached = true;
+    oracle_finding(res, "clean-run", "%s (the scenario's cases were not run)",
+                   run->clean_run ? run->clean_run : "the clean run failed");
+    set_text(&res->step, run->clean_step ? run->clean_step : "");
+    set_text(&res->load, run->clean_load ? run->clean_load : "");
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
                      struct case_result *res)
 {
     const struct scenario *s = &TABLE[k->scenario];
-    const struct scenario_run *run = NULL;
-    for (unsigned i = 0; i < c->n_runs; i++)
-        if (c->runs[i].scenario == k->scenario)
-            run = &c->runs[i];
-    memset(res, 0, sizeof *res);
-    res->verdict = V_PASS;
-    char d[700], trace[700], errp[700], fcase[64], so[700], mo[700];
-    snprintf(d, sizeof d, "%s/d", case_dir);
-    snprintf(trace, sizeof trace, "%s/trace", case_dir);
-    snprintf(errp, sizeof errp, "%s/step.err", case_dir);
-    snprintf(fcase, sizeof fcase, "%u:%s", k->ordinal, k->action);
+    const struct scenario_run *run = find_run(c, k->scenario);
     if (!run) {
         oracle_finding(res, "setup", "scenario %s was not prepared", s->name);
         return;
     }
-    /* A driver that reports in-place writes lets the case directory hold hard links to a
-     * per-worker copy of the template (no copying). */
-    char links[760], marker[760];
-    snprintf(links, sizeof links, "%s.template-%s", case_dir, s->name);
-    snprintf(marker, sizeof marker, "%s/in-place", case_dir);
-    bool linked = c->drv->in_place_watch && !c->opt.keep_dir;
-    if (linked && access(links, F_OK) != 0 && dir_image_write(&run->tpl, links) != 0)
+    if (k->kind == FK_CLEAN_RUN) {
+        clean_run_case(run, res);
+        return;
+    }
+    char *d = xasprintf("%s/d", case_dir), *trace_path = xasprintf("%s/trace", case_dir);
+    char *errp = xasprintf("%s/step.err", case_dir);
+    char *so = xasprintf("%s/step-state.out", case_dir);
+    char *mo = xasprintf("%s/step-memory.out", case_dir);
+    char *fcase = xasprintf("%u:%s", k->ordinal, k->action);
+    /* The case directory holds hard links to a per-worker copy of the template (no
+     * copying), whatever the driver. A write through a link shows in that copy's mtimes
+     * (dir_image_pristine; a driver with in_place_watch also creates the marker when the step
+     * opens an existing file for writing): the copy is then rebuilt. */
+    char *links = xasprintf("%s.template-%s", case_dir, s->name);
+    char *marker = xasprintf("%s/in-place", case_dir);
+    char *why = NULL;
+    struct trace tr = {0};
+    struct strbuf text = {0};
+    bool linked = !c->opt.keep_dir;
+    if (linked && access(links, F_OK) == 0 && !dir_image_pristine(&run->tpl, links))
+        path_remove_tree(links); /* written through by the previous case */
+    if (linked && access(links, F_OK) != 0 && dir_image_write_stamped(&run->tpl, links) != 0)
         linked = false;
     if (mkdir(case_dir, 0755) != 0 ||
         (linked ? dir_image_link(&run->tpl, d, links) : dir_image_write(&run->tpl, d)) != 0) {
         oracle_finding(res, "setup", "cannot prepare the case directory %s: %s", case_dir,
                        strerror(errno));
-        return;
+        goto out;
     }
     struct impl_result step;
     struct step_faults f = {
-        .trace = trace, .fault_case = fcase, .in_place_marker = linked ? marker : NULL};
-    struct step_req req = step_req(so, mo, sizeof so, s, d, case_dir);
+        .trace = trace_path, .fault_case = fcase, .in_place_marker = linked ? marker : NULL};
+    struct step_req req = step_req(so, mo, s, d);
     c->drv->step(&step, c, &req, &f, errp);
-    impl_result_text(res->step, sizeof res->step, &step);
-    trace_excerpt(res->trace, sizeof res->trace, trace, d, k->ordinal, &res->fault_reached);
+    res->step = result_text(&step);
+    if (trace_load(&tr, trace_path, NULL) == 0)
+        trace_excerpt(&text, &tr, d, k->ordinal, &res->fault_reached);
+    res->trace = strbuf_take(&text);
     if (step.end == IMPL_KILLED)
         res->fault_reached = true;
+    unsigned long differs = census_diverges(run, &tr, d, k->ordinal, &text);
 
     /* Unchanged bytes: the judging runs would repeat judge_template's, so reuse them. */
-    if (linked && access(marker, F_OK) == 0) {
+    if (linked && (access(marker, F_OK) == 0 || !dir_image_pristine(&run->tpl, links))) {
         linked = false; /* the links may have been written through: compare bytes, rebuild */
         path_remove_tree(links);
     }
@@ -432,25 +550,35 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
                  prior ? "load exit 0: the prior pair" : "load fails: no pair");
     }
     if (s->op == OP_LOAD) {
-        char why[200] = "";
+        char cls[200] = "";
         enum load_match m = LOAD_NONE;
         if (step.end == IMPL_EXITED && step.code == 0)
-            m = oracle_classify(so, mo, prior, fresh, why, sizeof why);
+            m = oracle_classify(so, mo, prior, fresh, cls, sizeof cls);
         oracle_judge_load(res, &step, m);
-        snprintf(res->load, sizeof res->load, "faulted load: %s%s%s", res->step,
-                 why[0] ? ", outputs: " : "", why);
+        res->load = xasprintf("faulted load: %s%s%s", res->step, cls[0] ? ", outputs: " : "", cls);
         if (!unchanged)
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         if (lo.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair",
                            "after the faulted load the pair no longer loads intact: %s", lo.text);
     } else {
-        if (step.end != IMPL_EXITED || step.code != 0)
-            dir_new_entries(res->left, sizeof res->left, d, run->template_dir);
+        if (step.end != IMPL_EXITED || step.code != 0) {
+            char *left = NULL;
+            size_t cap = 256;
+            for (;;) { /* as long as the names need */
+                left = xmalloc(cap);
+                int n = dir_new_entries(left, cap, d, run->template_dir);
+                if (n < 0 || strlen(left) + 4 < cap)
+                    break;
+                free(left);
+                cap *= 4;
+            }
+            res->left = left;
+        }
         if (!unchanged)
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
-        snprintf(res->load, sizeof res->load, "%s", lo.text);
+        res->load = xstrdup(lo.text);
     }
     bool base_intact = linked ? dir_image_links_same(&run->tpl, d, links, true)
                               : dir_image_marked_intact(&run->tpl, d);
@@ -462,28 +590,52 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
             oracle_finding(res, "prior-pair", "the base pair '%s' no longer loads intact: %s",
                            s->base_id, bl.text);
     }
-    char why[400];
     int n;
     if (unchanged) {
         n = run->tpl_recovery_files;
     } else {
-        if (recover(c, s, d, case_dir, why, sizeof why) != 0) {
+        if (recover(c, s, d, case_dir, &why) != 0) {
             oracle_finding(res, "recovery", "%s", why);
-            return;
+            goto judged;
         }
-        char names[8];
-        n = dir_list(names, sizeof names, d);
+        n = count_entries(d);
     }
     if (n > run->baseline_files) {
-        char names[300] = "";
-        if (!unchanged)
-            dir_list(names, sizeof names, d);
+        char *names = NULL;
+        if (!unchanged) {
+            size_t cap = (size_t)n * 64 + 64;
+            names = xmalloc(cap);
+            dir_list(names, cap, d);
+        }
         oracle_finding(res, "leftovers",
                        "after the recovery save the directory holds %d files where a clean run "
                        "leaves %d%s%s",
-                       n, run->baseline_files, names[0] ? ": " : "", names);
+                       n, run->baseline_files, names ? ": " : "", names ? names : "");
+        free(names);
+    }
+judged:
+    if (differs) {
+        res->nondeterministic = true;
+        oracle_override(res, "determinism",
+                        "non-deterministic implementation: before the fault, this run's counted "
+                        "calls differ from the census (%s), so the fault hit another call than "
+                        "case %s names and --case does not reproduce it; see docs/ADAPTER.md "
+                        "section 5",
+                        strbuf_cstr(&text), k->id);
     }
     if (res->verdict == V_PASS && !res->fault_reached)
-        snprintf(res->detail, sizeof res->detail,
-                 "the fault was not reached: the step made fewer counted calls than the census");
+        set_text(&res->detail, "the fault was not reached: the step made fewer counted calls "
+                               "than the census");
+out:
+    trace_finish(&tr);
+    strbuf_finish(&text);
+    free(why);
+    free(d);
+    free(trace_path);
+    free(errp);
+    free(so);
+    free(mo);
+    free(fcase);
+    free(links);
+    free(marker);
 }

@@ -37,12 +37,20 @@ int scenario_find(const char *name);
 bool scenario_supported(const struct campaign *c, const struct scenario *s);
 
 /* Prepare run (template directory by clean saves, census of the step under the interposer,
- * clean recovery baseline) in c->workdir. @return 0, or -1 with a plain message in err (the
- * IUT failed a clean run: a set-up error). */
+ * clean recovery baseline) in c->workdir.
+ * @return 0; 1 when the IUT failed a clean run (a clean save exited non-zero or died, what it
+ * saved loads back different, the clean recovery save failed): run->clean_run says why, the
+ * scenario's only case is then its clean-run pseudo-case (census_add_clean_run); or -1 with a
+ * plain message in err for a broken set-up (a directory cannot be made, the IUT cannot be run,
+ * the interposer counted nothing, the driver's census check failed). */
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap);
 
+/* Release what scenario_prepare and the census allocated in run. */
+void scenario_run_finish(struct scenario_run *run);
+
 /* Run one case in the fresh directory case_dir (must not exist; left behind for the caller to
- * remove) and judge it into res. */
+ * remove) and judge it into res (cleared first; its texts are heap strings, never NULL
+ * afterwards: release with case_result_finish). */
 void scenario_run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
                        struct case_result *res);
 

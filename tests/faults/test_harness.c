@@ -1,5 +1,5 @@
-/* Unit tests of the snapcheck modules: trace parsing and case enumeration (census), the
- * verdict matrix of the oracles, directory images and string helpers. */
+/* Unit tests of the snapcheck modules: trace parsing, case enumeration and run reduction
+ * (census), the verdict matrix of the oracles, directory images and string helpers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -49,38 +49,116 @@ static void write_text(const char *path, const char *text)
     assert_int_equal(file_write(path, text, strlen(text)), 0);
 }
 
-static void census__reads_calls_in_order_and_rejects_gaps(void **st)
+static char *temp_file(void)
 {
-    (void)st;
-    char path[] = "/tmp/snapcheck-test-trace-XXXXXX";
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/snapcheck-test-trace-XXXXXX");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
+    return path;
+}
+
+static void census__reads_calls_in_order_and_rejects_gaps(void **st)
+{
+    (void)st;
+    char *path = temp_file();
     write_text(path, "1\topen\t/d/a\t-\t-\t-\t-\t3\t-\t-\n2\twrite\t/d/a\t-\t3\t0\t10\t10\t-\t-\n"
                      "3\trename\t/d/a\t/d/b\t-\t-\t-\t0\t-\t-\n");
     struct scenario_run run;
     memset(&run, 0, sizeof run);
     char err[256];
-    assert_int_equal(census_read(&run, path, err, sizeof err), 0);
+    assert_int_equal(census_read(&run, path, "/d", err, sizeof err), 0);
     assert_int_equal(run.n_calls, 3);
     assert_string_equal(run.calls[1], "write");
     assert_string_equal(run.calls[2], "rename");
+    assert_string_equal(run.paths[1], "a");
     write_text(path, "1\topen\t/d/a\n3\twrite\t/d/a\n");
-    assert_int_equal(census_read(&run, path, err, sizeof err), -1);
+    assert_int_equal(census_read(&run, path, "/d", err, sizeof err), -1);
     assert_non_null(strstr(err, "ordinal 3"));
+    write_text(path, "1\topen\t/d/a\n2\twrite\t/d/a\n2\twrite\t/d/a\n");
+    assert_int_equal(census_read(&run, path, "/d", err, sizeof err), -1);
+    census_free(&run);
     unlink(path);
+}
+
+/* docs/FAULTS.md 3: lines of concurrent threads may be written out of order; the ordinal
+ * orders them. */
+static void census__sorts_out_of_order_thread_lines(void **st)
+{
+    (void)st;
+    char *path = temp_file();
+    write_text(path, "1\topen\t/d/a\n3\tpwrite64\t/d/b\n2\tpwrite64\t/d/a\n5\tfsync\t/d/b\n"
+                     "4\tfsync\t/d/a\n");
+    struct scenario_run run;
+    memset(&run, 0, sizeof run);
+    char err[256];
+    assert_int_equal(census_read(&run, path, "/d", err, sizeof err), 0);
+    assert_int_equal(run.n_calls, 5);
+    assert_string_equal(run.calls[1], "pwrite64");
+    assert_string_equal(run.paths[1], "a");
+    assert_string_equal(run.paths[2], "b");
+    assert_string_equal(run.calls[3], "fsync");
+    assert_string_equal(run.paths[3], "a");
+    /* a gap is still a gap once sorted */
+    write_text(path, "3\topen\t/d/a\n1\topen\t/d/a\n");
+    assert_int_equal(census_read(&run, path, "/d", err, sizeof err), -1);
+    assert_non_null(strstr(err, "ordinal 3 where 2"));
+    census_free(&run);
+    unlink(path);
+}
+
+/* No fixed limit: a step of 150,000 counted calls is read whole. */
+static void census__reads_a_census_of_150000_calls(void **st)
+{
+    (void)st;
+    char *path = temp_file();
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "1\topen64\t/d/vm.mem.tmp\t-\t-\t-\t-\t3\t-\t-\n");
+    for (unsigned i = 2; i < 150000; i++)
+        fprintf(f, "%u\tpwrite64\t/d/vm.mem.tmp\t-\t3\t%u\t4096\t4096\t-\t-\n", i,
+                (i - 2) * 4096);
+    fprintf(f, "150000\tfsync\t/d/vm.mem.tmp\t-\t3\t-\t-\t0\t-\t-\n");
+    fclose(f);
+    struct scenario_run run;
+    memset(&run, 0, sizeof run);
+    char err[256];
+    assert_int_equal(census_read(&run, path, "/d", err, sizeof err), 0);
+    assert_int_equal(run.n_calls, 150000);
+    assert_string_equal(run.calls[149998], "pwrite64");
+    assert_string_equal(run.calls[149999], "fsync");
+    /* run reduction: the 149,998 pwrites are one run, of which 5 are faulted */
+    struct sc_case *cases = NULL;
+    unsigned n = 0, cap = 0;
+    census_enumerate(&cases, &n, &cap, &run, "x", TIER_SMOKE);
+    assert_int_equal(run.collapsed, 149998 - 5);
+    assert_int_equal(n, 3 + 5 * 4 + 3);
+    free(cases);
+    census_free(&run);
+    unlink(path);
+}
+
+static struct scenario_run *calls_of(unsigned n, const char *const *names, const char *const *paths)
+{
+    static struct scenario_run run;
+    static const char *c[64], *p[64];
+    memset(&run, 0, sizeof run);
+    run.scenario = 1;
+    run.n_calls = n;
+    for (unsigned i = 0; i < n; i++) {
+        c[i] = names[i];
+        p[i] = paths ? paths[i] : "f";
+    }
+    run.calls = c;
+    run.paths = p;
+    return &run;
 }
 
 static struct scenario_run *three_calls(void)
 {
-    static struct scenario_run run;
-    memset(&run, 0, sizeof run);
-    run.scenario = 1;
-    run.n_calls = 3;
-    strcpy(run.calls[0], "open");
-    strcpy(run.calls[1], "write");
-    strcpy(run.calls[2], "fsync");
-    return &run;
+    static const char *const names[] = {"open", "write", "fsync"};
+    return calls_of(3, names, NULL);
 }
 
 static bool has_case(const struct sc_case *c, unsigned n, const char *id)
@@ -96,7 +174,8 @@ static void census__smoke_tier_has_one_errno_half_short_and_both_crashes(void **
     (void)st;
     struct sc_case *cases = NULL;
     unsigned n = 0, cap = 0;
-    census_enumerate(&cases, &n, &cap, three_calls(), "full-over-full", TIER_SMOKE);
+    struct scenario_run *run = three_calls();
+    census_enumerate(&cases, &n, &cap, run, "full-over-full", TIER_SMOKE);
     /* open: errno + 2 crashes; write: errno + short + 2; fsync: errno + 2. */
     assert_int_equal(n, 3 + 4 + 3);
     assert_true(has_case(cases, n, "full-over-full/1/open/errno=EIO"));
@@ -106,6 +185,7 @@ static void census__smoke_tier_has_one_errno_half_short_and_both_crashes(void **
     assert_false(has_case(cases, n, "full-over-full/2/write/short=1"));
     assert_false(has_case(cases, n, "full-over-full/1/open/short=half"));
     free(cases);
+    arena_finish(&run->text);
 }
 
 static void census__full_tier_has_every_errno_of_the_model(void **st)
@@ -113,7 +193,8 @@ static void census__full_tier_has_every_errno_of_the_model(void **st)
     (void)st;
     struct sc_case *cases = NULL;
     unsigned n = 0, cap = 0;
-    census_enumerate(&cases, &n, &cap, three_calls(), "x", TIER_FULL);
+    struct scenario_run *run = three_calls();
+    census_enumerate(&cases, &n, &cap, run, "x", TIER_FULL);
     unsigned expect = 0;
     const char *names[] = {"open", "write", "fsync"};
     for (int i = 0; i < 3; i++) {
@@ -132,12 +213,81 @@ static void census__full_tier_has_every_errno_of_the_model(void **st)
     /* Ids are stable: the same census gives the same list in the same order. */
     struct sc_case *again = NULL;
     unsigned n2 = 0, cap2 = 0;
-    census_enumerate(&again, &n2, &cap2, three_calls(), "x", TIER_FULL);
+    census_enumerate(&again, &n2, &cap2, run, "x", TIER_FULL);
     assert_int_equal(n, n2);
     for (unsigned i = 0; i < n; i++)
         assert_string_equal(cases[i].id, again[i].id);
     free(cases);
     free(again);
+    arena_finish(&run->text);
+}
+
+static bool faulted(const struct sc_case *c, unsigned n, unsigned ordinal)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (c[i].ordinal == ordinal)
+            return true;
+    return false;
+}
+
+/* A run (same call, same file) of 9 writes: smoke and full fault its 1st, 2nd, middle,
+ * second-to-last and last call; all faults each; another file or call starts a new run. */
+static void census__run_reduction_keeps_ends_and_middle(void **st)
+{
+    (void)st;
+    const char *w = "pwrite64", *o = "open64";
+    const char *const names[] = {o, w, w, w, w, w, w, w, w, w, w, w, w};
+    const char *const paths[] = {"a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "b", "b", "a"};
+    struct scenario_run *run = calls_of(13, names, paths);
+    struct sc_case *cases = NULL;
+    unsigned n = 0, cap = 0;
+    census_enumerate(&cases, &n, &cap, run, "x", TIER_FULL);
+    /* the run is ordinals 2..10: keep 2, 3, 6 (middle), 9, 10 */
+    unsigned keep[] = {1, 2, 3, 6, 9, 10, 11, 12, 13}, drop[] = {4, 5, 7, 8};
+    for (unsigned i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        assert_true(faulted(cases, n, keep[i]));
+    for (unsigned i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        assert_false(faulted(cases, n, drop[i]));
+    assert_int_equal(run->collapsed, 4);
+    free(cases);
+    cases = NULL;
+    n = cap = 0;
+    census_enumerate(&cases, &n, &cap, run, "x", TIER_ALL);
+    for (unsigned o2 = 1; o2 <= 13; o2++)
+        assert_true(faulted(cases, n, o2));
+    assert_int_equal(run->collapsed, 0);
+    assert_true(has_case(cases, n, "x/7/pwrite64/short=allbut1"));
+    free(cases);
+    arena_finish(&run->text);
+}
+
+/* The calls of a faulted run up to the fault must be the census's: another call or another
+ * file before the fault is a non-deterministic implementation. */
+static void census__diverges_names_the_first_other_call(void **st)
+{
+    (void)st;
+    const char *const names[] = {"open64", "pwrite64", "pwrite64", "fsync"};
+    const char *const paths[] = {"a", "a", "a", "a"};
+    struct scenario_run *run = calls_of(4, names, paths);
+    char *path = temp_file();
+    struct trace t;
+    struct strbuf why = {0};
+    write_text(path, "1\topen64\t/d/a\n2\tpwrite64\t/d/a\n3\tpwrite64\t/d/a\n");
+    assert_int_equal(trace_load(&t, path, NULL), 0);
+    assert_int_equal(census_diverges(run, &t, "/d", 3, &why), 0);
+    trace_finish(&t);
+    write_text(path, "1\topen64\t/d/a\n2\tpwrite64\t/d/a\n3\tfsync\t/d/a\n");
+    assert_int_equal(trace_load(&t, path, NULL), 0);
+    assert_int_equal(census_diverges(run, &t, "/d", 3, &why), 3);
+    assert_non_null(strstr(strbuf_cstr(&why), "call 3: fsync a, where the census has pwrite64"));
+    assert_int_equal(census_diverges(run, &t, "/d", 2, &why), 0); /* only up to the fault */
+    trace_finish(&t);
+    write_text(path, "2\tpwrite64\t/d/b\n1\topen64\t/d/a\n");
+    assert_int_equal(trace_load(&t, path, NULL), 0);
+    assert_int_equal(census_diverges(run, &t, "/d", 4, &why), 2);
+    trace_finish(&t);
+    strbuf_finish(&why);
+    unlink(path);
 }
 
 static void census__kinds_of_actions(void **st)
@@ -170,6 +320,7 @@ static enum verdict judge(enum impl_end end, int code, enum load_match m, bool h
     lo.match = m;
     oracle_judge_save(&res, &step, &lo, had_prior, false);
     strcpy(oracle, res.oracle);
+    case_result_finish(&res);
     return res.verdict;
 }
 
@@ -196,12 +347,23 @@ static void oracle__save_verdict_matrix(void **st)
     assert_int_equal(judge(IMPL_KILLED, 9, LOAD_PRIOR, true, o), V_PASS);
     assert_int_equal(judge(IMPL_KILLED, 9, LOAD_NONE, true, o), V_FINDING);
     assert_int_equal(judge(IMPL_KILLED, 9, LOAD_OTHER, false, o), V_FINDING);
+    /* any other signal, or a hang, is a finding even when the pairs are fine */
+    assert_int_equal(judge(IMPL_SIGNALED, 11, LOAD_PRIOR, true, o), V_FINDING);
+    assert_string_equal(o, "clean-exit");
+    assert_int_equal(judge(IMPL_SIGNALED, 6, LOAD_NEW, true, o), V_FINDING);
+    assert_string_equal(o, "clean-exit");
+    assert_int_equal(judge(IMPL_TIMEOUT, 9, LOAD_PRIOR, true, o), V_FINDING);
+    assert_string_equal(o, "clean-exit");
+    /* the pair oracles come first */
+    assert_int_equal(judge(IMPL_SIGNALED, 11, LOAD_NONE, true, o), V_FINDING);
+    assert_string_equal(o, "prior-pair");
 }
 
 static void oracle__load_verdicts(void **st)
 {
     (void)st;
     struct case_result res;
+    memset(&res, 0, sizeof res);
     struct impl_result r = ended(IMPL_EXITED, 1, "snapref: load failed: EIO");
     oracle_judge_load(&res, &r, LOAD_NONE);
     assert_int_equal(res.verdict, V_PASS);
@@ -217,6 +379,7 @@ static void oracle__load_verdicts(void **st)
     r = ended(IMPL_SIGNALED, 11, "");
     oracle_judge_load(&res, &r, LOAD_NONE);
     assert_int_equal(res.verdict, V_FINDING);
+    case_result_finish(&res);
 }
 
 static void oracle__classify_tells_prior_new_and_mixes(void **st)
@@ -316,6 +479,10 @@ int main(void)
         cmocka_unit_test(census__parses_a_trace_line),
         cmocka_unit_test(census__rejects_bad_ordinals),
         cmocka_unit_test(census__reads_calls_in_order_and_rejects_gaps),
+        cmocka_unit_test(census__sorts_out_of_order_thread_lines),
+        cmocka_unit_test(census__reads_a_census_of_150000_calls),
+        cmocka_unit_test(census__run_reduction_keeps_ends_and_middle),
+        cmocka_unit_test(census__diverges_names_the_first_other_call),
         cmocka_unit_test(census__smoke_tier_has_one_errno_half_short_and_both_crashes),
         cmocka_unit_test(census__full_tier_has_every_errno_of_the_model),
         cmocka_unit_test(census__kinds_of_actions),

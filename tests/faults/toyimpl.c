@@ -8,7 +8,20 @@
  *                            prior pair is lost (prior-pair finding expected)
  *   --protocol ignore-short  like good, but a short write is taken as complete (the save exits
  *                            0 with a truncated pair: committed finding expected)
- *   --protocol fail-save     every save fails (the census must report a set-up error)
+ *   --protocol fail-save     every save fails (a clean-run finding of every scenario)
+ *   --protocol bad-diff-same-id  a diff saved over an existing diff of the same id stores one
+ *                            wrong memory byte (clean-run finding of diff-same-id only)
+ *   --protocol segv-on-error a save that fails dies of SIGSEGV instead of exiting 1 (clean-exit
+ *                            finding expected)
+ *   --protocol nondet        like good, but the header is written in one or two write calls at
+ *                            random, so the calls before a fault differ from run to run
+ *                            (determinism finding expected)
+ *   --protocol mid-run-bug   like good, but a failed write that is neither among the first two
+ *                            nor the last two of its run of writes is skipped as if done (the
+ *                            save exits 0 with a hole: committed finding, only when the fault
+ *                            hits the middle of the run)
+ *   --chunk N                (before the operation) write the pair in writes of at most N bytes:
+ *                            one run of many counted calls (2 MiB / 16 B = 131,072 writes)
  * Diff saves store the full image (allowed by the contract); no merge. */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +29,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum protocol { GOOD, TWO_RENAME, IGNORE_SHORT, FAIL_SAVE };
+enum protocol {
+    GOOD,
+    TWO_RENAME,
+    IGNORE_SHORT,
+    FAIL_SAVE,
+    BAD_DIFF_SAME_ID,
+    SEGV_ON_ERROR,
+    NONDET,
+    MID_RUN_BUG
+};
 static enum protocol proto = GOOD;
+static size_t chunk; /* 0: one write per buffer */
 
 static uint64_t fnv(const uint8_t *p, size_t n, uint64_t h)
 {
@@ -61,8 +87,19 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
+    if (proto == NONDET && len > 1) {
+        /* one or two calls, at random: a non-deterministic sequence of counted calls */
+        uint8_t coin = 0;
+        if (getrandom(&coin, 1, 0) == 1 && (coin & 1)) {
+            proto = GOOD;
+            int rc = write_all(fd, p, len / 2) || write_all(fd, p + len / 2, len - len / 2);
+            proto = NONDET;
+            return rc ? -1 : 0;
+        }
+    }
     while (len) {
-        ssize_t w = write(fd, p, len);
+        size_t n = chunk && len > chunk ? chunk : len;
+        ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -73,6 +110,26 @@ static int write_all(int fd, const uint8_t *p, size_t len)
         len -= (size_t)w;
     }
     return 0;
+}
+
+/* Write a buffer as a run of chunk-sized writes; mid-run-bug skips a failed write in the
+ * middle of the run. */
+static int write_chunks(int fd, const uint8_t *p, size_t len)
+{
+    if (!chunk || proto != MID_RUN_BUG)
+        return write_all(fd, p, len);
+    off_t base = lseek(fd, 0, SEEK_CUR);
+    if (base < 0)
+        return -1;
+    size_t n = (len + chunk - 1) / chunk;
+    for (size_t i = 0; i < n; i++) {
+        size_t off = i * chunk, part = len - off < chunk ? len - off : chunk;
+        ssize_t w = pwrite(fd, p + off, part, base + (off_t)off);
+        bool middle = i >= 2 && i + 2 < n;
+        if (w != (ssize_t)part && !middle)
+            return -1;
+    }
+    return lseek(fd, base + (off_t)len, SEEK_SET) < 0 ? -1 : 0;
 }
 
 /* File = "TOY1" u64 token u64 len, bytes, u64 fnv(all before). */
@@ -90,8 +147,8 @@ static int write_file(const char *tmp, uint64_t token, const uint8_t *a, size_t 
     uint64_t h = fnv(head, sizeof head, 0xcbf29ce484222325ull);
     h = fnv(a, alen, h);
     h = fnv(b, blen, h);
-    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) || write_all(fd, b, blen) ||
-             write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
+    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) ||
+             write_chunks(fd, b, blen) || write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
     if (close(fd) != 0)
         rc = -1;
     if (rc)
@@ -187,7 +244,8 @@ static int save_pair(const char *dir, const char *id, const uint8_t *st, size_t 
     return fsync_dir(dir) ? fail("fsync dir") : 0;
 }
 
-static int save(const char *dir, const char *id, const char *sp, const char *mp)
+static int save(const char *dir, const char *id, const char *kind, const char *sp,
+                const char *mp)
 {
     uint8_t *st = NULL, *mem = NULL;
     size_t sl, ml;
@@ -199,10 +257,18 @@ static int save(const char *dir, const char *id, const char *sp, const char *mp)
     }
     if (read_file(sp, &st, &sl) != 0 || read_file(mp, &mem, &ml) != 0)
         rc = fail("cannot read the inputs");
-    else
+    else {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s.pair", dir, id);
+        if (proto == BAD_DIFF_SAME_ID && kind && !strcmp(kind, "diff") && ml &&
+            access(p, F_OK) == 0)
+            mem[0] ^= 0xff; /* the bug: an incremental checkpoint stores a wrong byte */
         rc = save_pair(dir, id, st, sl, mem, ml);
+    }
     free(st);
     free(mem);
+    if (rc != 0 && proto == SEGV_ON_ERROR)
+        raise(SIGSEGV);
     return rc;
 }
 
@@ -263,12 +329,22 @@ static int load(const char *dir, const char *id, const char *so, const char *mo)
 int main(int argc, char **argv)
 {
     int i = 1;
-    if (i + 1 < argc && !strcmp(argv[i], "--protocol")) {
+    while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
         const char *p = argv[i + 1];
-        proto = !strcmp(p, "two-rename")     ? TWO_RENAME
-                : !strcmp(p, "ignore-short") ? IGNORE_SHORT
-                : !strcmp(p, "fail-save")    ? FAIL_SAVE
-                                             : GOOD;
+        if (!strcmp(argv[i], "--chunk")) {
+            chunk = strtoul(p, NULL, 10);
+        } else if (!strcmp(argv[i], "--protocol")) {
+            proto = !strcmp(p, "two-rename")         ? TWO_RENAME
+                    : !strcmp(p, "ignore-short")     ? IGNORE_SHORT
+                    : !strcmp(p, "fail-save")        ? FAIL_SAVE
+                    : !strcmp(p, "bad-diff-same-id") ? BAD_DIFF_SAME_ID
+                    : !strcmp(p, "segv-on-error")    ? SEGV_ON_ERROR
+                    : !strcmp(p, "nondet")           ? NONDET
+                    : !strcmp(p, "mid-run-bug")      ? MID_RUN_BUG
+                                                     : GOOD;
+        } else {
+            break;
+        }
         i += 2;
     }
     if (i >= argc) {
@@ -286,7 +362,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!strcmp(op, "save"))
-        return save(dir, id, opt(argc, argv, "--state"), opt(argc, argv, "--memory"));
+        return save(dir, id, opt(argc, argv, "--kind"), opt(argc, argv, "--state"),
+                    opt(argc, argv, "--memory"));
     if (!strcmp(op, "load"))
         return load(dir, id, opt(argc, argv, "--state-out"), opt(argc, argv, "--memory-out"));
     fprintf(stderr, "toyimpl: unknown operation %s\n", op);

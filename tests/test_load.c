@@ -487,6 +487,27 @@ static void reencode(const char *dir, const char *id, const struct snap_header *
     free(buf);
 }
 
+/* FORMAT.md 6.1 step 5: the binding of a base is checked right after its step 1, before its
+ * step 2: a base that is another pair and whose mem_name names another <id> is "base mismatch". */
+static void load__base_mismatch_comes_before_the_base_mem_name(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {1};
+    struct snap_diag d;
+    size_t len = 0;
+    uint8_t *raw;
+
+    save_full(fx, "base", fx->mem, 4096);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    save_full(fx, "other", fx->mem, 4096);
+    raw = tfix_read(fx->dir, "other.snap", &len);
+    assert_int_equal(tfix_write(fx->dir, "base.snap", raw, len), 0);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "base mismatch"));
+    assert_non_null(strstr(d.path, "base.snap"));
+    free(raw);
+}
+
 static void load__base_with_other_geometry_is_epair(void **state)
 {
     struct fixture *fx = *state;
@@ -814,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(load__fifo_named_like_a_pair_file_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__symlinks_in_the_directory_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__base_mismatch_comes_before_the_base_mem_name, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__base_with_other_geometry_is_epair, setup,
                                         teardown),

@@ -557,6 +557,45 @@ static void load__diff_page_changed_between_passes_is_epage(void **state)
     assert_int_equal(m.reads, 2);
 }
 
+/* A small state file whose (compatible) state and header declare 64 GiB of RAM, and no memory
+ * file: SNAP_EPAIR from step 3, before anything is sized from the header (an image allocated
+ * first made the error depend on the machine, SNAP_ENOMEM or an out-of-memory abort). Since the
+ * state is decoded in step 1, only a compatible state reaches step 3. */
+static void load__huge_ram_size_without_memory_file_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t ram = (uint64_t)64 << 30;
+    const uint64_t pages = ram / 65536;
+    struct snap_envelope env;
+    struct snap_header h;
+    struct snap_diag d;
+    uint64_t *crcs = calloc(pages, sizeof(uint64_t));
+    uint8_t *st = NULL;
+    size_t st_len = 0, len = 0;
+    uint8_t *raw;
+    char path[4200];
+
+    save_full(fx, "vm1", fx->mem, 65536);
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    fx->vm.st.info.mem_size_mib = (uint32_t)(ram >> 20);
+    assert_int_equal(snap_state_encode_alloc(&st, &st_len, &fx->vm.st), 0);
+    assert_int_equal(st_len, env.hdr.state_len);
+    h = env.hdr;
+    h.ram_size = ram;
+    h.mem_pages = pages;
+    h.mem_file_len = pages * 65536 + 64;
+    h.payload_len = h.state_len + 8 * pages;
+    reencode(fx->dir, "vm1", &h, st, NULL, crcs);
+    snprintf(path, sizeof(path), "%s/vm1.g1.mem", fx->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "missing"));
+    free(st);
+    free(raw);
+    free(crcs);
+}
+
 static void load__base_mismatch_comes_before_the_base_mem_name(void **state)
 {
     struct fixture *fx = *state;
@@ -905,6 +944,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(load__symlinks_in_the_directory_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__diff_page_changed_between_passes_is_epage, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__huge_ram_size_without_memory_file_is_epair, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__base_mismatch_comes_before_the_base_mem_name, setup,
                                         teardown),

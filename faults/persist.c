@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #define SECTOR 512u
+#define STORE_MTIME 1000000000 /* 2001-09-09: the mtime of every store file */
 #define NEVER UINT_MAX
 
 enum src { SRC_TPL, SRC_DATA };
@@ -65,6 +66,10 @@ struct pt_trace {
     unsigned n_ops;
     struct tfile *tpl;
     unsigned n_tpl;
+    char **tpl_dirs; /* subdirectories of the template (relative names, parents first) */
+    unsigned n_tpl_dirs;
+    char **tpl_links; /* symbolic links of the template: name, target, name, target... */
+    unsigned n_tpl_links;
     unsigned n_inodes; /* inodes 1..n_tpl are the template files */
     const uint8_t *data;
     size_t data_len;
@@ -309,39 +314,83 @@ static char *parent_of(const char *name)
     return strndup(name, s ? (size_t)(s - name) : 0);
 }
 
-static int load_template(struct pt_trace *t, char *err, size_t cap)
+/* One directory of the template (rel "" is its root), recursively: regular files become
+ * template inodes, subdirectories directory entries; symbolic links are carried through as
+ * they are (no traced call can create or change one; docs/CRASH.md 2). */
+static int walk_template(struct pt_trace *t, const char *rel, unsigned *tcap, unsigned *dcap,
+                         char *err, size_t cap)
 {
-    DIR *d = opendir(t->tpl_dir);
+    char dpath[PATH_MAX];
+    snprintf(dpath, sizeof dpath, "%s%s%s", t->tpl_dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(dpath);
     if (!d) {
-        fail(err, cap, "cannot read the template directory %s: %s", t->tpl_dir, strerror(errno));
+        fail(err, cap, "cannot read the template directory %s: %s", dpath, strerror(errno));
         return -1;
     }
-    unsigned tcap = 0;
     struct dirent *de;
     int rc = 0;
-    while ((de = readdir(d))) {
+    while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        char p[PATH_MAX];
+        char p[2 * PATH_MAX + 2], name[PATH_MAX];
         struct stat st;
-        snprintf(p, sizeof p, "%s/%s", t->tpl_dir, de->d_name);
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-            fail(err, cap, "template %s: not a regular file (subdirectories are not replayed)", p);
+        snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        snprintf(p, sizeof p, "%s/%s", t->tpl_dir, name);
+        if (lstat(p, &st) != 0) {
+            fail(err, cap, "template %s: %s", p, strerror(errno));
             rc = -1;
-            break;
-        }
-        struct tfile *f = grow(t->tpl, &tcap, t->n_tpl + 1, sizeof *f);
-        if (!f) {
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(p, target, sizeof target - 1);
+            if (n < 0) {
+                fail(err, cap, "template %s: %s", p, strerror(errno));
+                rc = -1;
+                break;
+            }
+            target[n] = 0;
+            char **l = realloc(t->tpl_links, (2 * t->n_tpl_links + 2) * sizeof *l);
+            if (!l) {
+                rc = -1;
+                break;
+            }
+            t->tpl_links = l;
+            l[2 * t->n_tpl_links] = strdup(name);
+            l[2 * t->n_tpl_links + 1] = strdup(target);
+            t->n_tpl_links++;
+            if (!l[2 * t->n_tpl_links - 2] || !l[2 * t->n_tpl_links - 1])
+                rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            char **dd = grow(t->tpl_dirs, dcap, t->n_tpl_dirs + 1, sizeof *dd);
+            if (!dd || !(dd[t->n_tpl_dirs] = strdup(name))) {
+                rc = -1;
+                break;
+            }
+            t->tpl_dirs = dd;
+            t->n_tpl_dirs++;
+            rc = walk_template(t, name, tcap, dcap, err, cap);
+        } else if (!S_ISREG(st.st_mode)) {
+            fail(err, cap, "template %s: not a regular file, directory or symbolic link", p);
             rc = -1;
-            break;
+        } else {
+            struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
+            if (!f || !(f[t->n_tpl].name = strdup(name))) {
+                rc = -1;
+                break;
+            }
+            t->tpl = f;
+            f[t->n_tpl].size = (uint64_t)st.st_size;
+            f[t->n_tpl].map = NULL;
+            t->n_tpl++;
         }
-        t->tpl = f;
-        f[t->n_tpl].name = strdup(de->d_name);
-        f[t->n_tpl].size = (uint64_t)st.st_size;
-        f[t->n_tpl].map = NULL;
-        t->n_tpl++;
     }
     closedir(d);
+    return rc;
+}
+
+static int load_template(struct pt_trace *t, char *err, size_t cap)
+{
+    unsigned tcap = 0, dcap = 0;
+    int rc = walk_template(t, "", &tcap, &dcap, err, cap);
     t->n_inodes = t->n_tpl;
     return rc;
 }
@@ -681,6 +730,9 @@ int pt_trace_load(struct pt_trace **out, const char *trace_path, const char *dat
     }
     if (load_template(t, err, err_cap) != 0)
         goto out;
+    for (unsigned i = 0; i < t->n_tpl_dirs; i++)
+        if (view_set(&v, t->tpl_dirs[i], 0) != 0)
+            goto out;
     for (unsigned i = 0; i < t->n_tpl; i++)
         if (view_set(&v, t->tpl[i].name, i + 1) != 0)
             goto out;
@@ -749,6 +801,12 @@ void pt_trace_destroy(struct pt_trace *t)
             munmap((void *)t->tpl[i].map, t->tpl[i].size);
         free(t->tpl[i].name);
     }
+    for (unsigned i = 0; i < t->n_tpl_dirs; i++)
+        free(t->tpl_dirs[i]);
+    free(t->tpl_dirs);
+    for (unsigned i = 0; i < 2 * t->n_tpl_links; i++)
+        free(t->tpl_links[i]);
+    free(t->tpl_links);
     if (t->data)
         munmap((void *)t->data, t->data_len);
     free(t->tpl);
@@ -976,6 +1034,18 @@ static void st_del(struct pt_state *s, const char *name)
     s->e[i] = s->e[--s->n];
 }
 
+/* true when the directory that would hold name is in the state (the top one always is). */
+static bool parent_present(const struct pt_state *s, const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    if (!slash)
+        return true;
+    char *dir = strndup(name, (size_t)(slash - name));
+    int i = dir ? st_find(s, dir) : -1;
+    free(dir);
+    return i >= 0 && s->e[i].ino == 0;
+}
+
 static int apply(struct pt_state *s, const struct pt_op *o, bool torn)
 {
     struct inode *in = o->ino ? &s->ino[o->ino] : NULL;
@@ -984,13 +1054,17 @@ static int apply(struct pt_state *s, const struct pt_op *o, bool torn)
         free(in->segs);
         memset(in, 0, sizeof *in);
         in->tpl = -1;
+        if (!parent_present(s, o->name))
+            return 0; /* its directory's mkdir was lost: the file has no name */
         return st_set(s, o->name, o->ino);
     case PK_MKDIR:
+        if (!parent_present(s, o->name))
+            return 0;
         return st_set(s, o->name, 0);
     case PK_RENAME: {
         int i = st_find(s, o->name);
-        if (i < 0)
-            return 0; /* its creation was lost */
+        if (i < 0 || !parent_present(s, o->name2))
+            return 0; /* its creation (or the target's directory) was lost */
         unsigned ino = s->e[i].ino;
         st_del(s, o->name);
         return st_set(s, o->name2, ino);
@@ -1087,6 +1161,9 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
     s->ino = calloc(t->n_inodes + 1, sizeof *s->ino);
     if (!s->ino)
         goto fail;
+    for (unsigned i = 0; i < t->n_tpl_dirs; i++)
+        if (st_set(s, t->tpl_dirs[i], 0) != 0)
+            goto fail;
     for (unsigned i = 0; i < t->n_tpl; i++) {
         struct inode *in = &s->ino[i + 1];
         in->tpl = (int)i;
@@ -1256,11 +1333,20 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
             snprintf(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
         } else {
             snprintf(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
+            /* A store file carries a fixed mtime: a judging run of an earlier state may have
+             * written through its hard link (a save that reopens a leftover temporary with
+             * O_TRUNC), which changes the mtime; such a file is rebuilt, never reused. */
+            struct stat sst;
+            if (stat(p, &sst) == 0 &&
+                (sst.st_mtim.tv_sec != STORE_MTIME || (uint64_t)sst.st_size != in->size))
+                unlink(p);
             if (access(p, F_OK) != 0) {
                 char tmp[PATH_MAX + 32];
                 snprintf(tmp, sizeof tmp, "%s.tmp%ld", p, (long)getpid());
                 unlink(tmp);
-                if (pt_state_write_file(s, i, tmp) != 0 || rename(tmp, p) != 0) {
+                const struct timespec stamp[2] = {{STORE_MTIME, 0}, {STORE_MTIME, 0}};
+                if (pt_state_write_file(s, i, tmp) != 0 || utimensat(AT_FDCWD, tmp, stamp, 0) != 0 ||
+                    rename(tmp, p) != 0) {
                     fail(err, err_cap, "cannot write %s: %s", p, strerror(errno));
                     unlink(tmp);
                     return -1;
@@ -1269,6 +1355,15 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
         }
         if (link(p, q) != 0) {
             fail(err, err_cap, "cannot link %s to %s: %s", p, q, strerror(errno));
+            return -1;
+        }
+    }
+    /* The template's symbolic links, where their name is free and their directory exists. */
+    for (unsigned i = 0; i < s->t->n_tpl_links; i++) {
+        const char *name = s->t->tpl_links[2 * i], *target = s->t->tpl_links[2 * i + 1];
+        snprintf(q, sizeof q, "%s/%s", dst, name);
+        if (st_find(s, name) < 0 && symlink(target, q) != 0 && errno != ENOENT) {
+            fail(err, err_cap, "cannot create the symbolic link %s: %s", q, strerror(errno));
             return -1;
         }
     }
@@ -1329,50 +1424,96 @@ static bool file_matches(const struct pt_state *s, unsigned i, const char *path)
     return same;
 }
 
-int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
+struct cmp_note {
+    char *diff;
+    size_t cap, used;
+    int n;
+};
+
+static void cmp_note(struct cmp_note *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cmp_note(struct cmp_note *c, const char *fmt, ...)
 {
-    DIR *d = opendir(dir);
+    if (c->used < c->cap) {
+        int w = snprintf(c->diff + c->used, c->cap - c->used, "%s", c->n ? ", " : "");
+        if (w > 0)
+            c->used += (size_t)w;
+        if (c->used < c->cap) {
+            va_list ap;
+            va_start(ap, fmt);
+            w = vsnprintf(c->diff + c->used, c->cap - c->used, fmt, ap);
+            va_end(ap);
+            if (w > 0)
+                c->used += (size_t)w;
+        }
+    }
+    c->n++;
+}
+
+/* What dir/rel holds that the state does not, or holds with other bytes (recursively;
+ * symbolic links are not compared: no traced call makes one). */
+static int compare_tree(const struct pt_state *s, const char *dir, const char *rel,
+                        struct cmp_note *c)
+{
+    char dpath[PATH_MAX];
+    snprintf(dpath, sizeof dpath, "%s%s%s", dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(dpath);
     if (!d)
         return -1;
-    int n = 0;
-    size_t used = 0;
-    diff[0] = 0;
-#define NOTE(...)                                                                                  \
-    do {                                                                                           \
-        if (used < diff_cap) {                                                                     \
-            int w = snprintf(diff + used, diff_cap - used, "%s", n ? ", " : "");                 \
-            if (w > 0)                                                                             \
-                used += (size_t)w;                                                                 \
-            if (used < diff_cap) {                                                                 \
-                w = snprintf(diff + used, diff_cap - used, __VA_ARGS__);                           \
-                if (w > 0)                                                                         \
-                    used += (size_t)w;                                                             \
-            }                                                                                      \
-        }                                                                                          \
-        n++;                                                                                       \
-    } while (0)
     struct dirent *de;
-    char p[PATH_MAX];
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        int i = st_find(s, de->d_name);
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char name[PATH_MAX], p[2 * PATH_MAX + 2];
+        snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISLNK(st.st_mode)) { /* only the template's own links, unchanged */
+            char target[PATH_MAX];
+            ssize_t n = readlink(p, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = 0;
+            bool known = false;
+            for (unsigned k = 0; k < s->t->n_tpl_links && !known; k++)
+                known = !strcmp(s->t->tpl_links[2 * k], name) &&
+                        !strcmp(s->t->tpl_links[2 * k + 1], target);
+            if (!known)
+                cmp_note(c, "%s (a symbolic link no traced call made: symlink and link are not "
+                            "interposed)",
+                         name);
+            continue;
+        }
+        int i = st_find(s, name);
         if (i < 0)
-            NOTE("%s (not in the trace)", de->d_name);
-        else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
-            NOTE("%s (bytes differ from the trace)", de->d_name);
+            cmp_note(c, "%s (not in the trace)", name);
+        else if (S_ISDIR(st.st_mode) != (s->e[i].ino == 0))
+            cmp_note(c, "%s (a %s where the trace has a %s)", name,
+                     S_ISDIR(st.st_mode) ? "directory" : "file",
+                     s->e[i].ino ? "file" : "directory");
+        else if (S_ISDIR(st.st_mode))
+            compare_tree(s, dir, name, c);
+        else if (!file_matches(s, (unsigned)i, p))
+            cmp_note(c, "%s (bytes differ from the trace)", name);
     }
     closedir(d);
+    return 0;
+}
+
+int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
+{
+    struct cmp_note c = {.diff = diff, .cap = diff_cap};
+    diff[0] = 0;
+    if (compare_tree(s, dir, "", &c) != 0)
+        return -1;
+    char p[PATH_MAX];
     for (unsigned i = 0; i < s->n; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, s->e[i].name);
         if (access(p, F_OK) != 0)
-            NOTE("%s (missing: the trace created it)", s->e[i].name);
+            cmp_note(&c, "%s (missing: the trace created it)", s->e[i].name);
     }
-#undef NOTE
-    if (used >= diff_cap && diff_cap > 4)
+    if (c.used >= diff_cap && diff_cap > 4)
         memcpy(diff + diff_cap - 4, "...", 4);
-    return n;
+    return c.n;
 }
 
 static void human(char *dst, size_t cap, uint64_t v)

@@ -789,7 +789,8 @@ static int on_choice(void *arg, const unsigned *lost, unsigned n_lost, unsigned 
         say(detail, sizeof detail, "%s", hit->detail);
         say(load, sizeof load, "%s", hit->load);
     } else {
-        struct opened op;
+        /* judge may return before it watches anything: then nothing may be memoised */
+        struct opened op = {.fd = -1, .wd = -1, .overflow = true};
         bad = judge(x, st, x->cut, true, oracle, sizeof oracle, detail, sizeof detail, load,
                     sizeof load, &op);
         memo_add(x, st, exit_kind, &op, bad, oracle, detail, load);
@@ -962,6 +963,19 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
     double explore0 = mono();
     x->tpl_state = pt_state_build(x->t, PT_PREFIX, 0, NULL, 0, 0);
     x->no_memo = getenv("SNAPCHECK_CRASH_NO_MEMO") && atoi(getenv("SNAPCHECK_CRASH_NO_MEMO"));
+    /* The memo sees the files the judging runs open through one inotify watch on the top
+     * directory: with subdirectories it would miss what they open, so judge every state. */
+    for (unsigned i = 0; x->tpl_state && i < pt_state_files(x->tpl_state) && !x->no_memo; i++) {
+        const char *name;
+        uint64_t size, dg;
+        bool un;
+        pt_state_file(x->tpl_state, i, &name, &size, &dg, &un);
+        x->no_memo = strchr(name, '/') != NULL;
+    }
+    for (unsigned o = 1; o <= pt_trace_last(x->t) && !x->no_memo; o++) {
+        const struct pt_op *op = pt_trace_op(x->t, o);
+        x->no_memo = op && op->kind == PK_MKDIR;
+    }
     x->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     unsigned last = pt_trace_last(x->t);
     unsigned exhaustive = c->opt.tier == TIER_FULL ? 10 : 8;

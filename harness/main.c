@@ -98,7 +98,7 @@ static int select_scenarios(struct campaign *c)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    bool want[sizeof(unsigned) * 8] = {false};
+    bool *want = xcalloc(n, sizeof *want);
     c->runs = xcalloc(n, sizeof *c->runs);
     if (c->opt.case_id) {
         const char *slash = strchr(c->opt.case_id, '/');
@@ -111,6 +111,7 @@ static int select_scenarios(struct campaign *c)
                     "snapcheck faults: bad --case '%s': it must be "
                     "<scenario>/<ordinal>/<call>/<action> with a known scenario\n",
                     c->opt.case_id);
+            free(want);
             return EXIT_SETUP;
         }
         want[s] = true;
@@ -124,11 +125,14 @@ static int select_scenarios(struct campaign *c)
     for (unsigned i = 0; i < n; i++) {
         if (!want[i])
             continue;
-        if (!scenario_supported(c, &t[i]))
+        if (!scenario_supported(c, &t[i])) {
+            free(want);
             return setup_error("scenario %s needs a capability the IUT does not list (%s)",
                                t[i].name, t[i].op == OP_MERGE ? "merge" : "save-diff");
+        }
         c->runs[c->n_runs++].scenario = i;
     }
+    free(want);
     return 0;
 }
 

@@ -98,6 +98,7 @@ struct scenario_run {
     char *clean_run;
     char *clean_step;
     char *clean_load;
+    char *clean_trace; /* the census run's calls when that run failed, else NULL */
 };
 
 struct driver_ops;

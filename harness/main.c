@@ -248,7 +248,7 @@ static int run_campaign(struct campaign *c)
         if (i % c->opt.shard_n == c->opt.shard_k - 1)
             c->cases[c->n_cases++] = all[i];
     free(all);
-    sample_apply(c, now_s());
+    unsigned strata = sample_apply(c, now_s());
     unsigned collapsed = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
         collapsed += c->runs[r].collapsed;
@@ -271,9 +271,12 @@ static int run_campaign(struct campaign *c)
                     collapsed);
         fprintf(stderr, "), %u workers\n", c->opt.jobs);
         if (c->n_enumerated > c->n_cases || c->deadline > 0)
-            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata)\n",
+            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata%s)\n",
                     c->deadline > 0 ? "at most" : "sampled", c->n_cases, c->n_enumerated,
-                    sample_strata(c->cases, c->n_cases));
+                    strata,
+                    c->n_cases < strata ? "; fewer cases than strata: not every scenario x "
+                                          "fault kind x call is represented"
+                                        : "");
     }
     runner_alloc_results(c);
     if (runner_run(c) != 0)

@@ -88,14 +88,15 @@ static int by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void sample_apply(struct campaign *c, double now)
+unsigned sample_apply(struct campaign *c, double now)
 {
     c->n_enumerated = c->n_cases;
     for (unsigned i = 0; i < c->n_cases; i++)
         c->cases[i].seq = i;
     bool cut = c->opt.max_cases && c->opt.max_cases < c->n_cases;
     if (!cut && c->opt.time_budget <= 0)
-        return;
+        return 0;
+    unsigned strata = sample_strata(c->cases, c->n_cases);
     unsigned *order = xcalloc(c->n_cases ? c->n_cases : 1, sizeof *order);
     sample_order(order, c->cases, c->n_cases);
     unsigned keep = cut ? c->opt.max_cases : c->n_cases;
@@ -110,6 +111,7 @@ void sample_apply(struct campaign *c, double now)
     free(c->cases);
     c->cases = sampled;
     c->n_cases = keep;
+    return strata;
 }
 
 struct seq_idx {

@@ -18,8 +18,9 @@ void sample_order(unsigned *order, const struct sc_case *cases, unsigned n);
 
 /* Apply the budgets of c->opt to c->cases before the run: keep the first --max-cases of the
  * priority order (in list order); with --time-budget, put the cases in priority order and set
- * c->deadline. Sets c->n_enumerated to the number of cases before sampling. */
-void sample_apply(struct campaign *c, double now);
+ * c->deadline. Sets c->n_enumerated to the number of cases before sampling.
+ * @return the number of strata of the whole list. */
+unsigned sample_apply(struct campaign *c, double now);
 
 /* After the run: drop the cases a time budget left unrun and restore list order. */
 void sample_finish(struct campaign *c);

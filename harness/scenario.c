@@ -266,6 +266,18 @@ out:
     return rc;
 }
 
+/* The calls of a failed census run, for its clean-run finding. */
+static void keep_census_trace(struct scenario_run *run, const char *trace_path, const char *dir)
+{
+    struct trace t;
+    struct strbuf b = {0};
+    if (trace_load(&t, trace_path, NULL) == 0)
+        trace_excerpt(&b, &t, dir, ~0UL, NULL);
+    trace_finish(&t);
+    free(run->clean_trace);
+    run->clean_trace = strbuf_take(&b);
+}
+
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
@@ -323,6 +335,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
                  "injected)",
                  s->name, op);
         rc = clean_step_failed(run, &r, err, err_cap, what);
+        keep_census_trace(run, trace, d);
         goto out;
     }
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
@@ -333,6 +346,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
             rc = clean_run_failed(run, &r, cls,
                                   "the clean census run of scenario %s: load exited 0 with %s",
                                   s->name, cls);
+            keep_census_trace(run, trace, d);
             goto out;
         }
     } else {
@@ -344,6 +358,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
                                   "the clean census run of scenario %s: after a clean %s that "
                                   "exited 0, %s",
                                   s->name, op, lo.text);
+            keep_census_trace(run, trace, d);
             goto out;
         }
     }
@@ -383,7 +398,9 @@ void scenario_run_finish(struct scenario_run *run)
     free(run->clean_run);
     free(run->clean_step);
     free(run->clean_load);
+    free(run->clean_trace);
     run->template_dir = run->clean_run = run->clean_step = run->clean_load = NULL;
+    run->clean_trace = NULL;
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
@@ -445,6 +462,7 @@ static void clean_run_case(const struct scenario_run *run, struct case_result *r
                    run->clean_run ? run->clean_run : "the clean run failed");
     set_text(&res->step, run->clean_step ? run->clean_step : "");
     set_text(&res->load, run->clean_load ? run->clean_load : "");
+    set_text(&res->trace, run->clean_trace ? run->clean_trace : "");
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,

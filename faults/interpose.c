@@ -541,14 +541,13 @@ static void init_shared(void)
     pthread_mutexattr_destroy(&attr);
 }
 
-__attribute__((constructor)) static void snapfault_init(void)
+/* Read the SNAPFAULT_* environment into the settings (exits 99 on a bad value). */
+static void configure(void)
 {
     const char *dir = getenv("SNAPFAULT_DIR");
     const char *tr = getenv("SNAPFAULT_TRACE");
     const char *td = getenv("SNAPFAULT_TRACE_DATA");
-    int saved = errno;
 
-    depth++;
     if (dir != NULL && dir[0] != '\0') {
         if (normalize(dir_lex, sizeof(dir_lex), dir) != 0)
             setup_failed("SNAPFAULT_DIR='", dir, "': must be an absolute path");
@@ -566,10 +565,47 @@ __attribute__((constructor)) static void snapfault_init(void)
             setup_failed("SNAPFAULT_TRACE_DATA='", td, "': cannot open for appending");
     }
     init_case();
+}
+
+__attribute__((constructor)) static void snapfault_init(void)
+{
+    int saved = errno;
+
+    depth++;
+    configure();
     if (fiu_init(0) != 0)
         setup_failed("fiu_init failed", NULL, NULL);
     init_shared();
     depth--;
     errno = saved;
     ready = true;
+}
+
+/* The fork-server entry point (docs/FAULTS.md 2): a child forked by a long-running adapter
+ * sets SNAPFAULT_* in its environment and calls this to start afresh, as if it had just been
+ * exec'd: settings re-read, trace files reopened, the ordinal counter back at zero in a page
+ * of its own (shared with its own forked children only). Not for a multi-threaded process. */
+__attribute__((visibility("default"))) int snapfault_reconfigure(void);
+int snapfault_reconfigure(void)
+{
+    int saved = errno;
+
+    depth++;
+    ready = false;
+    if (trace_fd >= 0)
+        syscall(SYS_close, trace_fd);
+    if (data_fd >= 0)
+        syscall(SYS_close, data_fd);
+    trace_fd = data_fd = -1;
+    dir_lex[0] = dir_real[0] = '\0';
+    have_case = false;
+    case_ordinal = 0;
+    configure();
+    if (shared != &shared_fallback)
+        munmap(shared, sizeof(struct shared));
+    init_shared();
+    depth--;
+    errno = saved;
+    ready = true;
+    return 0;
 }

@@ -46,6 +46,8 @@ struct options {
     bool in_process; /* libsnapref linked in, fork without exec (driver_inproc.c) */
     unsigned max_cases; /* --max-cases: 0 = every case (sample.h) */
     double time_budget; /* --time-budget seconds: 0 = none */
+    bool serve;      /* the adapter's fork server (driver_serve.h) */
+    const char *lib; /* --lib: a library of include/snapcheck/adapter.h, served by the runner */
 };
 
 struct sc_case {

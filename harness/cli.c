@@ -24,7 +24,8 @@ void cli_faults_usage(FILE *f)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    fputs("usage: snapcheck faults --impl CMD [options]\n\n"
+    fputs("usage: snapcheck faults --impl CMD [options]\n"
+          "       snapcheck faults --lib PATH [options]\n\n"
           "Runs CMD (an adapter: docs/ADAPTER.md) once per case under the libsnapfault\n"
           "interposer, failing one counted file call (or crashing before/after it) per case,\n"
           "then judges with clean loads: prior-pair, committed, clean-load, recovery,\n"
@@ -52,6 +53,10 @@ void cli_faults_usage(FILE *f)
           "  --in-process        reference only: run libsnapref linked into snapcheck in a\n"
           "                      forked child per case instead of exec'ing --impl (faster;\n"
           "                      same case ids, checked against the interposer's census)\n"
+          "  --serve             run the adapter once as `CMD serve`, a fork server that runs\n"
+          "                      each operation in a forked child (docs/ADAPTER.md 9)\n"
+          "  --lib 'PATH [ARG...]'  a C-ABI adapter library (snapcheck/adapter.h) instead of\n"
+          "                      --impl, run by snapcheck-lib-runner as a fork server\n"
           "  -q                  no progress line\n\n"
           "scenarios:\n",
           f);
@@ -121,6 +126,9 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         } else if (!strcmp(a, "--in-process")) {
             out->in_process = true;
             takes = false;
+        } else if (!strcmp(a, "--serve")) {
+            out->serve = true;
+            takes = false;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             out->quiet = true;
             takes = false;
@@ -128,6 +136,8 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             return bad("option %s needs a value", a);
         } else if (!strcmp(a, "--impl")) {
             out->impl_cmd = v;
+        } else if (!strcmp(a, "--lib")) {
+            out->lib = v;
         } else if (!strcmp(a, "--scenario")) {
             if (scenario_find(v) < 0)
                 return bad("unknown scenario '%s'", v);
@@ -190,7 +200,9 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         if (takes)
             i++;
     }
-    if (!out->impl_cmd)
-        return bad("%s", "--impl CMD is required (the implementation under test)");
+    if (out->lib && (out->impl_cmd || out->in_process))
+        return bad("%s", "--lib replaces --impl (and --in-process): give one of them");
+    if (!out->impl_cmd && !out->lib)
+        return bad("%s", "--impl CMD (or --lib PATH) is required (the implementation under test)");
     return CLI_RUN;
 }

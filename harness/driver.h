@@ -90,6 +90,7 @@ struct driver_ops {
 
 extern const struct driver_ops driver_exec;
 extern const struct driver_ops driver_inproc;
+extern const struct driver_ops driver_serve; /* --serve, --lib: driver_serve.h */
 
 /* The driver the options ask for. */
 const struct driver_ops *driver_select(const struct options *o);

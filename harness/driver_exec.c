@@ -179,5 +179,7 @@ const struct driver_ops driver_exec = {
 
 const struct driver_ops *driver_select(const struct options *o)
 {
-    return o->in_process ? &driver_inproc : &driver_exec;
+    if (o->in_process)
+        return &driver_inproc;
+    return o->serve || o->lib ? &driver_serve : &driver_exec;
 }

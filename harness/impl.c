@@ -2,6 +2,7 @@
  * with an environment built from a copy of environ taken once; the child's end is awaited with
  * sigtimedwait on SIGCHLD so a hung IUT is killed after timeout_s instead of stalling a worker. */
 #include "impl.h"
+#include "driver_serve.h"
 #include "util.h"
 
 #include <errno.h>
@@ -22,6 +23,18 @@ int impl_parse(struct impl *out, const char *cmd, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof *out);
     out->timeout_s = 60;
+    const char *t = getenv("SNAPCHECK_TIMEOUT");
+    if (t && *t) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(t, &end, 10);
+        if (errno || *end || t[0] == '-' || v < 1 || v > 86400) {
+            snprintf(err, err_cap,
+                     "SNAPCHECK_TIMEOUT='%s': must be a number of seconds from 1 to 86400", t);
+            return -1;
+        }
+        out->timeout_s = (unsigned)v;
+    }
     out->words = xstrdup(cmd);
     char *save = NULL;
     for (char *w = strtok_r(out->words, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
@@ -97,8 +110,28 @@ void impl_init_signals(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
-/* Wait for pid, at most timeout_s seconds; on time-out kill it. */
-static int wait_child(pid_t pid, unsigned timeout_s, bool *timed_out)
+static volatile sig_atomic_t stop_sig;
+static volatile pid_t groups[IMPL_GROUP_COUNT];
+
+void impl_track_group(int slot, int pgid)
+{
+    groups[slot] = (pid_t)pgid;
+}
+
+void impl_stop(int sig)
+{
+    stop_sig = sig;
+    for (int i = 0; i < IMPL_GROUP_COUNT; i++)
+        if (groups[i] > 0)
+            kill(-groups[i], SIGKILL);
+}
+
+int impl_stopped(void)
+{
+    return (int)stop_sig;
+}
+
+int impl_wait_group(int pid, unsigned timeout_s, bool *timed_out, bool *stopped)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -106,14 +139,21 @@ static int wait_child(pid_t pid, unsigned timeout_s, bool *timed_out)
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_s;
-    *timed_out = false;
+    *timed_out = *stopped = false;
     for (;;) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
+        /* WNOWAIT: the ended child stays a zombie, so its pid (the group id) cannot be reused
+         * before the group is killed. */
+        if (stop_sig) {
+            *stopped = true;
+            break;
+        }
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        int r = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
         if (r < 0 && errno != EINTR)
             return -1;
+        if (r == 0 && info.si_pid == pid)
+            break;
         struct timespec now, left;
         clock_gettime(CLOCK_MONOTONIC, &now);
         left.tv_sec = deadline.tv_sec - now.tv_sec;
@@ -124,19 +164,100 @@ static int wait_child(pid_t pid, unsigned timeout_s, bool *timed_out)
         }
         if (left.tv_sec < 0) {
             *timed_out = true;
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            return status;
+            break;
         }
+        /* A signal handler (SIGINT, SIGTERM) interrupts this wait as SIGCHLD ends it. */
         sigtimedwait(&set, NULL, &left);
     }
+    kill(-pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return status;
+}
+
+void impl_result_status(struct impl_result *out, int status, bool timed_out, bool stopped)
+{
+    if (stopped) {
+        out->end = IMPL_SPAWN_FAILED;
+        out->code = EINTR;
+        snprintf(out->stderr1, sizeof out->stderr1, "interrupted by signal %d", impl_stopped());
+    } else if (timed_out) {
+        out->end = IMPL_TIMEOUT;
+        out->code = SIGKILL;
+    } else if (status == -1) {
+        out->end = IMPL_SPAWN_FAILED;
+        out->code = errno;
+        snprintf(out->stderr1, sizeof out->stderr1, "waiting for the IUT: %s", strerror(errno));
+    } else if (WIFEXITED(status)) {
+        out->end = IMPL_EXITED;
+        out->code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        out->end = WTERMSIG(status) == SIGKILL ? IMPL_KILLED : IMPL_SIGNALED;
+        out->code = WTERMSIG(status);
+    } else {
+        out->end = IMPL_SIGNALED;
+        out->code = 0;
+    }
+}
+
+enum { ENV_EXTRA = 8 };
+
+char **impl_env(const struct impl *im, const char *interposer, const struct impl_faults *f)
+{
+    size_t nbase = 0;
+    while (im->base_env[nbase])
+        nbase++;
+    char **envp = xcalloc(nbase + ENV_EXTRA + 1, sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < nbase; i++)
+        envp[k++] = im->base_env[i];
+    if (interposer)
+        envp[k++] = im->user_preload
+                        ? xasprintf("LD_PRELOAD=%s %s", interposer, im->user_preload)
+                        : xasprintf("LD_PRELOAD=%s", interposer);
+    else if (im->user_preload)
+        envp[k++] = xasprintf("LD_PRELOAD=%s", im->user_preload);
+    if (f && f->dir)
+        envp[k++] = xasprintf("SNAPFAULT_DIR=%s", f->dir);
+    if (f && f->trace)
+        envp[k++] = xasprintf("SNAPFAULT_TRACE=%s", f->trace);
+    if (f && f->fault_case)
+        envp[k++] = xasprintf("SNAPFAULT_CASE=%s", f->fault_case);
+    envp[k] = NULL;
+    return envp;
+}
+
+void impl_env_free(char **envp, const struct impl *im)
+{
+    if (!envp)
+        return;
+    size_t nbase = 0;
+    while (im->base_env[nbase])
+        nbase++;
+    for (size_t i = nbase; envp[i]; i++)
+        free(envp[i]);
+    free(envp);
 }
 
 void impl_run(struct impl_result *out, const struct impl *im, const char *const *op_args,
               const struct impl_faults *f, const char *stdout_path, const char *stderr_path)
 {
+    if (im->serve)
+        serve_run(out, im, op_args, f, stdout_path, stderr_path);
+    else
+        impl_exec(out, im, op_args, f, stdout_path, stderr_path);
+}
+
+void impl_exec(struct impl_result *out, const struct impl *im, const char *const *op_args,
+               const struct impl_faults *f, const char *stdout_path, const char *stderr_path)
+{
     memset(out, 0, sizeof *out);
+    if (stop_sig) {
+        impl_result_status(out, 0, false, true);
+        return;
+    }
     char *argv[IMPL_MAX_ARGS];
     int argc = 0;
     for (int i = 0; i < im->argc; i++)
@@ -144,30 +265,7 @@ void impl_run(struct impl_result *out, const struct impl *im, const char *const 
     for (int i = 0; op_args[i] && argc < IMPL_MAX_ARGS - 1; i++)
         argv[argc++] = (char *)op_args[i];
     argv[argc] = NULL;
-
-    size_t nbase = 0;
-    while (im->base_env[nbase])
-        nbase++;
-    char **envp = xcalloc(nbase + 8, sizeof *envp);
-    char *owned[8] = {0};
-    size_t k = 0, nowned = 0;
-    for (size_t i = 0; i < nbase; i++)
-        envp[k++] = im->base_env[i];
-    if (f && f->interposer)
-        owned[nowned++] = im->user_preload
-                              ? xasprintf("LD_PRELOAD=%s %s", f->interposer, im->user_preload)
-                              : xasprintf("LD_PRELOAD=%s", f->interposer);
-    else if (im->user_preload)
-        owned[nowned++] = xasprintf("LD_PRELOAD=%s", im->user_preload);
-    if (f && f->dir)
-        owned[nowned++] = xasprintf("SNAPFAULT_DIR=%s", f->dir);
-    if (f && f->trace)
-        owned[nowned++] = xasprintf("SNAPFAULT_TRACE=%s", f->trace);
-    if (f && f->fault_case)
-        owned[nowned++] = xasprintf("SNAPFAULT_CASE=%s", f->fault_case);
-    for (size_t i = 0; i < nowned; i++)
-        envp[k++] = owned[i];
-    envp[k] = NULL;
+    char **envp = impl_env(im, f ? f->interposer : NULL, f);
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -183,44 +281,37 @@ void impl_run(struct impl_result *out, const struct impl *im, const char *const 
     sigemptyset(&def);
     sigaddset(&def, SIGCHLD);
     sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* A process group of its own: killed as a whole, and out of the terminal's reach (Ctrl-C
+     * goes to snapcheck, which stops it). */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
     pid_t pid;
     int rc = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], &fa, &attr, argv, envp)
                                   : posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    for (size_t i = 0; i < nowned; i++)
-        free(owned[i]);
-    free(envp);
+    impl_env_free(envp, im);
     if (rc != 0) {
         out->end = IMPL_SPAWN_FAILED;
         out->code = rc;
         snprintf(out->stderr1, sizeof out->stderr1, "cannot run %s: %s", argv[0], strerror(rc));
         return;
     }
-    bool timed_out;
-    int status = wait_child(pid, im->timeout_s, &timed_out);
+    impl_track_group(IMPL_GROUP_RUN, pid);
+    if (stop_sig) /* the signal came between the check above and the tracking */
+        kill(-pid, SIGKILL);
+    bool timed_out, stopped;
+    int status = impl_wait_group(pid, im->timeout_s, &timed_out, &stopped);
+    impl_track_group(IMPL_GROUP_RUN, 0);
     if (stderr_path)
         file_first_line(out->stderr1, sizeof out->stderr1, stderr_path);
-    if (timed_out) {
-        out->end = IMPL_TIMEOUT;
-        out->code = SIGKILL;
-    } else if (status == -1) {
-        out->end = IMPL_SPAWN_FAILED;
-        out->code = errno;
-    } else if (WIFEXITED(status)) {
-        out->end = IMPL_EXITED;
-        out->code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-        out->end = WTERMSIG(status) == SIGKILL ? IMPL_KILLED : IMPL_SIGNALED;
-        out->code = WTERMSIG(status);
-    } else {
-        out->end = IMPL_SIGNALED;
-        out->code = 0;
-    }
+    impl_result_status(out, status, timed_out, stopped);
 }
 
 void impl_result_text(char *dst, size_t dst_cap, const struct impl_result *r)

@@ -5,6 +5,8 @@
 #include "census.h"
 #include "cli.h"
 #include "driver.h"
+#include "driver_lib.h"
+#include "driver_serve.h"
 #include "report.h"
 #include "runner.h"
 #include "sample.h"
@@ -28,6 +30,12 @@
 static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int setup_error(const char *fmt, ...)
 {
+    if (impl_stopped()) {
+        fprintf(stderr, "snapcheck: interrupted (signal %d) during set-up: stopped the IUT, "
+                        "removed the work directory\n",
+                impl_stopped());
+        return EXIT_SETUP;
+    }
     va_list ap;
     va_start(ap, fmt);
     fputs("snapcheck: set-up error: ", stderr);
@@ -147,6 +155,13 @@ static int run_campaign(struct campaign *c)
 {
     double t0 = now_s();
     char err[1024];
+    static char *lib_cmd; /* --lib: the runner's command line, in place of --impl */
+    if (c->opt.lib) {
+        if (lib_command(&lib_cmd, c->opt.lib, err, sizeof err) != 0)
+            return setup_error("%s", err);
+        c->opt.impl_cmd = lib_cmd;
+        c->opt.serve = true;
+    }
     if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (!impl_executable(&c->impl))
@@ -174,6 +189,13 @@ static int run_campaign(struct campaign *c)
         return setup_error("cannot create %s: %s", c->casesdir, strerror(errno));
     if (c->opt.keep_dir && !c->opt.quiet)
         fprintf(stderr, "snapcheck: keeping every file under %s\n", c->workdir);
+    static char serve_log[sizeof c->workdir + 16];
+    if (c->opt.serve) {
+        snprintf(serve_log, sizeof serve_log, "%s/serve.log", c->workdir);
+        c->impl.serve = true;
+        c->impl.serve_interposer = c->interposer;
+        c->impl.serve_log = serve_log;
+    }
     char ddir[sizeof c->workdir + 16];
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
@@ -312,6 +334,7 @@ int main(int argc, char **argv)
     impl_init_signals();
     runner_catch_signals();
     int rc = run_campaign(&c);
+    serve_stop();
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     runner_free_results(&c);

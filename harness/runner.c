@@ -6,6 +6,7 @@
  * for the progress line and reaps the workers. Results are indexed by case, so the report does
  * not depend on which worker ran what: runs are deterministic. */
 #include "runner.h"
+#include "driver_serve.h"
 #include "oracle.h"
 #include "scenario.h"
 #include "util.h"
@@ -76,6 +77,14 @@ static volatile sig_atomic_t interrupted;
 static void on_interrupt(int sig)
 {
     interrupted = sig;
+    impl_stop(sig); /* the IUT of a set-up step, at once */
+}
+
+/* In a worker: kill its IUT's process group (and its fork server's), then go. */
+static void on_worker_signal(int sig)
+{
+    impl_stop(sig);
+    _exit(EXIT_SETUP);
 }
 
 void runner_catch_signals(void)
@@ -160,9 +169,13 @@ static void collect_texts(struct campaign *c, unsigned jobs)
 static void worker(struct campaign *c, unsigned w)
 {
     /* A worker must not outlive the campaign (e.g. when `timeout` kills only the parent). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_worker_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     impl_init_signals();
     for (unsigned r = 0; r < c->n_runs; r++)
         dir_image_dontfork(&c->runs[r].tpl);
@@ -248,6 +261,7 @@ int runner_run(struct campaign *c)
         fprintf(stderr, "snapcheck: interrupted (signal %d)\n", (int)interrupted);
         return -1;
     }
+    serve_stop(); /* the set-up's server; each worker starts its own */
     unsigned jobs = c->opt.jobs ? c->opt.jobs : 1;
     if (jobs > c->n_cases)
         jobs = c->n_cases ? c->n_cases : 1;
@@ -265,6 +279,7 @@ int runner_run(struct campaign *c)
         }
         if (p == 0) {
             worker(c, w);
+            serve_stop();
             _exit(0);
         }
         pids[w] = p;
@@ -277,8 +292,8 @@ int runner_run(struct campaign *c)
     int rc = 0;
     while (alive) {
         if (interrupted) {
-            for (unsigned w = 0; w < jobs; w++)
-                kill(pids[w], SIGKILL);
+            for (unsigned w = 0; w < jobs; w++) /* each kills its IUT's group, then exits */
+                kill(pids[w], SIGTERM);
             while (waitpid(-1, NULL, 0) > 0)
                 ;
             fprintf(stderr, "\nsnapcheck: interrupted (signal %d): stopped the workers\n",

@@ -11,6 +11,11 @@ name; directory fsynced; the single commit point is the rename of the manifest o
 <id>.manifest; directory fsynced again; only then are older generations removed. A crash or a
 failed call at any point leaves either the old manifest or the new one, each naming files that
 are complete and durable. Load verifies every digest and length and refuses anything else.
+
+`serve` (docs/ADAPTER.md 9) keeps one interpreter running for a whole campaign and forks a child
+per operation: the child applies the fault settings snapcheck sent (SNAPFAULT_*, then
+snapfault_reconfigure() of the preloaded interposer, through ctypes), runs the operation exactly
+as the command line would, and exits.
 """
 import errno
 import hashlib
@@ -25,7 +30,10 @@ MAX_CHAIN = 8
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
 GEN_RE = re.compile(r"\.g([1-9][0-9]{0,18})\.(mem|state|manifest\.tmp)\Z")
 EXIT_FAIL, EXIT_USAGE = 1, 2
-OPS = ("capabilities", "save", "load", "merge")
+OPS = ("capabilities", "save", "load", "merge", "serve")
+SERVE_PROTOCOL = 1
+FAULT_VARS = ("SNAPFAULT_DIR", "SNAPFAULT_TRACE", "SNAPFAULT_CASE", "SNAPFAULT_CRASH_AT",
+              "SNAPFAULT_TRACE_DATA")
 
 
 class Refused(Exception):
@@ -68,6 +76,22 @@ def read_all(path, max_len):
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+# serve: the inputs of a save (files outside the snapshot directory, which snapcheck writes once
+# per campaign) read by the server before it forks, keyed by what stat says of them.
+INPUTS = {}
+
+
+def input_key(path):
+    st = os.stat(path)
+    return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def read_input(path, max_len):
+    key = input_key(path)
+    data = INPUTS.get(key)
+    return data if data is not None else read_all(path, max_len)
 
 
 def create_file(path, data):
@@ -271,8 +295,8 @@ def cmd_save(o):
         ps = int(ps)
     except ValueError:
         raise Refused("--page-size %r: not a number" % ps) from None
-    state = read_all(o["state"], 1 << 30)
-    memory = read_all(o["memory"], 1 << 34)
+    state = read_input(o["state"], 1 << 30)
+    memory = read_input(o["memory"], 1 << 34)
     want(ps > 0 and memory and len(memory) % ps == 0,
          "%s: %d bytes, not a whole number of %d-byte pages" % (o["memory"], len(memory), ps))
     pages = len(memory) // ps
@@ -281,7 +305,7 @@ def cmd_save(o):
         return save_pair(d, ident, state, memory, body)
     base = o["base"]
     want(ID_RE.match(base) and base != ident, "invalid diff base %r" % base)
-    bitmap = read_all(o["dirty"], (pages + 7) // 8)
+    bitmap = read_input(o["dirty"], (pages + 7) // 8)
     want(len(bitmap) == (pages + 7) // 8 and not (pages % 8 and bitmap[-1] >> (pages % 8)),
          "%s: dirty bitmap must be %d bytes with no bit past page %d"
          % (o["dirty"], (pages + 7) // 8, pages - 1))
@@ -321,6 +345,7 @@ NEEDS = {
     "load": ("dir", "id", "state-out", "memory-out"),
     "merge": ("dir", "id"),
     "capabilities": (),
+    "serve": (),
 }
 KNOWN = {"dir", "id", "kind", "base", "state", "memory", "dirty", "page-size", "state-out",
          "memory-out"}
@@ -328,9 +353,84 @@ KNOWN = {"dir", "id", "kind", "base", "state", "memory", "dirty", "page-size", "
 
 def usage(msg):
     print("snapadapter: %s" % msg, file=sys.stderr)
-    print("usage: snapadapter.py capabilities | save ... | load ... | merge ... "
+    print("usage: snapadapter.py capabilities | save ... | load ... | merge ... | serve "
           "(docs/ADAPTER.md)", file=sys.stderr)
     return EXIT_USAGE
+
+
+# ---- serve: the fork server of docs/ADAPTER.md section 9 ----
+
+def serve_child(fields, reconfigure):
+    """In the forked child: outputs, fault settings, the interposer reset, one operation."""
+    rc = EXIT_FAIL
+    try:
+        for fd, path in ((1, fields[0]), (2, fields[1])):
+            out = os.open(path if path != "-" else os.devnull,
+                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(out, fd)
+            os.close(out)
+        split = fields.index("--")
+        for var in FAULT_VARS:
+            os.environ.pop(var, None)
+        for setting in fields[2:split]:
+            key, _, value = setting.partition("=")
+            os.environ[key] = value
+        if reconfigure is not None:
+            reconfigure()
+        elif any(k.startswith("SNAPFAULT_") for k in os.environ):
+            print("snapadapter: serve: SNAPFAULT_* given but libsnapfault.so is not preloaded",
+                  file=sys.stderr)
+            rc = 99
+            raise SystemExit
+        rc = main(fields[split + 1:])
+    except SystemExit:
+        pass
+    except BaseException as e:  # a bug of the adapter: say it, exit non-zero
+        print("snapadapter: serve: %r" % (e,), file=sys.stderr)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(rc)
+
+
+def serve():
+    """Read one operation per line on stdin; run each in a forked child; answer its end."""
+    import ctypes  # here, not at the top: the one-shot operations do not pay for it
+    import gc
+    try:
+        reconfigure = ctypes.CDLL(None).snapfault_reconfigure
+    except AttributeError:
+        reconfigure = None
+    out = sys.stdout
+    out.write("snapcheck-serve %d\n" % SERVE_PROTOCOL)
+    out.flush()
+    for line in sys.stdin:
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 4 or "--" not in fields[2:]:
+            print("snapadapter: serve: malformed request %r" % line[:80], file=sys.stderr)
+            return EXIT_USAGE
+        args = fields[fields.index("--") + 1:]
+        for i in range(1, len(args) - 1, 2):
+            if args[i] in ("--state", "--memory", "--dirty") and len(INPUTS) < 16:
+                try:
+                    key = input_key(args[i + 1])
+                    if key not in INPUTS:
+                        INPUTS[key] = read_all(args[i + 1], 1 << 34)
+                except (OSError, Refused):
+                    pass  # the child meets the same error and reports it
+        gc.freeze()  # the child's collector then leaves the server's objects (and pages) alone
+        pid = os.fork()
+        if pid == 0:
+            serve_child(fields, reconfigure)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            out.write("signal %d\n" % os.WTERMSIG(status))
+        else:
+            out.write("exit %d\n" % os.WEXITSTATUS(status))
+        out.flush()
+    return 0
 
 
 def main(argv):
@@ -339,6 +439,8 @@ def main(argv):
     op, rest = argv[0], argv[1:]
     if op not in OPS:
         return usage("%s: unsupported operation" % op)
+    if op == "serve":
+        return serve()
     o = {}
     for i in range(0, len(rest), 2):
         key = rest[i][2:] if rest[i].startswith("--") else None
@@ -354,7 +456,7 @@ def main(argv):
         return usage("--kind %s: must be full or diff" % o["kind"])
     try:
         if op == "capabilities":
-            print("save-full save-diff load merge")
+            print("save-full save-diff load merge serve")
         else:
             {"save": cmd_save, "load": cmd_load, "merge": cmd_merge}[op](o)
     except Refused as e:

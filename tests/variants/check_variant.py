@@ -96,14 +96,15 @@ def summarize(report):
             print("    reproduce: %s" % first.get("reproducer"))
 
 
-def run(snapcheck, impl, expect_oracles, tier, extra):
+def run(snapcheck, impl, expect_oracles, tier, extra, lib=None):
     if not snapcheck or not os.access(snapcheck, os.X_OK):
         print("snapcheck is not built: skipped")
         return SKIP
     with tempfile.TemporaryDirectory(prefix="snapcheck-variant-") as tmp:
         out = os.path.join(tmp, "report.json")
-        cmd = [snapcheck, "faults", "--impl", impl, "--tier", tier, "--json", out] + extra
-        print("running: %s" % " ".join(cmd[:2] + ["--impl", "'%s'" % impl] + cmd[4:]))
+        how = ["--lib", lib] if lib else ["--impl", impl]
+        cmd = [snapcheck, "faults"] + how + ["--tier", tier, "--json", out] + extra
+        print("running: %s" % " ".join(cmd[:2] + [how[0], "'%s'" % how[1]] + cmd[4:]))
         sys.stdout.flush()
         env = dict(os.environ)
         if "TMPDIR" not in env and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
@@ -190,6 +191,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--snapcheck", default="", help="path of the snapcheck binary")
     ap.add_argument("--impl", help="implementation under test (the --impl of snapcheck)")
+    ap.add_argument("--lib", help="an adapter library instead (the --lib of snapcheck)")
     ap.add_argument("--impl-python", metavar="SCRIPT",
                     help="a Python adapter: run it with this checker's own interpreter")
     ap.add_argument("--mutant", choices=sorted(PY_MUTANTS),
@@ -203,8 +205,9 @@ def main():
     a = ap.parse_args()
     if a.self_test:
         return self_test()
-    if (not a.impl and not a.impl_python) or a.expect_pass == bool(a.expect_oracle):
-        ap.error("need --impl or --impl-python, and one of --expect-oracle, --expect-pass")
+    if (not a.impl and not a.impl_python and not a.lib) or a.expect_pass == bool(a.expect_oracle):
+        ap.error("need --impl, --impl-python or --lib, and one of --expect-oracle, "
+                 "--expect-pass")
     if a.mutant and not a.impl_python:
         ap.error("--mutant needs --impl-python")
     expect = None if a.expect_pass else set(a.expect_oracle.split(","))
@@ -221,7 +224,7 @@ def main():
             # -I: no PYTHON* variables, no user site (same calls on every run); -S: no site
             # import, which makes each of the many interpreter starts a third as long.
             impl = "%s -I -S %s" % (sys.executable, script)
-        return run(a.snapcheck, impl, expect, a.tier, a.extra)
+        return run(a.snapcheck, impl, expect, a.tier, a.extra, lib=a.lib)
 
 
 if __name__ == "__main__":

@@ -454,6 +454,18 @@ static const struct scenario_run *find_run(const struct campaign *c, unsigned sc
     return NULL;
 }
 
+/* The names of dir's entries ("a, b"), all of them: with ref_dir, only those not in ref_dir. */
+static char *entry_names(const char *dir, const char *ref_dir)
+{
+    for (size_t cap = 256;; cap *= 4) {
+        char *names = xmalloc(cap);
+        int n = ref_dir ? dir_new_entries(names, cap, dir, ref_dir) : dir_list(names, cap, dir);
+        if (n < 0 || strlen(names) + 4 < cap) /* str_append did not have to cut */
+            return names;
+        free(names);
+    }
+}
+
 /* The clean-run pseudo-case: the finding recorded while preparing the scenario. */
 static void clean_run_case(const struct scenario_run *run, struct case_result *res)
 {
@@ -541,19 +553,8 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
             oracle_finding(res, "prior-pair",
                            "after the faulted load the pair no longer loads intact: %s", lo.text);
     } else {
-        if (step.end != IMPL_EXITED || step.code != 0) {
-            char *left = NULL;
-            size_t cap = 256;
-            for (;;) { /* as long as the names need */
-                left = xmalloc(cap);
-                int n = dir_new_entries(left, cap, d, run->template_dir);
-                if (n < 0 || strlen(left) + 4 < cap)
-                    break;
-                free(left);
-                cap *= 4;
-            }
-            res->left = left;
-        }
+        if (step.end != IMPL_EXITED || step.code != 0)
+            res->left = entry_names(d, run->template_dir);
         if (!unchanged)
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
@@ -580,12 +581,7 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         n = count_entries(d);
     }
     if (n > run->baseline_files) {
-        char *names = NULL;
-        if (!unchanged) {
-            size_t cap = (size_t)n * 64 + 64;
-            names = xmalloc(cap);
-            dir_list(names, cap, d);
-        }
+        char *names = unchanged ? NULL : entry_names(d, NULL);
         oracle_finding(res, "leftovers",
                        "after the recovery save the directory holds %d files where a clean run "
                        "leaves %d%s%s",

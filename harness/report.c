@@ -212,7 +212,8 @@ int report_json(const char *path, const struct campaign *c, double seconds)
             (unsigned)c->opt.page_size, seconds);
     fprintf(f, ",\"verdict\":\"%s\",\"cases\":%u,\"passed\":%u,\"ambiguous\":%u",
             t.findings ? "fail" : "pass", t.cases, t.passed, t.ambiguous);
-    fprintf(f, ",\"not_reached\":%u,\"scenarios\":[", t.not_reached);
+    fprintf(f, ",\"not_reached\":%u,\"enumerated\":%u,\"scenarios\":[", t.not_reached,
+            c->n_enumerated > t.cases ? c->n_enumerated : t.cases);
     bool first = true;
     for (unsigned r = 0; r < c->n_runs; r++) {
         unsigned s = c->runs[r].scenario, cases = 0, fnd = 0, amb = 0;
@@ -226,8 +227,9 @@ int report_json(const char *path, const struct campaign *c, double seconds)
         json_str(f, table[s].name);
         fprintf(f,
                 ",\"calls\":%u,\"cases\":%u,\"ambiguous\":%u,\"findings\":%u,"
-                "\"baseline_files\":%d}",
-                c->runs[r].n_calls, cases, amb, fnd, c->runs[r].baseline_files);
+                "\"baseline_files\":%d,\"collapsed\":%u}",
+                c->runs[r].n_calls, cases, amb, fnd, c->runs[r].baseline_files,
+                c->runs[r].collapsed);
         first = false;
     }
     fputs("],\"findings\":[", f);

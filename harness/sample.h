@@ -1,8 +1,9 @@
 /* Budgets (--max-cases, --time-budget): a deterministic stratified sample of the case list.
  * Method: the strata are (scenario, fault kind, call name). Cases are put in a priority order
- * that takes one case of every stratum per round (strata in order of first appearance), and
- * inside a stratum spreads over its ordinals (bit-reversed index order: first, middle,
- * quarters, ...). Any prefix of that order is a stratified sample, so --max-cases N keeps its
+ * that takes one case of every stratum per round, and inside a stratum spreads over its
+ * ordinals (bit-reversed index order: first, middle, quarters, ...). Within a round,
+ * scenarios take turns and each goes diagonally over (call, fault kind), so that even a budget
+ * below the number of strata spreads over scenarios, calls and kinds. Any prefix of that order is a stratified sample, so --max-cases N keeps its
  * first N cases, and --time-budget runs cases in that order until the time is up. The cases
  * kept are reported in their usual order, and the verdict says "sampled X of Y cases". */
 #ifndef SNAPCHECK_SAMPLE_H

@@ -328,6 +328,10 @@ static void sample__order_is_stratified_and_deterministic(void **st)
         seen[order[i]] = true;
         assert_int_equal(order[i], again[i]);
     }
+    /* scenarios take turns, and the first cases of a scenario are different calls */
+    assert_int_not_equal(cases[order[0]].scenario, cases[order[1]].scenario);
+    assert_int_equal(cases[order[0]].scenario, cases[order[2]].scenario);
+    assert_string_not_equal(cases[order[0]].call, cases[order[2]].call);
     for (unsigned a = 0; a < strata; a++)
         for (unsigned b = 0; b < a; b++) {
             const struct sc_case *p = &cases[order[a]], *q = &cases[order[b]];

@@ -48,6 +48,7 @@ struct options {
     double time_budget; /* --time-budget seconds: 0 = none */
     bool serve;      /* the adapter's fork server (driver_serve.h) */
     const char *lib; /* --lib: a library of include/snapcheck/adapter.h, served by the runner */
+    const char *html_path; /* --html FILE */
 };
 
 struct sc_case {

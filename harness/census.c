@@ -30,12 +30,10 @@ int trace_parse_line(struct trace_line *out, char *line)
         return -1;
     for (unsigned i = n; i < 10; i++)
         f[i] = "-";
-    char *end;
-    errno = 0;
-    unsigned long ord = strtoul(f[0], &end, 10);
-    if (errno || end == f[0] || *end || ord == 0)
+    uint64_t ord;
+    if (parse_uint(&ord, f[0], 1, 0xffffffffu) != 0)
         return -1;
-    out->ordinal = ord;
+    out->ordinal = (unsigned long)ord;
     out->call = f[1];
     out->path = f[2];
     out->path2 = f[3];

@@ -2,6 +2,7 @@
  * and gives exit 2 (usage error). */
 #include "cli.h"
 #include "scenario.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -15,7 +16,12 @@ void cli_usage(FILE *f)
           "snapcheck proves VM snapshot save/load code crash-consistent.\n\n"
           "commands:\n"
           "  faults   inject file-call faults and crashes into an implementation under test\n"
-          "           and check the prior-pair oracles (snapcheck faults --help)\n\n"
+          "           and check the prior-pair oracles (snapcheck faults --help)\n"
+          "  conform  check an implementation against docs/FORMAT.md and docs/ADAPTER.md:\n"
+          "           golden vectors, interoperability, corruption probing; one verdict per\n"
+          "           requirement (snapcheck conform --help)\n"
+          "  fuzz     mutate snapshot directories and load each with the IUT and the reference:\n"
+          "           crashes, hangs, disagreements (snapcheck fuzz --help)\n\n"
           "exit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n",
           f);
 }
@@ -45,6 +51,8 @@ void cli_faults_usage(FILE *f)
           "  --seed N            seed of the generated states and memory (default 1)\n"
           "  --json FILE         write a JSON report\n"
           "  --junit FILE        write a JUnit XML report (one testcase per case)\n"
+          "  --html FILE         write a self-contained HTML page: verdict, fault matrix per\n"
+          "                      scenario (click a cell for its cases), findings\n"
           "  --list              print the case ids and exit\n"
           "  --keep DIR          keep every case directory under DIR\n"
           "  --page-size N       page size given to the IUT (default 4096)\n"
@@ -63,19 +71,6 @@ void cli_faults_usage(FILE *f)
     for (unsigned i = 0; i < n; i++)
         fprintf(f, "  %-15s %s\n", t[i].name, t[i].summary);
     fputs("\nexit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n", f);
-}
-
-static int parse_u64(uint64_t *out, const char *s)
-{
-    if (!s || !*s || *s == '-')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static enum cli_action bad(const char *fmt, const char *arg)
@@ -108,7 +103,7 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "faults") != 0) {
-        fprintf(stderr, "snapcheck: unknown command '%s' (the command is 'faults')\n", argv[1]);
+        fprintf(stderr, "snapcheck: unknown command '%s' (the commands are faults, conform and fuzz)\n", argv[1]);
         cli_usage(stderr);
         return CLI_EXIT_USAGE;
     }
@@ -159,37 +154,46 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             else
                 return bad("--tier must be smoke, full or all, not '%s'", v);
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
-            if (parse_u64(&n, v) || n < 1 || n > 256)
+            if (parse_uint(&n, v, 1, 256) != 0)
                 return bad("-j needs a number of workers from 1 to 256, not '%s'", v);
             out->jobs = (unsigned)n;
         } else if (!strcmp(a, "--shard")) {
-            unsigned k, nn;
-            char tail;
-            if (sscanf(v, "%u/%u%c", &k, &nn, &tail) != 2 || nn < 1 || k < 1 || k > nn)
+            /* Both numbers strictly decimal (sscanf's %u would take "-1" as 4294967295). */
+            uint64_t k, nn;
+            const char *slash = strchr(v, '/');
+            char kbuf[24];
+            if (!slash || (size_t)(slash - v) >= sizeof kbuf)
                 return bad("--shard must be K/N with 1 <= K <= N, not '%s'", v);
-            out->shard_k = k;
-            out->shard_n = nn;
+            memcpy(kbuf, v, (size_t)(slash - v));
+            kbuf[slash - v] = 0;
+            if (parse_uint(&nn, slash + 1, 1, 1000000) != 0 || parse_uint(&k, kbuf, 1, nn) != 0)
+                return bad("--shard must be K/N with 1 <= K <= N <= 1000000, not '%s'", v);
+            out->shard_k = (unsigned)k;
+            out->shard_n = (unsigned)nn;
         } else if (!strcmp(a, "--seed")) {
-            if (parse_u64(&n, v))
-                return bad("--seed needs a non-negative number, not '%s'", v);
+            if (parse_uint(&n, v, 0, UINT64_MAX) != 0)
+                return bad("--seed needs a decimal number from 0 to 18446744073709551615, "
+                           "not '%s'", v);
             out->seed = n;
         } else if (!strcmp(a, "--json")) {
             out->json_path = v;
         } else if (!strcmp(a, "--junit")) {
             out->junit_path = v;
+        } else if (!strcmp(a, "--html")) {
+            out->html_path = v;
         } else if (!strcmp(a, "--keep")) {
             out->keep_dir = v;
         } else if (!strcmp(a, "--page-size")) {
-            if (parse_u64(&n, v) || n < 512 || n > (1u << 20) || (n & (n - 1)))
+            if (parse_uint(&n, v, 512, 1u << 20) != 0 || (n & (n - 1)))
                 return bad("--page-size must be a power of two from 512 to 1048576, not '%s'", v);
             out->page_size = (uint32_t)n;
         } else if (!strcmp(a, "--max-cases")) {
-            if (parse_u64(&n, v) || n < 1 || n > UINT32_MAX)
+            if (parse_uint(&n, v, 1, UINT32_MAX) != 0)
                 return bad("--max-cases needs a number of cases from 1 to 4294967295, not '%s'",
                            v);
             out->max_cases = (unsigned)n;
         } else if (!strcmp(a, "--time-budget")) {
-            if (parse_u64(&n, v) || n < 1 || n > 31u * 24 * 3600)
+            if (parse_uint(&n, v, 1, 31u * 24 * 3600) != 0)
                 return bad("--time-budget needs whole seconds from 1 to 2678400, not '%s'", v);
             out->time_budget = (double)n;
         } else if (!strcmp(a, "--interposer")) {

@@ -8,7 +8,11 @@
 #include <stdint.h>
 
 /* The pairs the scenarios use. PRIOR and NEW are 2 MiB with different contents; D1 and D2 are
- * PRIOR with different dirty pages rewritten (for diffs over base PRIOR); RECOVERY is 1 MiB. */
+ * PRIOR with different dirty pages rewritten (for diffs over base PRIOR); RECOVERY is 1 MiB.
+ * These are the smallest images the format allows for what they must show: a memory image is
+ * mem_size_mib x 2^20 bytes (docs/FORMAT.md 4), so 1 MiB is the least, and RECOVERY must be
+ * strictly smaller than the saves it follows (a stale temporary or an unshortened file then
+ * shows), so PRIOR, NEW, D1 and D2 need 2 MiB. */
 enum payload_id { P_PRIOR, P_NEW, P_D1, P_D2, P_RECOVERY, P_COUNT };
 
 struct payload {

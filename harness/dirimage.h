@@ -1,6 +1,10 @@
-/* An in-memory image of a directory of regular files: taken once from a scenario's template,
- * written into each case directory (no re-read), and compared with what a case left, so the
- * judge can skip clean runs of the IUT whose result on these exact bytes is already known. */
+/* A directory image: the list of what a scenario's template directory holds (relative path,
+ * kind, size, CRC-64 of the contents or symlink target), taken once. The template directory
+ * itself stays on disk as the source of every copy; the image never holds file contents, so
+ * a large or sparse file costs nothing in memory. Case directories are written from it (sparse
+ * copies, or hard links) and compared with it, so the judge can skip clean runs of the IUT
+ * whose result on these exact bytes is already known. Subdirectories and symlinks are part of
+ * the image; symlinks are copied as symlinks and never followed. */
 #ifndef SNAPCHECK_DIRIMAGE_H
 #define SNAPCHECK_DIRIMAGE_H
 
@@ -8,47 +12,71 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum dir_kind { DK_FILE, DK_DIR, DK_LINK };
+
 struct dir_file {
-    char *name;
-    uint8_t *data;
-    size_t len;
-    bool marked; /* caller's flag (e.g. "belongs to the base pair") */
+    char *name; /* path relative to the image's root, "pairs/vm.pair" */
+    enum dir_kind kind;
+    unsigned mode;   /* permission bits */
+    uint64_t len;    /* DK_FILE: size in bytes */
+    uint64_t hash;   /* DK_FILE: snap_crc64 of the contents */
+    char *target;    /* DK_LINK: the link's target, as read (never resolved) */
+    bool marked;     /* caller's flag (e.g. "belongs to the base pair") */
 };
 
+/* Invariant: files in dir_walk order (a directory before what it holds); root is the
+ * directory taken, which must keep exactly these contents while the image is in use. */
 struct dir_image {
     struct dir_file *files;
     unsigned n;
+    char *root;
 };
 
-/* Read every regular file of dir. @return 0 or -1 with errno. */
+/* List every entry under dir (files hashed by streaming, never read whole). A FIFO, socket
+ * or device is EINVAL. @return 0 or -1 with errno. */
 int dir_image_take(struct dir_image *out, const char *dir);
 void dir_image_finish(struct dir_image *img); /* NULL accepted */
 
-/* Create directory dst (must not exist) holding exactly the image. @return 0 or -1. */
+/* Create directory dst (must not exist) holding a copy of the image, copied from its root:
+ * sparse files stay sparse, symlinks are recreated. @return 0 or -1 with errno. */
 int dir_image_write(const struct dir_image *img, const char *dst);
 
-/* true when dir holds exactly the image's files (same names, same bytes, nothing else). */
+/* true when the tree under dir is exactly the image: the same relative paths and kinds,
+ * nothing else, files of the same size and CRC-64 (read by streaming), the same link
+ * targets. */
 bool dir_image_same(const struct dir_image *img, const char *dir);
 
-/* true when every marked file of the image is in dir with the same bytes (others ignored). */
+/* true when every marked entry of the image is in dir with the same contents (others
+ * ignored). */
 bool dir_image_marked_intact(const struct dir_image *img, const char *dir);
 
-/* Create directory dst (must not exist) holding hard links to src_dir's copies of the image's
- * files (src_dir must hold exactly the image). @return 0 or -1. */
+/* Create directory dst (must not exist) holding the image with its files hard-linked to
+ * src_dir's copies (src_dir must hold exactly the image); directories and symlinks are
+ * recreated. @return 0 or -1 with errno. */
 int dir_image_link(const struct dir_image *img, const char *dst, const char *src_dir);
 
 /* With dir made by dir_image_link from src_dir, and no file of src_dir written in place: true
- * when dir still holds exactly those links (same names, same inodes, nothing else); with
- * marked_only, when every marked file is still linked (others ignored). Only stats files. */
+ * when dir still holds exactly those links (same paths, same inodes, same link targets,
+ * nothing else); with marked_only, when every marked entry is still there (others ignored).
+ * Only stats files. */
 bool dir_image_links_same(const struct dir_image *img, const char *dir, const char *src_dir,
                           bool marked_only);
 
-/* Keep the image's large buffers out of processes forked from now on (madvise MADV_DONTFORK
- * on the whole pages inside each buffer): a child that runs an IUT step never reads them, and
- * not copying their page tables makes each fork cheaper. Best effort. */
+/* dir_image_write, then every file's mtime set to a fixed past time (2001-09-09), so that a
+ * write through a hard link to it shows in dir_image_pristine. @return 0 or -1 with errno. */
+int dir_image_write_stamped(const struct dir_image *img, const char *dst);
+
+/* With dir made by dir_image_write_stamped: true when every file of the image is still a
+ * regular file there with its size, permission bits and the fixed mtime, i.e. nothing wrote
+ * to it (through any hard link) or changed its mode. An IUT that sets a file's mtime back
+ * by hand is not detected. Only stats files. */
+bool dir_image_pristine(const struct dir_image *img, const char *dir);
+
+/* Kept for the runner: an image holds no file contents any more, so there is nothing to keep
+ * out of forked processes. */
 void dir_image_dontfork(const struct dir_image *img);
 
-/* Mark the files of img whose names are also in names. */
+/* Mark the entries of img whose names are also in names. */
 void dir_image_mark(struct dir_image *img, const struct dir_image *names);
 
 #endif

@@ -44,14 +44,15 @@ struct step_faults {
     const char *trace;      /* SNAPFAULT_TRACE: one line per counted call (NULL: none) */
     const char *fault_case; /* SNAPFAULT_CASE "<ordinal>:<action>" (NULL: count only) */
     /* Drivers with in_place_watch: created when the step opens an existing file of dir for
-     * writing (NULL: not watched). Lets the caller hard-link case directories. */
+     * writing (NULL: not watched). Tells the caller at once that hard-linked files of the case
+     * directory may have been written (it also checks their mtimes: dir_image_pristine). */
     const char *in_place_marker;
 };
 
 struct driver_ops {
     const char *name; /* "exec", "in-process" */
-    /* true when the driver honours step_faults.in_place_marker: case directories may then be
-     * hard links to a per-worker copy of the template instead of copies. */
+    /* true when the driver honours step_faults.in_place_marker (case directories are hard
+     * links to a per-worker copy of the template with every driver: scenario.c). */
     bool in_place_watch;
 
     /* Once per campaign, after the inputs exist and before any other call.

@@ -4,6 +4,7 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
+#include "conform.h"
 #include "driver.h"
 #include "driver_lib.h"
 #include "driver_serve.h"
@@ -19,12 +20,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #ifndef SNAPCHECK_INTERPOSER_PATH
 #define SNAPCHECK_INTERPOSER_PATH ""
+#endif
+#ifndef SNAPCHECK_BINDIR
+#define SNAPCHECK_BINDIR ""
+#endif
+#ifndef SNAPCHECK_LIBDIR
+#define SNAPCHECK_LIBDIR ""
 #endif
 
 static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -50,19 +59,48 @@ static bool readable(const char *p)
     return p && *p && access(p, R_OK) == 0;
 }
 
-/* --interposer, else $SNAPCHECK_INTERPOSER, else the build path, else beside the executable. */
-static int locate_interposer(char *dst, size_t cap, const struct options *o)
+/* The installed libsnapfault.so: <prefix>/<libdir>/libsnapfault.so, where <prefix> is the
+ * directory above this executable's <bindir>. Works under a DESTDIR or a moved prefix too.
+ * @return 0 with the path in dst, -1 when this executable is not in an installed <bindir>. */
+static int installed_interposer(char *dst, size_t cap)
 {
-    const char *cands[3] = {o->interposer, getenv("SNAPCHECK_INTERPOSER"),
+    const char *bindir = SNAPCHECK_BINDIR, *libdir = SNAPCHECK_LIBDIR;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !*bindir || !*libdir)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0; /* self: the directory of the executable */
+    if (libdir[0] == '/')
+        return fmt_path(dst, cap, "%s/libsnapfault.so", libdir);
+    size_t sl = strlen(self), bl = strlen(bindir);
+    if (bindir[0] == '/' || sl <= bl || strcmp(self + sl - bl, bindir) != 0 ||
+        self[sl - bl - 1] != '/')
+        return -1;
+    self[sl - bl - 1] = 0; /* self: the prefix */
+    return fmt_path(dst, cap, "%s/%s/libsnapfault.so", self, libdir);
+}
+
+/* --interposer, else $SNAPCHECK_INTERPOSER, else the installed one (<libdir>), else the build
+ * path, else beside the executable. */
+int snapcheck_locate_interposer(char *dst, size_t cap, const char *explicit_path)
+{
+    const char *cands[3] = {explicit_path, getenv("SNAPCHECK_INTERPOSER"),
                             SNAPCHECK_INTERPOSER_PATH};
-    const char *explicit = o->interposer ? o->interposer : cands[1];
+    const char *explicit = explicit_path ? explicit_path : cands[1];
     if (explicit && *explicit) {
         if (!readable(explicit))
             return setup_error("the interposer %s does not exist or cannot be read (%s)", explicit,
-                               o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
+                               explicit_path ? "--interposer" : "SNAPCHECK_INTERPOSER");
         return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
     }
     (void)cap;
+    char inst[PATH_MAX];
+    if (installed_interposer(inst, sizeof inst) == 0 && readable(inst))
+        return realpath(inst, dst) ? 0 : setup_error("cannot resolve %s", inst);
     if (readable(cands[2]))
         return realpath(cands[2], dst) ? 0 : EXIT_SETUP;
     char self[PATH_MAX];
@@ -77,8 +115,9 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
         }
     }
     return setup_error("the interposer libsnapfault.so is missing: build faults/ or give "
-                       "--interposer PATH (looked at %s and beside the executable)",
-                       *cands[2] ? cands[2] : "no build path");
+                       "--interposer PATH (looked in <prefix>/%s, at %s and beside the "
+                       "executable)",
+                       SNAPCHECK_LIBDIR, *cands[2] ? cands[2] : "no build path");
 }
 
 static int read_capabilities(struct campaign *c)
@@ -144,12 +183,26 @@ static int select_scenarios(struct campaign *c)
     return 0;
 }
 
+/* Without $TMPDIR, a tmpfs when there is one: every IUT fsyncs every file it writes, and on
+ * a disk each case would then wait for the device. */
+static const char *default_tmpdir(void)
+{
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+        access("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return "/tmp";
+}
+
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* The report files, opened before anything runs (an unwritable path is found at once). */
+static struct report_out json_out = {.fd = -1}, junit_out = {.fd = -1}, html_out = {.fd = -1};
 
 static int run_campaign(struct campaign *c)
 {
@@ -162,15 +215,25 @@ static int run_campaign(struct campaign *c)
         c->opt.impl_cmd = lib_cmd;
         c->opt.serve = true;
     }
+    if (!c->opt.list) {
+        if (c->opt.json_path && report_out_open(&json_out, c->opt.json_path, "JSON") != 0)
+            return EXIT_SETUP;
+        if (c->opt.junit_path && report_out_open(&junit_out, c->opt.junit_path, "JUnit") != 0)
+            return EXIT_SETUP;
+        if (c->opt.html_path && report_out_open(&html_out, c->opt.html_path, "HTML") != 0)
+            return EXIT_SETUP;
+    }
     if (impl_parse(&c->impl, c->opt.impl_cmd, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (!impl_executable(&c->impl))
         return setup_error("the IUT '%s' is not an executable file (from --impl '%s')",
                            c->impl.argv[0], c->opt.impl_cmd);
-    int rc = locate_interposer(c->interposer, sizeof c->interposer, &c->opt);
+    int rc = snapcheck_locate_interposer(c->interposer, sizeof c->interposer, c->opt.interposer);
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR");
+    if ((!tmp || !*tmp) && !c->opt.keep_dir)
+        tmp = default_tmpdir();
     if (c->opt.keep_dir) {
         if (mkdir(c->opt.keep_dir, 0755) != 0 && errno != EEXIST)
             return setup_error("cannot create --keep directory %s: %s", c->opt.keep_dir,
@@ -270,6 +333,14 @@ static int run_campaign(struct campaign *c)
         if (i % c->opt.shard_n == c->opt.shard_k - 1)
             c->cases[c->n_cases++] = all[i];
     free(all);
+    /* Zero cases is never a pass: a shard past the end of the list is a usage error. */
+    if (c->n_cases == 0) {
+        if (c->opt.shard_n > 1)
+            return setup_error("no case selected: --shard %u/%u is empty, the campaign has only "
+                               "%u cases (use at most %u shards)",
+                               c->opt.shard_k, c->opt.shard_n, n_all, n_all);
+        return setup_error("no case selected (the census counted no calls)");
+    }
     unsigned strata = sample_apply(c, now_s());
     unsigned collapsed = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
@@ -307,9 +378,14 @@ static int run_campaign(struct campaign *c)
     double secs = now_s() - t0;
     report_text(stdout, c, secs);
     fflush(stdout);
-    if (c->opt.json_path && report_json(c->opt.json_path, c, secs) != 0)
-        return EXIT_SETUP;
-    if (c->opt.junit_path && report_junit(c->opt.junit_path, c, secs) != 0)
+    int wrote = 0;
+    if (c->opt.json_path)
+        wrote |= report_json(&json_out, c, secs);
+    if (c->opt.junit_path)
+        wrote |= report_junit(&junit_out, c, secs);
+    if (c->opt.html_path)
+        wrote |= report_html(&html_out, c, secs);
+    if (wrote != 0)
         return EXIT_SETUP;
     struct report_totals t;
     report_totals(&t, c);
@@ -318,6 +394,10 @@ static int run_campaign(struct campaign *c)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "conform"))
+        return conform_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "fuzz"))
+        return conform_fuzz_main(argc - 1, argv + 1);
     struct campaign c;
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {
@@ -335,6 +415,10 @@ int main(int argc, char **argv)
     runner_catch_signals();
     int rc = run_campaign(&c);
     serve_stop();
+    /* A set-up error (or --list) writes no report: remove what was opened for one. */
+    report_out_abandon(&json_out);
+    report_out_abandon(&junit_out);
+    report_out_abandon(&html_out);
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     runner_free_results(&c);

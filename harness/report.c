@@ -5,9 +5,14 @@
 #include "scenario.h"
 #include "util.h"
 
+#include <json-c/json.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before", "crash-after",
                                                   "clean-run"};
@@ -31,7 +36,7 @@ void report_totals(struct report_totals *out, const struct campaign *c)
     }
 }
 
-void report_reproducer(char *dst, size_t dst_cap, const struct campaign *c, const struct sc_case *k)
+char *report_reproducer(const struct campaign *c, const struct sc_case *k)
 {
     char extra[64] = "";
     if (c->opt.page_size != 4096)
@@ -39,8 +44,93 @@ void report_reproducer(char *dst, size_t dst_cap, const struct campaign *c, cons
     if (c->opt.seed != 1)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " --seed %llu",
                  (unsigned long long)c->opt.seed);
-    snprintf(dst, dst_cap, "snapcheck faults --impl '%s' --case '%s'%s", c->opt.impl_cmd, k->id,
-             extra);
+    char *impl = shell_quote(c->opt.impl_cmd), *id = shell_quote(k->id);
+    char *r = xasprintf("snapcheck faults --impl %s --case %s%s", impl, id, extra);
+    free(impl);
+    free(id);
+    return r;
+}
+
+int report_out_open(struct report_out *out, const char *path, const char *what)
+{
+    out->path = path;
+    out->what = what;
+    out->created = true;
+    out->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out->fd < 0 && errno == EEXIST) {
+        out->created = false;
+        out->fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (out->fd < 0) {
+        fprintf(stderr, "snapcheck: cannot write the %s report %s: %s\n", what, path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void report_out_abandon(struct report_out *o)
+{
+    if (o->fd < 0)
+        return;
+    close(o->fd);
+    o->fd = -1;
+    if (o->created)
+        unlink(o->path);
+}
+
+FILE *report_out_stream(struct report_out *o)
+{
+    struct stat st;
+    if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(o->fd, 0) != 0)
+        goto fail;
+    FILE *f = fdopen(o->fd, "w");
+    if (!f)
+        goto fail;
+    o->fd = -1;
+    return f;
+fail:
+    fprintf(stderr, "snapcheck: cannot write the %s report %s: %s\n", o->what, o->path,
+            strerror(errno));
+    close(o->fd);
+    o->fd = -1;
+    return NULL;
+}
+
+int report_out_close(struct report_out *o, FILE *f)
+{
+    bool bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        fprintf(stderr, "snapcheck: cannot write the %s report %s: %s\n", o->what, o->path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Print s (from the IUT: any bytes) as clean UTF-8, each line after the first indented. */
+static void put_text(FILE *out, const char *s, const char *indent)
+{
+    char *t = utf8_clean(s);
+    for (const char *p = t; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(out, "%s%.*s%s", p == t ? "" : indent, (int)len, p, nl ? "\n" : "");
+        p += len + (nl ? 1 : 0);
+    }
+    free(t);
+}
+
+static void put_trace(FILE *out, const char *trace)
+{
+    char *t = utf8_clean(trace);
+    for (const char *p = t; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(out, "    %.*s\n", (int)len, p);
+        p += len + (nl ? 1 : 0);
+    }
+    free(t);
 }
 
 void report_text(FILE *out, const struct campaign *c, double seconds)
@@ -55,41 +145,47 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
         if (shown++ >= 50 && !c->opt.case_id)
             continue;
         const struct sc_case *k = &c->cases[i];
-        char repro[512];
-        report_reproducer(repro, sizeof repro, c, k);
-        fprintf(out, "FINDING %s\n  oracle:  %s\n  detail:  %s\n  step:    %s\n  load:    %s\n",
-                k->id, r->oracle, r->detail, r->step, r->load);
-        if (r->left[0])
-            fprintf(out, "  left behind by the failed step: %s\n", r->left);
-        fprintf(out, "  calls up to the fault (ordinal call path = result):\n");
-        const char *p = r->trace;
-        while (*p) {
-            const char *nl = strchr(p, '\n');
-            size_t len = nl ? (size_t)(nl - p) : strlen(p);
-            fprintf(out, "    %.*s\n", (int)len, p);
-            p += len + (nl ? 1 : 0);
+        char *repro = report_reproducer(c, k);
+        fprintf(out, "FINDING %s\n  oracle:  %s\n  detail:  ", k->id, r->oracle);
+        put_text(out, r->detail, "           ");
+        fputs("\n  step:    ", out);
+        put_text(out, r->step, "           ");
+        fputs("\n  load:    ", out);
+        put_text(out, r->load, "           ");
+        fputc('\n', out);
+        if (r->left[0]) {
+            fputs("  left behind by the failed step: ", out);
+            put_text(out, r->left, "    ");
+            fputc('\n', out);
         }
+        fprintf(out, "  calls up to the fault (ordinal call path = result):\n");
+        put_trace(out, r->trace);
         fprintf(out, "  reproduce: %s\n\n", repro);
+        free(repro);
     }
     if (shown > 50 && !c->opt.case_id)
         fprintf(out, "(%u more findings not shown; see --json)\n\n", shown - 50);
 
     if (c->opt.case_id && c->n_cases == 1 && c->results[0].verdict != V_FINDING) {
         const struct case_result *r = &c->results[0];
-        fprintf(out, "CASE %s: %s\n  step: %s\n  load: %s\n%s%s%s", c->cases[0].id,
-                r->verdict == V_PASS ? "pass" : "ambiguous (failed after its commit point)",
-                r->step, r->load, r->detail[0] ? "  note: " : "", r->detail,
-                r->detail[0] ? "\n" : "");
-        if (r->left[0])
-            fprintf(out, "  left behind by the failed step: %s\n", r->left);
-        fprintf(out, "  calls up to the fault:\n");
-        const char *p = r->trace;
-        while (*p) {
-            const char *nl = strchr(p, '\n');
-            size_t len = nl ? (size_t)(nl - p) : strlen(p);
-            fprintf(out, "    %.*s\n", (int)len, p);
-            p += len + (nl ? 1 : 0);
+        fprintf(out, "CASE %s: %s\n  step: ", c->cases[0].id,
+                r->verdict == V_PASS ? "pass" : "ambiguous (failed after its commit point)");
+        put_text(out, r->step, "        ");
+        fputs("\n  load: ", out);
+        put_text(out, r->load, "        ");
+        fputc('\n', out);
+        if (r->detail[0]) {
+            fputs("  note: ", out);
+            put_text(out, r->detail, "        ");
+            fputc('\n', out);
         }
+        if (r->left[0]) {
+            fputs("  left behind by the failed step: ", out);
+            put_text(out, r->left, "    ");
+            fputc('\n', out);
+        }
+        fprintf(out, "  calls up to the fault:\n");
+        put_trace(out, r->trace);
         fputc('\n', out);
     }
 
@@ -139,82 +235,67 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     if (nondet)
         snprintf(nd, sizeof nd, ", non-deterministic implementation in %u cases: see "
                                 "docs/ADAPTER.md section 5", nondet);
+    char *impl = utf8_clean(c->opt.impl_cmd);
     fprintf(out, "VERDICT: %s (%s, %u findings%s, %.1f s, impl: %s)\n",
-            t.findings ? "FAIL" : "PASS", sampled, t.findings, nd, seconds, c->opt.impl_cmd);
+            t.findings ? "FAIL" : "PASS", sampled, t.findings, nd, seconds, impl);
+    free(impl);
 }
 
-static void json_str(FILE *f, const char *s)
+/* JSON through json-c: every string from the IUT or the user goes through utf8_clean first
+ * (json-c escapes quotes and controls but passes other bytes through as they are). */
+static json_object *jstr(const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
+    char *t = utf8_clean(s);
+    json_object *o = json_object_new_string(t);
+    free(t);
+    return o;
 }
 
-static void json_trace(FILE *f, const char *trace)
+static void jset(json_object *obj, const char *key, json_object *val)
 {
-    fputc('[', f);
-    const char *p = trace;
-    bool first = true;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = xmalloc(len + 1); /* whole: a trace line is never cut */
-        memcpy(line, p, len);
-        line[len] = 0;
-        if (!first)
-            fputc(',', f);
-        json_str(f, line);
-        free(line);
-        first = false;
-        p += len + (nl ? 1 : 0);
-    }
-    fputc(']', f);
+    json_object_object_add(obj, key, val);
 }
 
-int report_json(const char *path, const struct campaign *c, double seconds)
+static json_object *jtrace(const char *trace)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "snapcheck: cannot write the JSON report %s: %s\n", path, strerror(errno));
-        return -1;
+    json_object *a = json_object_new_array();
+    char *t = utf8_clean(trace);
+    for (char *p = t; *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = 0;
+        json_object_array_add(a, json_object_new_string(p));
+        p += strlen(p) + (nl ? 1 : 0);
     }
+    free(t);
+    return a;
+}
+
+int report_json(struct report_out *o, const struct campaign *c, double seconds)
+{
     unsigned n_sc;
     const struct scenario *table = scenario_table(&n_sc);
     struct report_totals t;
     report_totals(&t, c);
-    fprintf(f, "{\"tool\":\"snapcheck\",\"version\":\"%s\",\"impl\":", SNAPCHECK_VERSION);
-    json_str(f, c->opt.impl_cmd);
-    fprintf(f, ",\"tier\":\"%s\",\"seed\":%llu,\"page_size\":%u,\"seconds\":%.3f",
-            c->opt.tier == TIER_ALL    ? "all"
-            : c->opt.tier == TIER_FULL ? "full"
-                                       : "smoke",
-            (unsigned long long)c->opt.seed,
-            (unsigned)c->opt.page_size, seconds);
-    fprintf(f, ",\"verdict\":\"%s\",\"cases\":%u,\"passed\":%u,\"ambiguous\":%u",
-            t.findings ? "fail" : "pass", t.cases, t.passed, t.ambiguous);
-    fprintf(f, ",\"not_reached\":%u,\"enumerated\":%u,\"scenarios\":[", t.not_reached,
-            c->n_enumerated > t.cases ? c->n_enumerated : t.cases);
-    bool first = true;
+    json_object *root = json_object_new_object();
+    jset(root, "tool", json_object_new_string("snapcheck"));
+    jset(root, "version", json_object_new_string(SNAPCHECK_VERSION));
+    jset(root, "impl", jstr(c->opt.impl_cmd));
+    jset(root, "tier", json_object_new_string(c->opt.tier == TIER_ALL    ? "all"
+                                                  : c->opt.tier == TIER_FULL ? "full"
+                                                                             : "smoke"));
+    jset(root, "seed", json_object_new_uint64(c->opt.seed));
+    jset(root, "page_size", json_object_new_int64(c->opt.page_size));
+    char secs[32]; /* milliseconds, printed as a plain decimal */
+    snprintf(secs, sizeof secs, "%.3f", seconds);
+    jset(root, "seconds", json_object_new_double_s(seconds, secs));
+    jset(root, "verdict", json_object_new_string(t.findings ? "fail" : "pass"));
+    jset(root, "cases", json_object_new_int64(t.cases));
+    jset(root, "enumerated", json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));
+    jset(root, "passed", json_object_new_int64(t.passed));
+    jset(root, "ambiguous", json_object_new_int64(t.ambiguous));
+    jset(root, "not_reached", json_object_new_int64(t.not_reached));
+    json_object *scen = json_object_new_array();
     for (unsigned r = 0; r < c->n_runs; r++) {
         unsigned s = c->runs[r].scenario, cases = 0, fnd = 0, amb = 0;
         for (unsigned i = 0; i < c->n_cases; i++)
@@ -223,76 +304,68 @@ int report_json(const char *path, const struct campaign *c, double seconds)
                 fnd += c->results[i].verdict == V_FINDING;
                 amb += c->results[i].verdict == V_AMBIGUOUS;
             }
-        fprintf(f, "%s{\"name\":", first ? "" : ",");
-        json_str(f, table[s].name);
-        fprintf(f,
-                ",\"calls\":%u,\"cases\":%u,\"ambiguous\":%u,\"findings\":%u,"
-                "\"baseline_files\":%d,\"collapsed\":%u}",
-                c->runs[r].n_calls, cases, amb, fnd, c->runs[r].baseline_files,
-                c->runs[r].collapsed);
-        first = false;
+        json_object *so = json_object_new_object();
+        jset(so, "name", json_object_new_string(table[s].name));
+        jset(so, "calls", json_object_new_int64(c->runs[r].n_calls));
+        jset(so, "cases", json_object_new_int64(cases));
+        jset(so, "ambiguous", json_object_new_int64(amb));
+        jset(so, "findings", json_object_new_int64(fnd));
+        jset(so, "baseline_files", json_object_new_int64(c->runs[r].baseline_files));
+        jset(so, "collapsed", json_object_new_int64(c->runs[r].collapsed));
+        json_object_array_add(scen, so);
     }
-    fputs("],\"findings\":[", f);
-    first = true;
+    jset(root, "scenarios", scen);
+    json_object *finds = json_object_new_array(), *amb = json_object_new_array(),
+                *left = json_object_new_array();
     for (unsigned i = 0; i < c->n_cases; i++) {
         const struct case_result *r = &c->results[i];
-        if (r->verdict != V_FINDING)
-            continue;
         const struct sc_case *k = &c->cases[i];
-        char repro[512];
-        report_reproducer(repro, sizeof repro, c, k);
-        fprintf(f, "%s{\"id\":", first ? "" : ",");
-        json_str(f, k->id);
-        fputs(",\"scenario\":", f);
-        json_str(f, table[k->scenario].name);
-        fputs(",\"oracle\":", f);
-        json_str(f, r->oracle);
-        fputs(",\"detail\":", f);
-        json_str(f, r->detail);
-        fputs(",\"step\":", f);
-        json_str(f, r->step);
-        fputs(",\"trace\":", f);
-        json_trace(f, r->trace);
-        fputs(",\"load\":", f);
-        json_str(f, r->load);
-        fputs(",\"left_behind\":", f);
-        json_str(f, r->left);
-        fputs(",\"reproducer\":", f);
-        json_str(f, repro);
-        fputc('}', f);
-        first = false;
-    }
-    fputs("],\"ambiguous_cases\":[", f);
-    first = true;
-    for (unsigned i = 0; i < c->n_cases; i++)
-        if (c->results[i].verdict == V_AMBIGUOUS) {
-            if (!first)
-                fputc(',', f);
-            json_str(f, c->cases[i].id);
-            first = false;
+        if (r->verdict == V_FINDING) {
+            json_object *f = json_object_new_object();
+            char *repro = report_reproducer(c, k);
+            jset(f, "id", jstr(k->id));
+            jset(f, "scenario", json_object_new_string(table[k->scenario].name));
+            jset(f, "oracle", jstr(r->oracle));
+            jset(f, "detail", jstr(r->detail));
+            jset(f, "step", jstr(r->step));
+            jset(f, "trace", jtrace(r->trace));
+            jset(f, "load", jstr(r->load));
+            jset(f, "left_behind", jstr(r->left));
+            jset(f, "reproducer", jstr(repro));
+            free(repro);
+            json_object_array_add(finds, f);
+        } else if (r->verdict == V_AMBIGUOUS) {
+            json_object_array_add(amb, jstr(k->id));
         }
-    fputs("],\"left_behind\":[", f);
-    first = true;
-    for (unsigned i = 0; i < c->n_cases; i++)
-        if (c->results[i].left[0]) {
-            fprintf(f, "%s{\"id\":", first ? "" : ",");
-            json_str(f, c->cases[i].id);
-            fputs(",\"files\":", f);
-            json_str(f, c->results[i].left);
-            fputc('}', f);
-            first = false;
+        if (r->left[0]) {
+            json_object *l = json_object_new_object();
+            jset(l, "id", jstr(k->id));
+            jset(l, "files", jstr(r->left));
+            json_object_array_add(left, l);
         }
-    fputs("]}\n", f);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "snapcheck: cannot write the JSON report %s: %s\n", path, strerror(errno));
-        return -1;
     }
-    return 0;
+    jset(root, "findings", finds);
+    jset(root, "ambiguous_cases", amb);
+    jset(root, "left_behind", left);
+    int rc = -1;
+    FILE *f = report_out_stream(o);
+    if (f) {
+        fputs(json_object_to_json_string_ext(
+                  root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+              f);
+        fputc('\n', f);
+        rc = report_out_close(o, f);
+    }
+    json_object_put(root);
+    return rc;
 }
 
+/* XML 1.0 character data or attribute value: s cleaned to UTF-8 without the controls XML
+ * forbids, then the five special characters escaped. */
 static void xml_str(FILE *f, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char *t = utf8_clean(s);
+    for (const char *p = t; *p; p++) {
         switch (*p) {
         case '<':
             fputs("&lt;", f);
@@ -306,22 +379,27 @@ static void xml_str(FILE *f, const char *s)
         case '"':
             fputs("&quot;", f);
             break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
+        case '\n':
+            fputs("&#10;", f);
+            break;
+        case '\t':
+            fputs("&#9;", f);
+            break;
         default:
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                fputc('?', f);
-            else
-                fputc(*p, f);
+            fputc(*p, f);
         }
     }
+    free(t);
 }
 
-int report_junit(const char *path, const struct campaign *c, double seconds)
+int report_junit(struct report_out *o, const struct campaign *c, double seconds)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "snapcheck: cannot write the JUnit report %s: %s\n", path, strerror(errno));
+    FILE *f = report_out_stream(o);
+    if (!f)
         return -1;
-    }
     unsigned n_sc;
     const struct scenario *table = scenario_table(&n_sc);
     struct report_totals t;
@@ -355,20 +433,21 @@ int report_junit(const char *path, const struct campaign *c, double seconds)
             }
             fputs(">\n", f);
             if (res->verdict == V_FINDING) {
-                char repro[512];
-                report_reproducer(repro, sizeof repro, c, &c->cases[i]);
+                char *repro = report_reproducer(c, &c->cases[i]);
                 fputs("      <failure type=\"", f);
                 xml_str(f, res->oracle);
                 fputs("\" message=\"", f);
                 xml_str(f, res->detail);
-                fputs("\">", f);
+                fputs("\">step: ", f);
                 xml_str(f, res->step);
-                fputc('\n', f);
+                fputs("&#10;load: ", f);
                 xml_str(f, res->load);
-                fputc('\n', f);
+                fputs("&#10;calls up to the fault:&#10;", f);
                 xml_str(f, res->trace);
+                fputs("&#10;reproduce: ", f);
                 xml_str(f, repro);
                 fputs("</failure>\n", f);
+                free(repro);
             } else {
                 fputs("      <system-out>ambiguous: failed after its commit point; ", f);
                 xml_str(f, res->load);
@@ -379,9 +458,5 @@ int report_junit(const char *path, const struct campaign *c, double seconds)
         fputs("  </testsuite>\n", f);
     }
     fputs("</testsuites>\n", f);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "snapcheck: cannot write the JUnit report %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return report_out_close(o, f);
 }

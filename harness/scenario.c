@@ -495,15 +495,19 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
     char *so = xasprintf("%s/step-state.out", case_dir);
     char *mo = xasprintf("%s/step-memory.out", case_dir);
     char *fcase = xasprintf("%u:%s", k->ordinal, k->action);
-    /* A driver that reports in-place writes lets the case directory hold hard links to a
-     * per-worker copy of the template (no copying). */
+    /* The case directory holds hard links to a per-worker copy of the template (no
+     * copying), whatever the driver. A write through a link shows in that copy's mtimes
+     * (dir_image_pristine; a driver with in_place_watch also creates the marker when the step
+     * opens an existing file for writing): the copy is then rebuilt. */
     char *links = xasprintf("%s.template-%s", case_dir, s->name);
     char *marker = xasprintf("%s/in-place", case_dir);
     char *why = NULL;
     struct trace tr = {0};
     struct strbuf text = {0};
-    bool linked = c->drv->in_place_watch && !c->opt.keep_dir;
-    if (linked && access(links, F_OK) != 0 && dir_image_write(&run->tpl, links) != 0)
+    bool linked = !c->opt.keep_dir;
+    if (linked && access(links, F_OK) == 0 && !dir_image_pristine(&run->tpl, links))
+        path_remove_tree(links); /* written through by the previous case */
+    if (linked && access(links, F_OK) != 0 && dir_image_write_stamped(&run->tpl, links) != 0)
         linked = false;
     if (mkdir(case_dir, 0755) != 0 ||
         (linked ? dir_image_link(&run->tpl, d, links) : dir_image_write(&run->tpl, d)) != 0) {
@@ -525,7 +529,7 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
     unsigned long differs = census_diverges(run, &tr, d, k->ordinal, &text);
 
     /* Unchanged bytes: the judging runs would repeat judge_template's, so reuse them. */
-    if (linked && access(marker, F_OK) == 0) {
+    if (linked && (access(marker, F_OK) == 0 || !dir_image_pristine(&run->tpl, links))) {
         linked = false; /* the links may have been written through: compare bytes, rebuild */
         path_remove_tree(links);
     }

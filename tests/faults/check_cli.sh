@@ -42,6 +42,8 @@ r1=$?
 r2=$?
 set -e
 [ $r1 -eq 1 ] && [ $r2 -eq 1 ] || fail "two-rename runs did not exit 1 ($r1, $r2)"
+python3 -c 'import json, sys; [json.load(open(p, encoding="utf-8")) for p in sys.argv[1:]]' \
+    "$tmp/r1.json" "$tmp/r2.json" || fail "a JSON report does not parse"
 sed 's/"seconds":[0-9.]*,//' "$tmp/r1.json" > "$tmp/r1"
 sed 's/"seconds":[0-9.]*,//' "$tmp/r2.json" > "$tmp/r2"
 cmp -s "$tmp/r1" "$tmp/r2" || fail "two runs (-j 2 and -j 1) gave different JSON reports"

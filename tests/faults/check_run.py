@@ -3,7 +3,9 @@
 
 usage: check_run.py --exit N [--oracle NAME] [--finding-call CALL] [--stderr TEXT]
                     [--stdout TEXT] [--min-cases N] [--junit] -- snapcheck faults ...
-The JSON (and JUnit) paths are added by this script. Exits 1 with a reason on any mismatch.
+The JSON and JUnit paths are added by this script; every report is parsed (json, and
+xml.etree for the JUnit XML), so an invalid one fails. --junit is accepted for compatibility
+(the JUnit report is always checked). Exits 1 with a reason on any mismatch.
 """
 import argparse
 import json
@@ -29,7 +31,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         jpath = os.path.join(tmp, "report.json")
         xpath = os.path.join(tmp, "report.xml")
-        full = cmd + ["--json", jpath] + (["--junit", xpath] if a.junit else [])
+        full = cmd + ["--json", jpath, "--junit", xpath]
         p = subprocess.run(full, capture_output=True, text=True)
         sys.stdout.write(p.stdout[-4000:])
         sys.stderr.write(p.stderr[-2000:])
@@ -41,10 +43,12 @@ def main():
             if text not in p.stdout:
                 sys.exit(f"FAIL: stdout lacks {text!r}")
         if a.exit == 2:
-            if os.path.exists(jpath):
+            if os.path.exists(jpath) or os.path.exists(xpath):
                 sys.exit("FAIL: a set-up error must not write a report")
             return
-        rep = json.load(open(jpath))
+        # Strict UTF-8: a report with a split character or a stray byte fails here.
+        with open(jpath, encoding="utf-8", errors="strict") as f:
+            rep = json.load(f)
         for key in ("tool", "version", "impl", "verdict", "cases", "passed", "ambiguous",
                     "findings"):
             if key not in rep:
@@ -73,13 +77,13 @@ def main():
                         sys.exit(f"FAIL: finding lacks key {key}")
                 if f"--case '{f['id']}'" not in f["reproducer"]:
                     sys.exit("FAIL: reproducer does not name the case")
-        if a.junit:
-            root = ET.parse(xpath).getroot()
-            n = len(root.findall(".//testcase"))
-            fails = len(root.findall(".//testcase/failure"))
-            if n != rep["cases"] or fails != len(rep["findings"]):
-                sys.exit(f"FAIL: JUnit has {n} testcases / {fails} failures, JSON "
-                         f"{rep['cases']} / {len(rep['findings'])}")
+        # A JUnit report that is not well-formed XML (or not UTF-8) fails to parse here.
+        root = ET.parse(xpath).getroot()
+        n = len(root.findall(".//testcase"))
+        fails = len(root.findall(".//testcase/failure"))
+        if n != rep["cases"] or fails != len(rep["findings"]):
+            sys.exit(f"FAIL: JUnit has {n} testcases / {fails} failures, JSON "
+                     f"{rep['cases']} / {len(rep['findings'])}")
     print("ok")
 
 

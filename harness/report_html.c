@@ -1,0 +1,236 @@
+/* The HTML report (--html FILE): one self-contained static page, no script, no network, no
+ * external asset. The verdict first; then per scenario the fault matrix, call ordinal x fault
+ * kind, each cell coloured by the worst verdict of its cases (finding, ambiguous, pass) or
+ * grey when no case ran there; a cell links to its cases (CSS :target shows them: case id,
+ * verdict, step, load, trace, reproducer); then every finding in full. Written as XHTML-
+ * compatible markup (every element closed, only XML entities), so tests can parse it with an
+ * XML parser. */
+#include "report.h"
+#include "scenario.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The rows of the matrix: the fault kinds of counted calls (a clean-run finding has no call:
+ * it is listed with the findings). */
+enum { MATRIX_ROWS = FK_CLEAN_RUN };
+static const char *const KIND_ROWS[MATRIX_ROWS] = {"errno", "short", "crash-before", "crash-after"};
+
+/* Text content or attribute value: cleaned UTF-8, XML's special characters escaped. */
+static void esc(FILE *f, const char *s)
+{
+    char *t = utf8_clean(s);
+    for (const char *p = t; *p; p++) {
+        switch (*p) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*p, f);
+        }
+    }
+    free(t);
+}
+
+static const char *verdict_class(enum verdict v)
+{
+    return v == V_FINDING ? "finding" : v == V_AMBIGUOUS ? "ambiguous" : "pass";
+}
+
+static const char STYLE[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}"
+    "h1{font-size:28px;margin:0 0 4px}h1.v-pass{color:#1a7f37}h1.v-fail{color:#c62828}"
+    "h2{font-size:18px;margin:28px 0 6px}h3{font-size:15px;margin:14px 0 4px}"
+    ".meta{color:#555}.legend span{display:inline-block;margin-right:14px}"
+    ".sw{display:inline-block;width:14px;height:14px;vertical-align:middle;margin-right:4px;"
+    "border:1px solid #0002}"
+    ".scroll{overflow-x:auto;padding-bottom:4px}"
+    "table.matrix{border-collapse:separate;border-spacing:2px}"
+    "table.matrix th{font-weight:normal;font-size:11px;color:#555;text-align:right;"
+    "padding-right:6px;white-space:nowrap}table.matrix thead th{text-align:center;padding:0}"
+    "table.matrix td{padding:0}"
+    "a.cell{display:block;width:16px;height:20px;border-radius:2px}"
+    "a.cell:hover{outline:2px solid #000}"
+    ".pass{background:#4caf50}.ambiguous{background:#f2b600}.finding{background:#e53935}"
+    ".notrun{background:#e0e0e0}"
+    ".cases{display:none;border:1px solid #bbb;border-radius:4px;padding:8px 12px;"
+    "margin:8px 0;background:#fafafa}.cases:target{display:block}"
+    ".case{margin:6px 0 10px}.tag{color:#fff;padding:0 6px;border-radius:3px;font-size:12px}"
+    "pre{background:#f4f4f4;padding:6px;overflow-x:auto;font-size:12px;margin:4px 0}"
+    "code{font-size:12px;word-break:break-all}"
+    "div.findings>div{border-left:4px solid #e53935;padding-left:10px;margin:12px 0}";
+
+/* One case in full: id, verdict, oracle and detail, step, load, left behind, trace,
+ * reproducer. */
+static void put_case(FILE *f, const struct campaign *c, unsigned i)
+{
+    const struct sc_case *k = &c->cases[i];
+    const struct case_result *r = &c->results[i];
+    fputs("<div class=\"case\"><b>", f);
+    esc(f, k->id);
+    fprintf(f, "</b> <span class=\"tag %s\">%s</span>", verdict_class(r->verdict),
+            verdict_class(r->verdict));
+    if (r->verdict == V_FINDING) {
+        fputs(" oracle <b>", f);
+        esc(f, r->oracle);
+        fputs("</b>", f);
+    }
+    if (r->detail[0]) {
+        fputs("<br/>", f);
+        esc(f, r->detail);
+    }
+    fputs("<br/>step: ", f);
+    esc(f, r->step);
+    fputs("<br/>load: ", f);
+    esc(f, r->load);
+    if (r->left[0]) {
+        fputs("<br/>left behind: ", f);
+        esc(f, r->left);
+    }
+    fputs("<pre>", f);
+    esc(f, r->trace);
+    fputs("</pre>reproduce: <code>", f);
+    char *repro = report_reproducer(c, k);
+    esc(f, repro);
+    free(repro);
+    fputs("</code></div>\n", f);
+}
+
+/* The matrix of one scenario and the hidden case lists of its cells. */
+static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
+{
+    unsigned n_sc;
+    const struct scenario *table = scenario_table(&n_sc);
+    const struct scenario_run *run = &c->runs[r];
+    unsigned s = run->scenario, n = run->n_calls;
+    /* worst[(ordinal-1) * FK_COUNT + kind]: -1 no case, else the worst verdict. */
+    int *worst = xmalloc((size_t)(n ? n : 1) * FK_COUNT * sizeof *worst);
+    for (size_t i = 0; i < (size_t)n * FK_COUNT; i++)
+        worst[i] = -1;
+    unsigned cases = 0, fnd = 0, amb = 0;
+    for (unsigned i = 0; i < c->n_cases; i++) {
+        const struct sc_case *k = &c->cases[i];
+        if (k->scenario != s || k->ordinal < 1 || k->ordinal > n)
+            continue;
+        int *w = &worst[(size_t)(k->ordinal - 1) * FK_COUNT + k->kind];
+        int v = (int)c->results[i].verdict;
+        /* V_PASS < V_AMBIGUOUS < V_FINDING */
+        if (v > *w)
+            *w = v;
+        cases++;
+        fnd += c->results[i].verdict == V_FINDING;
+        amb += c->results[i].verdict == V_AMBIGUOUS;
+    }
+    fprintf(f, "<h2 id=\"s-%s\">", table[s].name);
+    esc(f, table[s].name);
+    fprintf(f, "</h2>\n<p class=\"meta\">%u counted calls, %u cases, %u findings, %u ambiguous. ",
+            n, cases, fnd, amb);
+    esc(f, table[s].summary);
+    fputs("</p>\n<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>call</th>", f);
+    for (unsigned o = 1; o <= n; o++)
+        if (o == 1 || o % 5 == 0)
+            fprintf(f, "<th>%u</th>", o);
+        else
+            fputs("<th></th>", f);
+    fputs("</tr></thead><tbody>\n", f);
+    for (int kd = 0; kd < MATRIX_ROWS; kd++) {
+        fprintf(f, "<tr><th>%s</th>", KIND_ROWS[kd]);
+        for (unsigned o = 1; o <= n; o++) {
+            int w = worst[(size_t)(o - 1) * FK_COUNT + (unsigned)kd];
+            fputs("<td>", f);
+            if (w < 0) {
+                fprintf(f, "<a class=\"cell notrun\" title=\"%u ", o);
+                esc(f, run->calls[o - 1]);
+                fprintf(f, " / %s: not run\"></a>", KIND_ROWS[kd]);
+            } else {
+                /* The hover text: each case id of the cell with its verdict. */
+                fprintf(f, "<a class=\"cell %s\" href=\"#c-%s-%u-%d\" title=\"",
+                        verdict_class((enum verdict)w), table[s].name, o, kd);
+                bool first = true;
+                for (unsigned i = 0; i < c->n_cases; i++) {
+                    const struct sc_case *k = &c->cases[i];
+                    if (k->scenario != s || k->ordinal != o || (int)k->kind != kd)
+                        continue;
+                    if (!first)
+                        fputs("&#10;", f);
+                    first = false;
+                    esc(f, k->id);
+                    fprintf(f, ": %s", verdict_class(c->results[i].verdict));
+                    if (c->results[i].verdict == V_FINDING) {
+                        fputs(" (", f);
+                        esc(f, c->results[i].oracle);
+                        fputc(')', f);
+                    }
+                }
+                fputs("\"></a>", f);
+            }
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></div>\n", f);
+    for (unsigned o = 1; o <= n; o++)
+        for (int kd = 0; kd < MATRIX_ROWS; kd++) {
+            if (worst[(size_t)(o - 1) * FK_COUNT + (unsigned)kd] < 0)
+                continue;
+            fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%d\"><h3>call %u ", table[s].name, o,
+                    kd, o);
+            esc(f, run->calls[o - 1]);
+            fprintf(f, ", %s</h3>\n", KIND_ROWS[kd]);
+            for (unsigned i = 0; i < c->n_cases; i++)
+                if (c->cases[i].scenario == s && c->cases[i].ordinal == o &&
+                    (int)c->cases[i].kind == kd)
+                    put_case(f, c, i);
+            fputs("</div>\n", f);
+        }
+    free(worst);
+}
+
+int report_html(struct report_out *o, const struct campaign *c, double seconds)
+{
+    FILE *f = report_out_stream(o);
+    if (!f)
+        return -1;
+    struct report_totals t;
+    report_totals(&t, c);
+    const char *v = t.findings ? "FAIL" : "PASS";
+    fprintf(f,
+            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">"
+            "<head><meta charset=\"utf-8\"/><title>snapcheck faults: %s</title>"
+            "<style>%s</style></head>\n<body>\n<h1 class=\"%s\" id=\"verdict\">VERDICT: %s</h1>\n"
+            "<p class=\"meta\">%u cases, %u findings, %u ambiguous, %u passed, %.1f s; %s tier, "
+            "seed %llu, page size %u; impl: <code>",
+            v, STYLE, t.findings ? "v-fail" : "v-pass", v, t.cases, t.findings, t.ambiguous,
+            t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
+            (unsigned long long)c->opt.seed, (unsigned)c->opt.page_size);
+    esc(f, c->opt.impl_cmd);
+    fputs("</code></p>\n<p class=\"legend\"><span><i class=\"sw pass\"></i>pass</span>"
+          "<span><i class=\"sw ambiguous\"></i>ambiguous (failed after its commit point)</span>"
+          "<span><i class=\"sw finding\"></i>finding</span>"
+          "<span><i class=\"sw notrun\"></i>not run</span> "
+          "Columns: counted calls of the step, in order; rows: fault kinds. Click a cell for "
+          "its cases.</p>\n",
+          f);
+    for (unsigned r = 0; r < c->n_runs; r++)
+        put_scenario(f, c, r);
+    fprintf(f, "<h2 id=\"findings\">Findings (%u)</h2>\n<div class=\"findings\">\n", t.findings);
+    for (unsigned i = 0; i < c->n_cases; i++)
+        if (c->results[i].verdict == V_FINDING) {
+            fputs("<div>", f);
+            put_case(f, c, i);
+            fputs("</div>\n", f);
+        }
+    fputs("</div>\n</body></html>\n", f);
+    return report_out_close(o, f);
+}

@@ -23,7 +23,7 @@
  *                            save exits 0 with a hole: committed finding, only when the fault
  *                            hits the middle of the run)
  *   --chunk N                (before the operation) write the pair in writes of at most N bytes:
- *                            one run of many counted calls (2 MiB / 16 B = 131,072 writes)
+ *                            one run of many counted calls (2 MiB / 20 B = 104,858 writes)
  * Diff saves store the full image (allowed by the contract); no merge. */
 #include <errno.h>
 #include <fcntl.h>

@@ -263,6 +263,7 @@ static void serve_once(struct impl_result *out, const struct impl *im, const cha
         srv.fd = -1;
         srv.pid = 0;
         srv.len = 0;
+        impl_track_group(IMPL_GROUP_SERVER, 0);
     }
     if (srv.pid == 0 && server_start(im, err, sizeof err) != 0) {
         out->end = IMPL_SPAWN_FAILED;

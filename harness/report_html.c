@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const KIND_ROWS[FK_COUNT] = {"errno", "short", "crash-before", "crash-after"};
+/* The rows of the matrix: the fault kinds of counted calls (a clean-run finding has no call:
+ * it is listed with the findings). */
+enum { MATRIX_ROWS = FK_CLEAN_RUN };
+static const char *const KIND_ROWS[MATRIX_ROWS] = {"errno", "short", "crash-before", "crash-after"};
 
 /* Text content or attribute value: cleaned UTF-8, XML's special characters escaped. */
 static void esc(FILE *f, const char *s)
@@ -141,7 +144,7 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
         else
             fputs("<th></th>", f);
     fputs("</tr></thead><tbody>\n", f);
-    for (int kd = 0; kd < FK_COUNT; kd++) {
+    for (int kd = 0; kd < MATRIX_ROWS; kd++) {
         fprintf(f, "<tr><th>%s</th>", KIND_ROWS[kd]);
         for (unsigned o = 1; o <= n; o++) {
             int w = worst[(size_t)(o - 1) * FK_COUNT + (unsigned)kd];
@@ -178,7 +181,7 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
     }
     fputs("</tbody></table></div>\n", f);
     for (unsigned o = 1; o <= n; o++)
-        for (int kd = 0; kd < FK_COUNT; kd++) {
+        for (int kd = 0; kd < MATRIX_ROWS; kd++) {
             if (worst[(size_t)(o - 1) * FK_COUNT + (unsigned)kd] < 0)
                 continue;
             fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%d\"><h3>call %u ", table[s].name, o,

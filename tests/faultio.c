@@ -537,7 +537,8 @@ void tfix_rmdir(char *dir)
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            (void)unlink(path);
+            if (unlink(path) != 0 && errno == EISDIR)
+                (void)rmdir(path); /* an empty directory a test made */
         }
         closedir(d);
     }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -359,6 +360,118 @@ static void load__chain_deeper_than_limit_is_elimit(void **state)
     free(raw8);
 }
 
+/* Rebind diff <id> to the pair <base> (its name, snapshot_id and generation), CRC kept valid. */
+static void rebind(const char *dir, const char *id, const char *base)
+{
+    char name[64];
+    struct snap_envelope env, benv;
+    size_t len = 0, blen = 0;
+    uint8_t *raw, *braw;
+    uint64_t *crcs;
+
+    snprintf(name, sizeof(name), "%s.snap", id);
+    raw = tfix_read(dir, name, &len);
+    snprintf(name, sizeof(name), "%s.snap", base);
+    braw = tfix_read(dir, name, &blen);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    assert_int_equal(snap_envelope_decode(&benv, braw, blen, NULL), 0);
+    memset(env.hdr.base_name, 0, sizeof(env.hdr.base_name));
+    memcpy(env.hdr.base_name, base, strlen(base));
+    memcpy(env.hdr.base_id, benv.hdr.snapshot_id, 16);
+    env.hdr.base_generation = benv.hdr.generation;
+    crcs = malloc(8 * (env.hdr.mem_pages + 1));
+    for (uint64_t i = 0; i < env.hdr.mem_pages; i++)
+        crcs[i] = snap_get_le64(env.page_crcs + 8 * i);
+    reencode(dir, id, &env.hdr, env.state, env.bitmap, crcs);
+    free(crcs);
+    free(raw);
+    free(braw);
+}
+
+/* A diff whose base is itself, or a pair below it, is refused at once as a loop (it was walked
+ * SNAP_MAX_CHAIN + 1 times, every level holding its buffers, until the depth limit). */
+static void load__loop_in_the_diff_chain_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {3};
+    struct snap_diag d;
+
+    save_full(fx, "full", fx->mem, 4096);
+    save_diff(fx, "a", "full", fx->mem, dirty);
+    rebind(fx->dir, "a", "a");
+    assert_int_equal(load_code(fx->dir, "a", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "loop in the diff chain at"));
+    assert_non_null(strstr(d.path, "a.snap"));
+    save_diff(fx, "b", "full", fx->mem, dirty);
+    save_diff(fx, "a", "b", fx->mem, dirty);
+    rebind(fx->dir, "b", "a");
+    assert_int_equal(load_code(fx->dir, "a", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "loop in the diff chain at"));
+    assert_non_null(strstr(d.path, "b.snap"));
+    assert_int_equal(load_code(fx->dir, "b", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "loop in the diff chain at"));
+    assert_non_null(strstr(d.path, "a.snap"));
+}
+
+/* A FIFO (or any file that is not regular) named like a file of the pair is refused at once;
+ * it used to block load and verify forever in open(). The alarm turns a hang into a failure. */
+static void load__fifo_named_like_a_pair_file_is_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct snap_diag d;
+    char path[4200];
+
+    alarm(20);
+    save_full(fx, "vm1", fx->mem, 4096);
+    snprintf(path, sizeof(path), "%s/vm1.g1.mem", fx->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EIO);
+    assert_non_null(strstr(d.msg, "not a regular file"));
+    assert_non_null(strstr(d.path, "vm1.g1.mem"));
+    snprintf(path, sizeof(path), "%s/vm2.snap", fx->dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(load_code(fx->dir, "vm2", &d), SNAP_EIO);
+    assert_non_null(strstr(d.msg, "not a regular file"));
+    snprintf(path, sizeof(path), "%s/vm3.snap", fx->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(load_code(fx->dir, "vm3", &d), SNAP_EIO);
+    assert_non_null(strstr(d.msg, "a directory"));
+    alarm(0);
+}
+
+/* Symbolic links in the snapshot directory are not followed (FORMAT.md 6.2): a state file or a
+ * memory file that is a link to a valid file elsewhere is refused. */
+static void load__symlinks_in_the_directory_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    char *other = tfix_mkdir();
+    struct snap_diag d;
+    char from[4200], to[4200];
+
+    save_full(fx, "vm1", fx->mem, 4096);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), 0);
+    /* The memory file moved out, a link left in its place. */
+    snprintf(from, sizeof(from), "%s/vm1.g1.mem", fx->dir);
+    snprintf(to, sizeof(to), "%s/vm1.g1.mem", other);
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(symlink(to, from), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EIO);
+    assert_int_equal(d.sys_errno, ELOOP);
+    assert_non_null(strstr(d.msg, "symbolic link"));
+    assert_int_equal(unlink(from), 0);
+    assert_int_equal(rename(to, from), 0);
+    /* The state file moved out, a link left in its place. */
+    snprintf(from, sizeof(from), "%s/vm1.snap", fx->dir);
+    snprintf(to, sizeof(to), "%s/vm1.snap", other);
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(symlink(to, from), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EIO);
+    assert_non_null(strstr(d.msg, "symbolic link"));
+    assert_non_null(strstr(d.path, "vm1.snap"));
+    tfix_rmdir(other);
+}
+
 /* Rewrite <id>.snap from a decoded copy with hdr and state changed by the caller. */
 static void reencode(const char *dir, const char *id, const struct snap_header *hdr,
                      const uint8_t *st, const uint8_t *bitmap, const uint64_t *crcs)
@@ -385,19 +498,27 @@ static void load__base_with_other_geometry_is_epair(void **state)
     uint8_t *raw;
     uint64_t *crcs = calloc(512, sizeof(uint64_t));
 
+    uint8_t *st = NULL;
+    size_t st_len = 0;
+
     save_full(fx, "base", fx->mem, 4096);
     save_diff(fx, "d1", "base", fx->mem, dirty);
-    /* Same snapshot_id and generation, but 2 MiB of RAM. */
+    /* Same snapshot_id and generation, but 2 MiB of RAM (and a state that says so, so that the
+     * base's own step 1 passes and the binding is what fails). */
     raw = tfix_read(fx->dir, "base.snap", &len);
     assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    fx->vm.st.info.mem_size_mib = 2;
+    assert_int_equal(snap_state_encode_alloc(&st, &st_len, &fx->vm.st), 0);
+    assert_int_equal(st_len, env.hdr.state_len);
     h = env.hdr;
     h.ram_size = 2 * MIB;
     h.mem_pages = 512;
     h.mem_file_len = 512 * 4096 + 64;
     h.payload_len = h.state_len + 8 * 512;
-    reencode(fx->dir, "base", &h, env.state, NULL, crcs);
+    reencode(fx->dir, "base", &h, st, NULL, crcs);
     assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
     assert_non_null(strstr(d.msg, "ram_size"));
+    free(st);
     free(raw);
     free(crcs);
 }
@@ -688,6 +809,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(load__damaged_base_reports_its_own_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__chain_deeper_than_limit_is_elimit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__loop_in_the_diff_chain_is_epair, setup, teardown),
+        cmocka_unit_test_setup_teardown(load__fifo_named_like_a_pair_file_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__symlinks_in_the_directory_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__base_with_other_geometry_is_epair, setup,
                                         teardown),

@@ -120,6 +120,7 @@ static void merge__result_equals_full_image_and_bases_stay_identical(void **unus
     chain_init(&c, NULL);
     before = snapshot_files(c.dir, &before_len);
     assert_int_equal(snap_pair_merge(&rep, &snap_io_posix, c.dir, "d2", NULL), 0);
+    assert_false(rep.already_full);
     assert_int_equal(rep.generation, 2);
     assert_int_equal(rep.pages_written, 256);
     after = snapshot_files(c.dir, &after_len);
@@ -153,6 +154,7 @@ static void merge__leaves_a_full_pair_as_is(void **unused)
     faultio_init(&f, NULL, c.dir);
     assert_int_equal(snap_pair_merge(&rep, &f.io, c.dir, "base", NULL), 0);
     assert_int_equal(rep.generation, 1);
+    assert_true(rep.already_full);
     assert_int_equal(rep.pages_written, 0);
     assert_int_equal(f.count[FIO_PWRITE] + f.count[FIO_RENAME] + f.count[FIO_UNLINK], 0);
     chain_finish(&c);

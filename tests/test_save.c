@@ -13,6 +13,7 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -604,6 +605,7 @@ static void save__call_sequence_follows_commit_protocol(void **unused)
     assert_int_equal(faultio_trace(&f, trace, sizeof(trace)), 0);
     assert_string_equal(trace, "list .\n"
                                "open vm1.snap\n"
+                               "fsize vm1.snap\n"
                                "pread vm1.snap\n"
                                "close vm1.snap\n"
                                "open vm1.g2.mem\n"
@@ -869,6 +871,116 @@ static void save__refuses_damaged_base(void **unused)
     tfix_rmdir(dir);
 }
 
+
+/* Rewrite <id>.snap with its VM state replaced by st (same length), CRCs kept valid: a state file
+ * whose envelope decodes and whose state does not (or is incompatible). */
+static void replace_state(const char *dir, const char *id, const uint8_t *st)
+{
+    char name[64];
+    struct snap_envelope env;
+    size_t len = 0, out_len = 0;
+    uint8_t *raw, *buf;
+    uint64_t *crcs;
+
+    snprintf(name, sizeof(name), "%s.snap", id);
+    raw = tfix_read(dir, name, &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    crcs = malloc(8 * (env.hdr.mem_pages + 1));
+    for (uint64_t i = 0; i < env.hdr.mem_pages; i++)
+        crcs[i] = snap_get_le64(env.page_crcs + 8 * i);
+    buf = malloc(len);
+    assert_int_equal(snap_envelope_encode(buf, len, &out_len, &env.hdr, st, env.bitmap, crcs), 0);
+    assert_int_equal(out_len, len);
+    assert_int_equal(tfix_write(dir, name, buf, len), 0);
+    free(buf);
+    free(crcs);
+    free(raw);
+}
+
+/* FORMAT.md 9 step 1: a diff is refused when its base's state does not decode, or a pair of the
+ * chain below does not decode or loops; nothing is created. Save used to read the base's
+ * envelope only and committed a diff that no load accepts. */
+static void save__refuses_diff_over_base_whose_state_does_not_load(void **unused)
+{
+    char *dir = tfix_mkdir();
+    struct tfix_vm vm;
+    struct snap_save_report rep;
+    struct snap_diag d;
+    uint8_t dirty[32] = {1};
+    uint8_t *mem = tfix_memory(MIB, 1);
+    uint8_t *st = NULL;
+    size_t st_len = 0;
+    char before[512], after[512];
+
+    (void)unused;
+    tfix_vm_init(&vm, 1, true, 1);
+    struct snap_save_req r = full_req(dir, "base", &vm, mem, 4096);
+    save_ok(&r, &rep);
+    r = diff_req(dir, "d1", &vm, mem, 4096, dirty, "base");
+    save_ok(&r, &rep);
+    assert_int_equal(snap_state_encode_alloc(&st, &st_len, &vm.st), 0);
+    /* The base's state: a bool of 2 (smt), CRCs valid. */
+    st[4] = 2;
+    replace_state(dir, "base", st);
+    assert_int_equal(tfix_listing(dir, before, sizeof(before)), 0);
+    r = diff_req(dir, "d2", &vm, mem, 4096, dirty, "base");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_ECORRUPT);
+    assert_non_null(strstr(d.path, "base.snap"));
+    /* A pair further down the chain: d2 over d1 over the damaged base. */
+    r = diff_req(dir, "d2", &vm, mem, 4096, dirty, "d1");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_ECORRUPT);
+    assert_non_null(strstr(d.path, "base.snap"));
+    assert_int_equal(tfix_listing(dir, after, sizeof(after)), 0);
+    assert_string_equal(before, after);
+    /* An incompatible state (smt true) is refused the same way. */
+    st[4] = 1;
+    replace_state(dir, "base", st);
+    r = diff_req(dir, "d2", &vm, mem, 4096, dirty, "d1");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINCOMPAT);
+    assert_non_null(strstr(d.path, "base.snap"));
+    /* A diff over d1 saved under the id of d1's base: the chain would loop. */
+    st[4] = 0;
+    replace_state(dir, "base", st);
+    r = diff_req(dir, "base", &vm, mem, 4096, dirty, "d1");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "loop in the diff chain"));
+    assert_int_equal(tfix_listing(dir, after, sizeof(after)), 0);
+    assert_string_equal(before, after);
+    free(st);
+    free(mem);
+    tfix_rmdir(dir);
+}
+
+/* A FIFO named like a file of the pair never blocks a save (13): as the committed state file it
+ * adds nothing and is replaced by the commit; as a base it is refused. */
+static void save__fifo_named_like_a_pair_file_does_not_block(void **unused)
+{
+    char *dir = tfix_mkdir();
+    struct tfix_vm vm;
+    struct snap_save_report rep;
+    struct snap_diag d;
+    uint8_t dirty[32] = {1};
+    uint8_t *mem = tfix_memory(MIB, 1);
+    char path[4200];
+
+    (void)unused;
+    alarm(20);
+    tfix_vm_init(&vm, 1, true, 1);
+    snprintf(path, sizeof(path), "%s/vm1.snap", dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    struct snap_save_req r = full_req(dir, "vm1", &vm, mem, 4096);
+    save_ok(&r, &rep);
+    assert_int_equal(rep.generation, 1);
+    assert_int_equal(snap_pair_verify(&snap_io_posix, dir, "vm1", NULL), 0);
+    snprintf(path, sizeof(path), "%s/fifo.snap", dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    r = diff_req(dir, "vm2", &vm, mem, 4096, dirty, "fifo");
+    assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EIO);
+    assert_non_null(strstr(d.msg, "not a regular file"));
+    alarm(0);
+    free(mem);
+    tfix_rmdir(dir);
+}
 
 static void save__refuses_more_bad_requests(void **unused)
 {
@@ -1388,6 +1500,8 @@ int main(void)
         cmocka_unit_test(save__refuses_more_bad_requests),
         cmocka_unit_test(save__refuses_when_generations_run_out),
         cmocka_unit_test(save__scan_survives_damaged_or_vanishing_state_file),
+        cmocka_unit_test(save__refuses_diff_over_base_whose_state_does_not_load),
+        cmocka_unit_test(save__fifo_named_like_a_pair_file_does_not_block),
         cmocka_unit_test(save__sweep_faults_and_crashes_full),
         cmocka_unit_test(save__sweep_faults_and_crashes_diff),
         cmocka_unit_test(save__sweep_catches_in_place_overwrite),

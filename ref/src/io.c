@@ -63,6 +63,10 @@ static int posix_fsize(void *ctx, int fd, uint64_t *out)
     (void)ctx;
     if (fstat(fd, &st) != 0)
         return -1;
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : ESPIPE;
+        return -1;
+    }
     *out = st.st_size < 0 ? 0 : (uint64_t)st.st_size;
     return 0;
 }
@@ -209,6 +213,38 @@ int snap_io_read_all(const struct snap_io *io, int fd, void *dst, size_t len, ui
     return 0;
 }
 
+int snap_io_open_regular(int *out_fd, uint64_t *out_size, const struct snap_io *io,
+                         const char *path, struct snap_diag *diag)
+{
+    int fd;
+
+    *out_fd = -1;
+    *out_size = 0;
+    fd = snap_io_open_retry(io, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return SNAP_ENOENT;
+        if (errno == ELOOP)
+            return snap_diag_set(diag, SNAP_EIO, ELOOP, "open", path,
+                                 "%s is a symbolic link: snapshot files must be regular files, "
+                                 "links are not followed",
+                                 path);
+        return snap_io_fail(diag, "open", path, errno);
+    }
+    if (io->fsize(io->ctx, fd, out_size) != 0) {
+        int err = errno;
+
+        snap_io_close_quiet(io, fd);
+        if (err == EISDIR || err == ESPIPE)
+            return snap_diag_set(diag, SNAP_EIO, err, "open", path,
+                                 "%s is not a regular file (%s)", path,
+                                 err == EISDIR ? "a directory" : "a FIFO, socket or device");
+        return snap_io_fail(diag, "fstat", path, err);
+    }
+    *out_fd = fd;
+    return 0;
+}
+
 int snap_io_read_file(uint8_t **out, size_t *out_len, const struct snap_io *io, const char *path,
                       uint64_t max_len, struct snap_diag *diag)
 {
@@ -219,17 +255,11 @@ int snap_io_read_file(uint8_t **out, size_t *out_len, const struct snap_io *io, 
 
     *out = NULL;
     *out_len = 0;
-    fd = snap_io_open_retry(io, path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return snap_diag_set(diag, SNAP_ENOENT, ENOENT, "open", path, "%s does not exist",
-                                 path);
-        return snap_io_fail(diag, "open", path, errno);
-    }
-    if (io->fsize(io->ctx, fd, &size) != 0) {
-        rc = snap_io_fail(diag, "fstat", path, errno);
-        goto out;
-    }
+    rc = snap_io_open_regular(&fd, &size, io, path, diag);
+    if (rc == SNAP_ENOENT)
+        return snap_diag_set(diag, SNAP_ENOENT, ENOENT, "open", path, "%s does not exist", path);
+    if (rc != 0)
+        return rc;
     if (size > max_len || size > SIZE_MAX - 1) {
         rc = snap_diag_set(diag, SNAP_ELIMIT, 0, "fstat", path,
                            "%s is %llu bytes, over the limit of %llu", path,

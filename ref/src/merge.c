@@ -19,6 +19,7 @@ int snap_pair_merge(struct snap_save_report *out, const struct snap_io *io, cons
         return rc;
     if (img.hdr.kind == SNAP_KIND_FULL) {
         if (out != NULL) {
+            out->already_full = true;
             out->generation = img.hdr.generation;
             memcpy(out->snapshot_id, img.hdr.snapshot_id, sizeof(out->snapshot_id));
         }

@@ -44,6 +44,16 @@ int snap_path_join(char *dst, size_t dst_cap, const char *dir, const char *name)
 int snap_state_file_read(uint8_t **out_buf, struct snap_envelope *env, const struct snap_io *io,
                          const char *path, struct snap_diag *diag);
 
+/* The chain check of a diff save (FORMAT.md 9 step 1): walk the state files from base_id down to
+ * its full pair as load would (6.1 steps 1 and 2 for each, the binding, the loop and depth checks
+ * of step 5; no memory file is read), counting a new diff new_id above base_id. The base must
+ * have page_size and ram_size; a missing state file is SNAP_ENOENT.
+ * @param[out] out  the header of base_id. @return 0, SNAP_ENOENT, SNAP_EPAIR, SNAP_ELIMIT, SNAP_EIO,
+ * SNAP_ENOMEM, SNAP_EINCOMPAT, decode errors. */
+int snap_chain_check(struct snap_header *out, const struct snap_io *io, const char *dir,
+                     const char *new_id, const char *base_id, uint32_t page_size,
+                     uint64_t ram_size, struct snap_diag *diag);
+
 /* Remove the stale files of <id>: every <id>.g<N>.snap.tmp, and every <id>.g<N>.mem with
  * N != keep_gen when remove_mem (keep_gen 0 keeps none), then fsync dir if anything went.
  * @param[out] removed  may be NULL. @return 0, SNAP_EIO (first failure; the rest still tried),

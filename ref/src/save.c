@@ -80,71 +80,22 @@ static int validate(struct save *s)
     return snap_state_verify_compatible(r->state, r->ram_size, s->diag);
 }
 
-/* 9 step 1: the new diff would sit above a base that is itself a diff whose own base is
- * next_base. Count the diffs down to the full pair: a chain load would refuse (more than
- * SNAP_MAX_CHAIN diffs, 6.1 step 5) is refused now, before any file is created, rather than
- * committed and then never loadable. */
-static int check_chain_depth(struct save *s, const char *next_base)
-{
-    char name[SNAP_NAME_FIELD_LEN];
-    char path[SNAP_PATH_CAP];
-    struct snap_envelope env;
-    unsigned diffs = 2; /* the new diff and its base */
-    uint8_t *buf;
-    int rc;
-
-    memcpy(name, next_base, sizeof(name));
-    for (;;) {
-        char file[SNAP_PATH_CAP];
-
-        if (diffs > SNAP_MAX_CHAIN)
-            return snap_diag_set(s->diag, SNAP_ELIMIT, 0, "validate", s->req->dir,
-                                 "save refused: diff %s would be more than %u diffs above a full "
-                                 "snapshot", s->req->id, SNAP_MAX_CHAIN);
-        if (snap_name_state(file, sizeof(file), name) != 0 ||
-            snap_path_join(path, sizeof(path), s->req->dir, file) != 0)
-            return refuse(s->diag, "the path of a base in the chain is too long");
-        rc = snap_state_file_read(&buf, &env, s->io, path, s->diag);
-        if (rc != 0)
-            return rc;
-        if (env.hdr.kind != SNAP_KIND_DIFF) {
-            free(buf);
-            return 0;
-        }
-        memcpy(name, env.hdr.base_name, sizeof(name));
-        free(buf);
-        diffs++;
-    }
-}
-
-/* 9 step 1, the base of a diff: its state file decodes and matches in page_size and ram_size. */
+/* 9 step 1, the base of a diff: its state file and those of its chain decode as load needs
+ * them (VM state included), each binds to the pair below it, the chain has no loop and stays
+ * within SNAP_MAX_CHAIN diffs with the new one, and the base matches in page_size and ram_size.
+ * So a diff is never committed over a base that load refuses at its state files. */
 static int check_base(struct save *s)
 {
-    char name[SNAP_PATH_CAP];
-    char path[SNAP_PATH_CAP];
-    struct snap_envelope env;
-    uint8_t *buf;
+    struct snap_header base;
     int rc;
 
-    if (snap_name_state(name, sizeof(name), s->req->base_id) != 0 ||
-        snap_path_join(path, sizeof(path), s->req->dir, name) != 0)
-        return refuse(s->diag, "the path of the base is too long");
-    rc = snap_state_file_read(&buf, &env, s->io, path, s->diag);
+    rc = snap_chain_check(&base, s->io, s->req->dir, s->req->id, s->req->base_id,
+                          s->req->page_size, s->req->ram_size, s->diag);
     if (rc != 0)
         return rc;
-    if (env.hdr.page_size != s->req->page_size || env.hdr.ram_size != s->req->ram_size) {
-        rc = snap_diag_set(s->diag, SNAP_EPAIR, 0, "validate", path,
-                           "base %s has page_size %u and ram_size %llu, the diff %u and %llu",
-                           path, env.hdr.page_size, (unsigned long long)env.hdr.ram_size,
-                           s->req->page_size, (unsigned long long)s->req->ram_size);
-    } else {
-        memcpy(s->hdr.base_id, env.hdr.snapshot_id, sizeof(s->hdr.base_id));
-        s->hdr.base_generation = env.hdr.generation;
-        if (env.hdr.kind == SNAP_KIND_DIFF)
-            rc = check_chain_depth(s, env.hdr.base_name);
-    }
-    free(buf);
-    return rc;
+    memcpy(s->hdr.base_id, base.snapshot_id, sizeof(s->hdr.base_id));
+    s->hdr.base_generation = base.generation;
+    return 0;
 }
 
 static int scan_entry(void *arg, const char *name)
@@ -168,20 +119,28 @@ static int scan_entry(void *arg, const char *name)
 }
 
 /* The generation of the committed state file, if its header decodes (a damaged one is left to
- * the names: its memory file, if any, is among them). */
+ * the names: its memory file, if any, is among them). "Decodes" is 3.2 steps 1-3 and the
+ * header rules of step 7 on the first 256 bytes (snap_header_decode): FORMAT.md 9 step 2. */
 static int scan_committed(struct save *s)
 {
     uint8_t head[SNAP_HEADER_LEN];
     struct snap_header hdr;
+    struct snap_diag local;
+    uint64_t size;
     int fd;
     int rc;
 
-    fd = snap_io_open_retry(s->io, s->state_path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return snap_io_fail(s->diag, "open", s->state_path, errno);
-    }
+    snap_diag_clear(&local);
+    rc = snap_io_open_regular(&fd, &size, s->io, s->state_path, &local);
+    if (rc == SNAP_ENOENT)
+        return 0;
+    /* A link or a file that is not regular is not a state file this library wrote: it adds
+     * nothing, like a header that does not decode (the commit rename replaces the entry). */
+    if (rc != 0 && (local.sys_errno == ELOOP || local.sys_errno == EISDIR ||
+                    local.sys_errno == ESPIPE))
+        return 0;
+    if (rc != 0)
+        return snap_diag_forward(s->diag, &local);
     rc = snap_io_read_all(s->io, fd, head, sizeof(head), 0, s->state_path, NULL);
     if (rc == SNAP_EIO)
         rc = snap_io_fail(s->diag, "pread", s->state_path, errno);

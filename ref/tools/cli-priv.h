@@ -1,5 +1,5 @@
 /* Private helpers of the snapref tool: exit codes, the strict long-option parser, number parsing,
- * error reporting that names the file and the reason, and whole-file mapping and writing.
+ * error reporting that names the file and the reason, and whole-file reading and writing.
  * Only ref/tools/ includes this header. */
 #ifndef SNAPREF_CLI_PRIV_H
 #define SNAPREF_CLI_PRIV_H
@@ -66,15 +66,17 @@ int cli_check_id(const char *cmd, const char *id);
 /* An existing directory. @return 0 or CLI_FAIL (printed, names the directory and reason). */
 int cli_check_dir(const char *cmd, const char *dir);
 
-/* A whole input file mapped read-only (data NULL for an empty file). */
-struct cli_map {
+/* A whole input file, read into memory (data NULL for an empty file). Read, not mapped: a mapped
+ * file that shrinks while it is used kills the process with SIGBUS; a copy cannot change. */
+struct cli_input {
     const uint8_t *data;
     size_t len;
 };
-/* Map path read-only. what names the file's role in messages ("memory image").
+/* Read the regular file path (a FIFO is refused without blocking). what names the file's role
+ * in messages ("memory image"). A file that changes size while it is read is refused.
  * @return 0 or CLI_FAIL (printed). */
-int cli_map_file(struct cli_map *out, const char *cmd, const char *what, const char *path);
-void cli_unmap(struct cli_map *m); /* NULL and unmapped accepted */
+int cli_input_read(struct cli_input *out, const char *cmd, const char *what, const char *path);
+void cli_input_free(struct cli_input *m); /* NULL and freed accepted */
 
 /* Create or truncate path and write src_len bytes (EINTR retried, short writes continued).
  * @return 0 or CLI_FAIL (printed). */

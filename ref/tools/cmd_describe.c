@@ -1,6 +1,8 @@
 /* snapref describe: the header fields and the decoded VM state of one state file (.snap), as text
  * or JSON, without the memory file. A damaged file prints what can be decoded (the header when
- * its 256 bytes are readable) and then the error, and exits 1. */
+ * its 256 bytes are readable) and then the error, and exits 1. The checks are those of FORMAT.md
+ * 6.1 steps 1 and 2: the <id> that mem_name must begin with is taken from the file name
+ * (<id>.snap); a file named otherwise is described with that check skipped, and says so. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -211,13 +213,29 @@ static void print_page_map(struct out *o, const struct snap_envelope *env)
     close_obj(o, 1);
 }
 
+/* The <id> of a state file named "<id>.snap" (any directory), into id; false if the name is not
+ * of that form. */
+static bool id_of_path(char id[SNAP_ID_MAX_LEN + 1], const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n <= 5 || n - 5 > SNAP_ID_MAX_LEN || strcmp(base + n - 5, ".snap") != 0)
+        return false;
+    memcpy(id, base, n - 5);
+    id[n - 5] = '\0';
+    return snap_id_valid(id);
+}
+
 int cmd_describe(int argc, char **argv)
 {
     static const struct cli_cmd cmd = {
         "describe",
         "FILE [--json]",
         "Print the header fields and the decoded VM state of the state file FILE (<id>.snap),\n"
-        "without reading the memory file. For a damaged file, print what can be decoded and\n"
+        "without reading the memory file, and check it as load does (FORMAT.md 6.1 steps 1-2;\n"
+        "mem_name must begin with the <id> of the file name: a FILE not named <id>.snap is\n"
+        "described with that check skipped). For a damaged file, print what can be decoded and\n"
         "the error, and exit 1.",
         1,
     };
@@ -232,8 +250,8 @@ int cmd_describe(int argc, char **argv)
     if (npos != 1)
         return cli_usage_error(cmd.name, "missing FILE (a .snap state file)");
     const char *path = pos[0];
-    struct cli_map m;
-    if (cli_map_file(&m, cmd.name, "state file", path) != 0)
+    struct cli_input m;
+    if (cli_input_read(&m, cmd.name, "state file", path) != 0)
         return CLI_FAIL;
     const uint8_t *src = m.data ? m.data : (const uint8_t *)"";
 
@@ -245,6 +263,8 @@ int cmd_describe(int argc, char **argv)
     memset(&st, 0, sizeof st);
     snap_diag_clear(&diag);
     bool have_hdr = false, have_env = false, have_state = false;
+    char id[SNAP_ID_MAX_LEN + 1] = "";
+    bool have_id = id_of_path(id, path);
     const char *stage = "state file";
     int lrc = snap_envelope_decode(&env, src, m.len, &diag);
     if (lrc == 0) {
@@ -256,6 +276,15 @@ int cmd_describe(int argc, char **argv)
         if (lrc == 0) {
             stage = "VM state compatibility";
             lrc = snap_state_verify_compatible(&st, env.hdr.ram_size, &diag);
+        }
+        size_t n = strlen(id);
+        if (lrc == 0 && have_id &&
+            (strncmp(env.hdr.mem_name, id, n) != 0 || env.hdr.mem_name[n] != '.')) {
+            stage = "state file for the <id> of its name";
+            lrc = snap_diag_set(&diag, SNAP_ECORRUPT, 0, "decode", path,
+                                "mem_name %s does not begin with the <id> %s of the file name "
+                                "(load refuses it, FORMAT.md 6.1 step 2)",
+                                env.hdr.mem_name, id);
         }
     } else {
         struct snap_diag hdiag;
@@ -277,6 +306,16 @@ int cmd_describe(int argc, char **argv)
         print_page_map(&o, &env);
     if (have_state)
         print_state(&o, &st);
+    key(&o, o.json ? 1 : 0, "id_check");
+    if (have_id) {
+        put_str(id, o.json);
+    } else if (o.json) {
+        printf("null");
+    } else {
+        printf("skipped: the file is not named <id>.snap, so the <id> prefix of mem_name is not "
+               "checked");
+    }
+    end_line(&o);
     int code = diag.code ? diag.code : lrc;
     key(&o, o.json ? 1 : 0, "status");
     if (lrc == 0) {
@@ -296,7 +335,7 @@ int cmd_describe(int argc, char **argv)
     }
     printf(o.json ? "\n}\n" : "\n");
     snap_state_finish(&st);
-    cli_unmap(&m);
+    cli_input_free(&m);
     if (lrc != 0)
         return cli_lib_fail(cmd.name, lrc, &diag, "'%s' is not a valid %s", path, stage);
     return CLI_OK;

@@ -172,7 +172,7 @@ static int gen_full(const char *cmd, const char *path, uint64_t seed, uint64_t r
 /* Choose the dirty pages (a fraction pct/100 of them, at least one when pct > 0) and write the
  * changed image: dirty pages get new random bytes, except one that becomes all zeros (a dirty
  * page of zeros is data, not a hole: FORMAT.md 5), preferably one that was not zero before. */
-static int gen_diff(const char *cmd, const struct cli_map *base, uint32_t page_size, uint64_t seed,
+static int gen_diff(const char *cmd, const struct cli_input *base, uint32_t page_size, uint64_t seed,
                     double pct, const char *mem_path, const char *bm_path)
 {
     uint64_t pages = base->len / page_size;
@@ -328,8 +328,8 @@ int cmd_gen(int argc, char **argv)
                                          "--dirty-out");
     if (parse_pct(&pct, dirty_s) != 0)
         return cli_usage_error(cmd.name, "bad --dirty '%s': expected a percentage 0-100", dirty_s);
-    struct cli_map base;
-    if (cli_map_file(&base, cmd.name, "base memory image", base_mem) != 0)
+    struct cli_input base;
+    if (cli_input_read(&base, cmd.name, "base memory image", base_mem) != 0)
         return CLI_FAIL;
     rc = CLI_FAIL;
     if (base.len == 0 || base.len % page_size != 0 || base.len / page_size > SNAP_MAX_PAGES) {
@@ -353,6 +353,6 @@ int cmd_gen(int argc, char **argv)
         goto out;
     rc = gen_diff(cmd.name, &base, page_size, seed, pct, mem_out, dirty_out);
 out:
-    cli_unmap(&base);
+    cli_input_free(&base);
     return rc;
 }

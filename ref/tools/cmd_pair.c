@@ -1,9 +1,15 @@
 /* snapref save, load, merge and verify: the adapter commands of docs/ADAPTER.md, each a thin
  * layer over snap_pair_* with the libc I/O table, so that an interposer or libfiu sees every
  * file call the library makes. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli-priv.h"
 
@@ -12,16 +18,16 @@
 /* Read and decode an encoded schema-1 state file. @return 0 or CLI_FAIL (printed). */
 static int read_state(struct snap_vm_state *out, const char *cmd, const char *path)
 {
-    struct cli_map m;
-    if (cli_map_file(&m, cmd, "state file", path) != 0)
+    struct cli_input m;
+    if (cli_input_read(&m, cmd, "state file", path) != 0)
         return CLI_FAIL;
     if (m.len > SNAP_MAX_STATE_LEN) {
-        cli_unmap(&m);
+        cli_input_free(&m);
         return cli_fail(cmd, "state file '%s': %zu bytes, over the limit of %u", path, m.len,
                         (unsigned)SNAP_MAX_STATE_LEN);
     }
     int rc = snap_state_decode(out, m.data ? m.data : (const uint8_t *)"", m.len);
-    cli_unmap(&m);
+    cli_input_free(&m);
     if (rc != 0)
         return cli_lib_fail(cmd, rc, NULL, "state file '%s' is not a schema-1 VM state", path);
     return 0;
@@ -111,11 +117,11 @@ int cmd_save(int argc, char **argv)
 
     struct snap_vm_state state;
     memset(&state, 0, sizeof state);
-    struct cli_map mem = {NULL, 0}, dirty = {NULL, 0};
+    struct cli_input mem = {NULL, 0}, dirty = {NULL, 0};
     rc = CLI_FAIL;
     if (read_state(&state, cmd.name, state_path) != 0)
         goto out;
-    if (cli_map_file(&mem, cmd.name, "memory image", mem_path) != 0)
+    if (cli_input_read(&mem, cmd.name, "memory image", mem_path) != 0)
         goto out;
     if (mem.len == 0 || mem.len % page_size != 0) {
         cli_fail(cmd.name,
@@ -131,7 +137,7 @@ int cmd_save(int argc, char **argv)
         goto out;
     }
     if (kind == SNAP_KIND_DIFF) {
-        if (cli_map_file(&dirty, cmd.name, "dirty bitmap", dirty_path) != 0)
+        if (cli_input_read(&dirty, cmd.name, "dirty bitmap", dirty_path) != 0)
             goto out;
         if (dirty.len != snap_bitmap_len(pages)) {
             cli_fail(cmd.name, "dirty bitmap '%s': %zu bytes, expected %llu for %llu pages",
@@ -178,9 +184,55 @@ int cmd_save(int argc, char **argv)
                 id, dir);
     rc = CLI_OK;
 out:
-    cli_unmap(&dirty);
-    cli_unmap(&mem);
+    cli_input_free(&dirty);
+    cli_input_free(&mem);
     snap_state_finish(&state);
+    return rc;
+}
+
+/* Is path inside the directory rdir (a real path)? */
+static bool path_inside(const char *rpath, const char *rdir)
+{
+    size_t n = strlen(rdir);
+    if (strcmp(rdir, "/") == 0)
+        return true;
+    return strncmp(rpath, rdir, n) == 0 && (rpath[n] == '\0' || rpath[n] == '/');
+}
+
+/* An output of load must not be able to overwrite a file of the pair it loads: refuse a path
+ * inside dir (through links too), or the same file (st_dev, st_ino) as any entry of dir, which
+ * holds every file of the pair and of its chain. @return 0 or CLI_FAIL (printed). */
+static int check_output(const char *cmd, const char *what, const char *path, const char *dir)
+{
+    char rdir[PATH_MAX], rparent[PATH_MAX], rpath[PATH_MAX], parent[PATH_MAX];
+    struct stat st;
+    if (!realpath(dir, rdir))
+        return cli_fail(cmd, "snapshot directory '%s': %s", dir, strerror(errno));
+    if (strlen(path) >= sizeof parent)
+        return cli_fail(cmd, "%s '%s': path too long", what, path);
+    memcpy(parent, path, strlen(path) + 1);
+    if ((realpath(dirname(parent), rparent) && path_inside(rparent, rdir)) ||
+        (realpath(path, rpath) && path_inside(rpath, rdir)))
+        return cli_fail(cmd,
+                        "%s '%s' is inside the snapshot directory '%s': refused, it could "
+                        "overwrite a file of the pair",
+                        what, path, dir);
+    if (stat(path, &st) != 0)
+        return 0; /* a new file: it cannot be a file of the pair */
+    DIR *d = opendir(dir);
+    if (!d)
+        return cli_fail(cmd, "snapshot directory '%s': %s", dir, strerror(errno));
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d)) != NULL;) {
+        struct stat es;
+        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 &&
+            es.st_dev == st.st_dev && es.st_ino == st.st_ino)
+            rc = cli_fail(cmd,
+                          "%s '%s' is the same file as '%s/%s' of the snapshot directory: "
+                          "refused",
+                          what, path, dir, e->d_name);
+    }
+    closedir(d);
     return rc;
 }
 
@@ -190,7 +242,8 @@ int cmd_load(int argc, char **argv)
         "load",
         "--dir D --id ID --state-out S --memory-out M",
         "Load and verify the pair <ID> of D (a diff with its base chain) and write the stored\n"
-        "state bytes to S and the full guest memory image to M.",
+        "state bytes to S and the full guest memory image to M. S and M must lie outside D and\n"
+        "must not be (links to) files of D: such outputs are refused.",
         0,
     };
     struct cli_opt opts[] = {
@@ -203,6 +256,9 @@ int cmd_load(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
     const char *dir = opts[0].value, *id = opts[1].value;
+    if (check_output(cmd.name, "state output", opts[2].value, dir) != 0 ||
+        check_output(cmd.name, "memory output", opts[3].value, dir) != 0)
+        return CLI_FAIL;
     struct snap_image img;
     struct snap_diag diag;
     snap_diag_clear(&diag);
@@ -246,8 +302,9 @@ int cmd_merge(int argc, char **argv)
     int lrc = snap_pair_merge(&rep, &snap_io_posix, dir, id, &diag);
     if (lrc != 0)
         return cli_lib_fail(cmd.name, lrc, &diag, "merge of '%s' in '%s' failed", id, dir);
-    if (rep.generation == 0)
-        printf("%s is a full snapshot already\n", id);
+    if (rep.already_full)
+        printf("%s is a full snapshot already (generation %llu): nothing was done\n", id,
+               (unsigned long long)rep.generation);
     else
         printf("merged %s into full generation %llu\n", id, (unsigned long long)rep.generation);
     return CLI_OK;

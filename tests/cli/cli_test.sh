@@ -126,8 +126,12 @@ case_merge() {
     expect 0 R load --dir "$D" --id d2 --state-out "$T/s.out" --memory-out "$T/m.out"
     same "$T/d2.mem" "$T/m.out"
     same "$T/b.state" "$T/s.out"
-    # Merging a full pair leaves it as is.
+    # Merging a full pair leaves it as is, and says so.
+    local before
+    before=$(ls -l --time-style=+%s.%N "$D")
     expect 0 R merge --dir "$D" --id d2
+    grep_in "$T/out" '^d2 is a full snapshot already \(generation 2\): nothing was done$'
+    [ "$before" = "$(ls -l --time-style=+%s.%N "$D")" ] || fail "merge of a full pair changed D"
     expect 1 R merge --dir "$D" --id nosuch
 }
 
@@ -260,7 +264,9 @@ case_usage() {
     expect 2 R capabilities --json
     expect 2 R describe a b
     expect 2 R describe --json=1 x
-    cp "$D/vm1.snap" "$T/-dash.snap"
+    expect 0 R save --dir "$D" --id=-dash --kind full --state "$T/a.state" --memory "$T/a.mem" \
+        --page-size 4096
+    cp "$D/-dash.snap" "$T/-dash.snap"
     pushd "$T" >/dev/null || exit 99
     expect 0 R describe -- -dash.snap
     popd >/dev/null || exit 99
@@ -372,6 +378,105 @@ EOF
     expect 1 R gen --seed 9 --page-size 4096 --base-memory "$T/nosuch" --dirty 10 \
         --memory-out "$T/e.mem" --dirty-out "$T/e.bm"
     grep_in "$T/err" 'nosuch'
+}
+
+# describe checks what load checks of a state file alone (6.1 steps 1-2), the <id> prefix of
+# mem_name included (taken from the file name): on every single-file golden vector its status is
+# ok exactly when the MANIFEST says ok. A file not named <id>.snap says the check was skipped.
+case_describe_vectors() {
+    local v
+    v=$(dirname "$(realpath "$0")")/../vectors
+    [ -f "$v/MANIFEST" ] || { echo "no vectors at $v" >&2; exit 99; }
+    while read -r file want _; do
+        case "$file" in '#'* | */* | '') continue ;; esac
+        if [ "$want" = ok ]; then
+            expect 0 R describe "$v/files/$file"
+        else
+            expect 1 R describe "$v/files/$file"
+            grep_in "$T/out" "$want"
+        fi
+    done <"$v/MANIFEST"
+    cp "$v/files/bad_mem_name_id.snap" "$T/copy.snap.bak"
+    expect 0 R describe "$T/copy.snap.bak"
+    grep_in "$T/out" '^id_check: skipped'
+    expect 1 R describe --json "$v/files/bad_mem_name_id.snap"
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status"] == "invalid" and d["id_check"] == "bad_mem_name_id", d
+assert "SNAP_ECORRUPT" in d["error"] and "mem_name" in d["error"], d' "$T/out" ||
+        fail "describe --json of bad_mem_name_id"
+}
+
+# A --memory input that shrinks during the save: the save must not die of SIGBUS (exit 135, a
+# mapped input read past its new end). It either saved what it read (the pair loads to the
+# original image) or failed cleanly (no new file, the prior pair intact).
+case_shrinking_input() {
+    gen_full 61 4M 4096 a
+    expect 0 R save --dir "$D" --id vm1 --kind full --state "$T/a.state" --memory "$T/a.mem" \
+        --page-size 4096
+    expect 0 R gen --seed 62 --ram 128M --vcpus 2 --page-size 4096 --state-out "$T/big.state" \
+        --memory-out "$T/big.mem"
+    python3 - "$SNAPREF" "$D" "$T" <<'EOF2' || fail "save with a shrinking input"
+import os, subprocess, sys, time
+snapref, d, t = sys.argv[1:4]
+for attempt in range(2):
+    mem = os.path.join(t, "in.mem")
+    os.system(f"cp --sparse=never {t}/big.mem {mem}")
+    before = sorted(os.listdir(d))
+    p = subprocess.Popen([snapref, "save", "--dir", d, "--id", "vm2", "--kind", "full",
+                          "--state", os.path.join(t, "big.state"), "--memory", mem,
+                          "--page-size", "4096"], stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while (time.time() < deadline and p.poll() is None and
+           not [f for f in os.listdir(d) if f.startswith("vm2.g") and f not in before]):
+        pass
+    os.truncate(mem, 4096)
+    err = p.communicate()[1].decode()
+    assert p.returncode in (0, 1), f"save exited {p.returncode}: {err}"
+    if p.returncode == 1:
+        after = sorted(os.listdir(d))
+        assert after == before, (before, after)
+    else:
+        r = subprocess.run([snapref, "load", "--dir", d, "--id", "vm2", "--state-out",
+                            os.path.join(t, "s.out"), "--memory-out", os.path.join(t, "m.out")],
+                           capture_output=True)
+        assert r.returncode == 0, r
+        assert open(os.path.join(t, "m.out"), "rb").read() == open(os.path.join(t, "big.mem"), "rb").read()
+        os.unlink(os.path.join(t, "m.out"))
+    # The prior pair of another id is never touched; vm1 still verifies.
+    r = subprocess.run([snapref, "verify", "--dir", d, "--id", "vm1"], capture_output=True)
+    assert r.returncode == 0, r
+EOF2
+    # A state input that is a FIFO is refused at once, not waited on.
+    mkfifo "$T/fifo.state"
+    expect 1 timeout 20 "$SNAPREF" save --dir "$D" --id vm3 --kind full --state "$T/fifo.state" \
+        --memory "$T/a.mem" --page-size 4096
+    grep_in "$T/err" 'not a regular file'
+    expect 1 timeout 20 "$SNAPREF" describe "$T/fifo.state"
+    grep_in "$T/err" 'not a regular file'
+}
+
+# load must not write its outputs over a file of the pair: a path inside --dir, or the same file
+# reached through a hard link or a symbolic link, is refused and the pair stays loadable.
+case_load_outputs() {
+    gen_full 71 1M 4096 a
+    expect 0 R save --dir "$D" --id vm1 --kind full --state "$T/a.state" --memory "$T/a.mem" \
+        --page-size 4096
+    expect 1 R load --dir "$D" --id vm1 --state-out "$T/s.out" --memory-out "$D/vm1.g1.mem"
+    grep_in "$T/err" 'inside the snapshot directory'
+    expect 1 R load --dir "$D" --id vm1 --state-out "$D/vm1.snap" --memory-out "$T/m.out"
+    expect 1 R load --dir "$D" --id vm1 --state-out "$D/new.state" --memory-out "$T/m.out"
+    [ ! -e "$D/new.state" ] || fail "load wrote an output into the snapshot directory"
+    ln "$D/vm1.g1.mem" "$T/hard.mem"
+    expect 1 R load --dir "$D" --id vm1 --state-out "$T/s.out" --memory-out "$T/hard.mem"
+    grep_in "$T/err" 'same file as'
+    ln -s "$D/vm1.snap" "$T/link.state"
+    expect 1 R load --dir "$D" --id vm1 --state-out "$T/link.state" --memory-out "$T/m.out"
+    rm -f "$T/hard.mem"
+    expect 0 R verify --dir "$D" --id vm1
+    expect 0 R load --dir "$D" --id vm1 --state-out "$T/s.out" --memory-out "$T/m.out"
+    same "$T/a.mem" "$T/m.out"
+    same "$T/a.state" "$T/s.out"
 }
 
 if ! declare -F "case_$CASE" >/dev/null; then

@@ -1,15 +1,18 @@
 /* check_vectors: the conformance test of the golden vectors. Usage: check_vectors <dir>.
  * 1. every file of <dir>/MANIFEST decodes to the result the manifest names (ok or an error);
+ *    a pair directory's "<case>/<id>.snap" loads (and verifies) to it with snap_pair_load;
  * 2. each valid vector re-encodes (envelope and state) to the same bytes;
  * 3. the generator's output equals the committed files and manifest byte for byte, and no file
  *    in <dir>/files is missing from or extra to the manifest. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "snap/envelope.h"
 #include "snap/error.h"
+#include "snap/pair.h"
 #include "snap/state.h"
 
 #include "vectors.h"
@@ -139,6 +142,36 @@ static void check_canonical(const struct entry *e, const uint8_t *data, size_t l
     free(again);
 }
 
+/* "<case>/<id>.snap" of a pair directory: load and verify <id> from files/<case> (6.1). */
+static void check_pair_entry(const struct entry *e)
+{
+    const char *slash = strchr(e->file, '/');
+    size_t n = strlen(slash + 1);
+    char pdir[4096], id[128], got[32], vgot[32];
+    struct snap_image img;
+    int rc, vrc;
+
+    if (n <= 5 || strcmp(slash + 1 + n - 5, ".snap") != 0) {
+        failf("a pair directory's vector must be its <id>.snap", e->file);
+        return;
+    }
+    snprintf(pdir, sizeof(pdir), "%s/files/%.*s", dir, (int)(slash - e->file), e->file);
+    snprintf(id, sizeof(id), "%.*s", (int)(n - 5), slash + 1);
+    rc = snap_pair_load(&img, &snap_io_posix, pdir, id, NULL);
+    if (rc == 0)
+        snap_image_finish(&img);
+    vrc = snap_pair_verify(&snap_io_posix, pdir, id, NULL);
+    result_name(rc, got, sizeof(got));
+    result_name(vrc, vgot, sizeof(vgot));
+    if (strcmp(got, e->expect) != 0 || strcmp(vgot, e->expect) != 0) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "loads to %s and verifies to %s, MANIFEST says %s", got, vgot,
+                 e->expect);
+        failf(msg, e->file);
+    }
+}
+
 static void check_entry(const struct entry *e)
 {
     char stem[128], got[32];
@@ -146,6 +179,11 @@ static void check_entry(const struct entry *e)
     uint8_t *data;
     int rc;
 
+    if (strchr(e->file, '/') != NULL) {
+        if (strcmp(e->expect, "-") != 0)
+            check_pair_entry(e);
+        return;
+    }
     if (n <= 5 || strcmp(e->file + n - 5, ".snap") != 0) {
         failf("name does not end in .snap", e->file);
         return;
@@ -194,27 +232,37 @@ static int compare_generated(void *ctx, const char *file, const char *expect, co
     return 0;
 }
 
-static void check_no_stray_files(void)
+static bool in_manifest(const char *file)
 {
-    char path[4096];
+    for (int i = 0; i < n_entries; i++)
+        if (strcmp(entries[i].file, file) == 0)
+            return true;
+    return false;
+}
+
+/* Every file under <dir>/files (sub is "" or a pair directory "<case>/") is in the manifest. */
+static void check_no_stray_files(const char *sub)
+{
+    char path[4096], file[300];
     DIR *d;
     struct dirent *de;
 
-    snprintf(path, sizeof(path), "%s/files", dir);
+    snprintf(path, sizeof(path), "%s/files/%s", dir, sub);
     d = opendir(path);
     if (d == NULL) {
         failf("cannot list the directory", path);
         return;
     }
     while ((de = readdir(d)) != NULL) {
-        int found = 0;
-
         if (de->d_name[0] == '.')
             continue;
-        for (int i = 0; i < n_entries; i++)
-            found |= strcmp(entries[i].file, de->d_name) == 0;
-        if (!found)
-            failf("file not in MANIFEST", de->d_name);
+        snprintf(file, sizeof(file), "%s%s", sub, de->d_name);
+        if (sub[0] == '\0' && de->d_type == DT_DIR) {
+            snprintf(file, sizeof(file), "%s/", de->d_name);
+            check_no_stray_files(file);
+        } else if (!in_manifest(file)) {
+            failf("file not in MANIFEST", file);
+        }
     }
     closedir(d);
 }
@@ -242,7 +290,7 @@ int main(int argc, char **argv)
                                        : "generated more than once",
                   entries[i].file);
     }
-    check_no_stray_files();
+    check_no_stray_files("");
     printf("check_vectors: %d vectors (%d valid, %d invalid), %d failure(s)\n", n_entries, ok,
            n_entries - ok, failures);
     return failures == 0 ? 0 : 1;

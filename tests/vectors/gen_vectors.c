@@ -18,8 +18,16 @@ static int write_one(void *ctx, const char *file, const char *expect, const char
 {
     struct out *o = ctx;
     char path[4096];
+    const char *slash = strchr(file, '/');
     FILE *f;
 
+    if (slash != NULL) { /* a file of a pair directory */
+        snprintf(path, sizeof(path), "%s/files/%.*s", o->dir, (int)(slash - file), file);
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "gen_vectors: cannot create %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+    }
     snprintf(path, sizeof(path), "%s/files/%s", o->dir, file);
     f = fopen(path, "wb");
     if (f == NULL) {

@@ -1,5 +1,6 @@
 /* Builds the golden vectors of tests/vectors/ (see README.md there): valid state files of each
- * kind and page size, and invalid ones, each with the error FORMAT.md 3.2 and 4 assign to it.
+ * kind and page size, and invalid ones, each with the error FORMAT.md 3.2 and 4 assign to it;
+ * and pair directories whose error 6.1 fixes across files (the order of the steps).
  * Everything is fixed (ids, generations, contents), so two runs give the same bytes. */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -577,12 +578,117 @@ out:
 #undef BUILD
 }
 
+/* ---- pair directories: the order of FORMAT.md 6.1 across files ---- */
+
+/* Emit the memory file of the pair whose state file is b, as <dir>/<mem_name>: the stored pages
+ * (page i of generation g is bytes (7i + g) mod 256) then the trailer; bad_page: a guest page
+ * whose first byte is flipped (UINT64_MAX: none). @return as emit, or -1. */
+static int emit_mem(vectors_emit_fn emit, void *ctx, const char *dir, const struct built *b,
+                    uint64_t bad_page, const char *desc)
+{
+    struct snap_envelope env;
+    struct snap_mem_trailer t;
+    char file[128];
+    uint8_t *buf;
+    uint64_t k = 0;
+    int rc;
+
+    if (snap_envelope_decode(&env, b->file, b->len, NULL) != 0)
+        return -1;
+    const struct snap_header *h = &env.hdr;
+    buf = calloc(1, (size_t)h->mem_file_len);
+    if (buf == NULL)
+        return -1;
+    for (uint64_t p = 0; p < h->ram_size / h->page_size; p++) {
+        if (h->kind == SNAP_KIND_DIFF && !snap_bitmap_test(env.bitmap, p))
+            continue;
+        memset(buf + k * h->page_size, (int)((7 * p + h->generation) & 0xffu), h->page_size);
+        if (p == bad_page)
+            buf[k * h->page_size] ^= 0x01;
+        k++;
+    }
+    memset(&t, 0, sizeof(t));
+    memcpy(t.snapshot_id, h->snapshot_id, sizeof(t.snapshot_id));
+    t.generation = h->generation;
+    t.mem_pages = h->mem_pages;
+    t.page_size = h->page_size;
+    t.kind = h->kind;
+    snap_mem_trailer_encode(buf + k * h->page_size, &t);
+    snprintf(file, sizeof(file), "%s/%s", dir, h->mem_name);
+    rc = emit(ctx, file, "-", desc, buf, (size_t)h->mem_file_len);
+    free(buf);
+    return rc;
+}
+
+/* Offset of vcpu_count in the state of a spec without initrd (after vm_info's strings). */
+static size_t vcpu_count_offset(const struct spec *s)
+{
+    struct snap_vm_state st;
+    struct snap_vcpu v[8];
+    struct snap_device d[2];
+
+    fill_state(&st, v, d, s);
+    return 8 + 4 + strlen(st.info.cpu_template) + 4 + strlen(st.info.kernel_image_path) + 4 +
+           strlen(st.info.boot_args);
+}
+
+/* Directories of files, loaded as a whole (6.1): each pins where the VM state is decoded. The
+ * state is part of step 1, so a bad state is the error even when a later step fails too. */
+static int pair_vectors(vectors_emit_fn emit, void *ctx)
+{
+    struct spec full = base_full;
+    struct spec diff = base_full;
+    struct built b;
+    int rc;
+
+    full.id = "vm";
+    diff.id = "vm";
+    diff.kind = SNAP_KIND_DIFF;
+    diff.generation = 2;
+    diff.dirty = 1;
+    /* An incompatible state (smt true) and no memory file. */
+    if (build(&b, &full, fix_smt) != 0)
+        return -1;
+    rc = emit(ctx, "order_state_then_mem/vm.snap", "SNAP_EINCOMPAT",
+              "full, smt true (step 1) and its memory file missing (step 3)", b.file, b.len);
+    free(b.file);
+    if (rc != 0)
+        return rc;
+    /* vcpu_count 300 and a damaged page 5. */
+    if (build(&b, &diff, NULL) != 0)
+        return -1;
+    snap_put_le32(b.file + b.state_off + vcpu_count_offset(&diff), 300);
+    resign(&b);
+    rc = emit(ctx, "order_state_then_page/vm.snap", "SNAP_ELIMIT",
+              "diff, vcpu_count 300 (step 1) and page 5 of its memory file damaged (step 4)",
+              b.file, b.len);
+    if (rc == 0)
+        rc = emit_mem(emit, ctx, "order_state_then_page", &b, 5,
+                      "memory file of order_state_then_page/vm.snap, page 5 damaged");
+    free(b.file);
+    if (rc != 0)
+        return rc;
+    /* A bad bool in the diff's state, a good memory file, no base. */
+    if (build(&b, &diff, NULL) != 0)
+        return -1;
+    b.file[b.state_off + 4] = 2;
+    resign(&b);
+    rc = emit(ctx, "order_state_then_base/vm.snap", "SNAP_ECORRUPT",
+              "diff, smt byte 2 (step 1) and its base vm-base missing (step 5)", b.file, b.len);
+    if (rc == 0)
+        rc = emit_mem(emit, ctx, "order_state_then_base", &b, UINT64_MAX,
+                      "memory file of order_state_then_base/vm.snap, valid");
+    free(b.file);
+    return rc;
+}
+
 int vectors_generate(vectors_emit_fn emit, void *ctx)
 {
     int rc;
 
     if ((rc = valid_vectors(emit, ctx)) != 0 || (rc = damage_vectors(emit, ctx)) != 0 ||
-        (rc = header_vectors(emit, ctx)) != 0 || (rc = state_vectors(emit, ctx)) != 0)
+        (rc = header_vectors(emit, ctx)) != 0 || (rc = state_vectors(emit, ctx)) != 0 ||
+        (rc = pair_vectors(emit, ctx)) != 0)
         return rc;
     return 0;
 }
@@ -597,12 +703,14 @@ int vectors_decode(const char *stem, const uint8_t *data, size_t len)
     rc = snap_envelope_decode(&env, data, len, NULL);
     if (rc != 0)
         return rc;
-    if (strncmp(env.hdr.mem_name, stem, n) != 0 || env.hdr.mem_name[n] != '.')
-        return SNAP_ECORRUPT;
     rc = snap_state_decode(&st, env.state, (size_t)env.hdr.state_len);
     if (rc != 0)
         return rc;
     rc = snap_state_verify_compatible(&st, env.hdr.ram_size, NULL);
     snap_state_finish(&st);
-    return rc;
+    if (rc != 0)
+        return rc;
+    if (strncmp(env.hdr.mem_name, stem, n) != 0 || env.hdr.mem_name[n] != '.')
+        return SNAP_ECORRUPT;
+    return 0;
 }

@@ -17,7 +17,10 @@ struct snap_io {
     ssize_t (*pread)(void *ctx, int fd, void *dst, size_t len, uint64_t off);
     ssize_t (*pwrite)(void *ctx, int fd, const void *src, size_t len, uint64_t off);
     int (*fsync)(void *ctx, int fd);
-    int (*fsize)(void *ctx, int fd, uint64_t *out); /* fstat st_size */
+    /* fstat st_size of a regular file; any other file fails: EISDIR for a directory, ESPIPE
+     * for a FIFO, socket or device (what pread would say), so the library reads regular
+     * files only. */
+    int (*fsize)(void *ctx, int fd, uint64_t *out);
     int (*rename)(void *ctx, const char *from, const char *to);
     int (*unlink)(void *ctx, const char *path);
     /* Call cb(arg, name) for each entry of dir except . and ..; stop early and return cb's
@@ -37,7 +40,8 @@ int snap_io_write_all(const struct snap_io *io, int fd, const void *src, size_t 
 /* Reads exactly len bytes; a file that ends first is SNAP_ETRUNC. */
 int snap_io_read_all(const struct snap_io *io, int fd, void *dst, size_t len, uint64_t off,
                      const char *path, struct snap_diag *diag);
-/* Read a whole file of at most max_len bytes into a new heap buffer (*out, free() it).
+/* Read a whole file of at most max_len bytes into a new heap buffer (*out, free() it). The file
+ * is opened as snap_io_open_regular does (no link followed, nothing but a regular file).
  * @return 0, SNAP_ENOENT (missing), SNAP_EIO, SNAP_ELIMIT (larger than max_len), SNAP_ENOMEM. */
 int snap_io_read_file(uint8_t **out, size_t *out_len, const struct snap_io *io, const char *path,
                       uint64_t max_len, struct snap_diag *diag);

@@ -33,13 +33,15 @@ struct snap_save_report {
     uint64_t pages_written;  /* pages stored in the memory file */
     uint8_t snapshot_id[16];
     bool cleanup_incomplete; /* committed and durable, but old files remain (next save removes) */
+    bool already_full;       /* merge only: the pair was full, nothing was written */
 };
 
 /* Save a pair with the commit protocol of FORMAT.md 9.
  * @param[out] out  may be NULL
  * @return 0 when the new pair is committed and durable.
  *         SNAP_EINVAL / SNAP_EINCOMPAT: request refused before any file was created.
- *         SNAP_ENOENT / SNAP_EPAIR / decode errors: diff base missing or unusable (nothing created).
+ *         SNAP_ENOENT / SNAP_EPAIR / SNAP_ELIMIT / decode errors: a state file of the diff's base
+ *         chain missing or one that load would refuse (FORMAT.md 9 step 1; nothing created).
  *         SNAP_EIO / SNAP_ENOMEM: failed; diag->op says where. If diag->op is "fsync-dir-commit"
  *         the commit rename happened and the new pair may be durable or not (ambiguous);
  *         otherwise the committed pair is untouched and the new files were removed (best effort).
@@ -56,9 +58,13 @@ struct snap_image {
     uint8_t *memory;             /* hdr.ram_size bytes */
 };
 
-/* Load and verify <dir>/<id>.snap and its memory file (FORMAT.md 6.1), and for a diff its base
- * chain. @return 0; SNAP_ENOENT; any decode error; SNAP_EPAIR; SNAP_EPAGE (diag->page);
- * SNAP_EINCOMPAT; SNAP_EIO; SNAP_ENOMEM. out is zeroed on failure. */
+/* Load and verify <dir>/<id>.snap (its VM state decoded first) and its memory file (FORMAT.md
+ * 6.1), and for a diff its base chain. Memory: the image plus one level of the chain. Files are
+ * opened without following links and must be regular (6.2).
+ * @return 0; SNAP_ENOENT; any decode error; SNAP_EINCOMPAT; SNAP_EPAIR (memory file, binding,
+ * missing base, a loop in the chain); SNAP_ELIMIT (chain depth); SNAP_EPAGE (diag->page);
+ * SNAP_EIO (an OS call, a link or a file that is not regular); SNAP_ENOMEM. out is zeroed on
+ * failure. */
 int snap_pair_load(struct snap_image *out, const struct snap_io *io, const char *dir,
                    const char *id, struct snap_diag *diag);
 
@@ -70,7 +76,9 @@ int snap_pair_verify(const struct snap_io *io, const char *dir, const char *id,
                      struct snap_diag *diag);
 
 /* Fold diff <id> (and its chain) into a self-contained full pair under the same <id>, with the
- * save protocol; the base pairs are only read. A full <id> is left as is (returns 0).
+ * save protocol; the base pairs are only read. A full <id> is left as is: it is loaded (so it
+ * must be valid), nothing is written, and 0 is returned with out->already_full set and
+ * out->generation its generation.
  * @return as snap_pair_load, then as snap_pair_save. */
 int snap_pair_merge(struct snap_save_report *out, const struct snap_io *io, const char *dir,
                     const char *id, struct snap_diag *diag);

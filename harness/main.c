@@ -421,9 +421,11 @@ int main(int argc, char **argv)
     }
     c.drv = driver_select(&c.opt);
     impl_init_signals();
+    impl_become_subreaper(); /* what an IUT leaves outside its group comes back to us */
     runner_catch_signals();
     int rc = run_campaign(&c);
     serve_stop();
+    impl_kill_orphans();
     /* A set-up error (or --list) writes no report: remove what was opened for one. */
     report_out_abandon(&json_out);
     report_out_abandon(&junit_out);

@@ -4,6 +4,8 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
+#include "conform.h"
+#include "crash.h"
 #include "driver.h"
 #include "driver_lib.h"
 #include "driver_serve.h"
@@ -27,6 +29,12 @@
 
 #ifndef SNAPCHECK_INTERPOSER_PATH
 #define SNAPCHECK_INTERPOSER_PATH ""
+#endif
+#ifndef SNAPCHECK_BINDIR
+#define SNAPCHECK_BINDIR ""
+#endif
+#ifndef SNAPCHECK_LIBDIR
+#define SNAPCHECK_LIBDIR ""
 #endif
 
 static int setup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -52,19 +60,48 @@ static bool readable(const char *p)
     return p && *p && access(p, R_OK) == 0;
 }
 
-/* --interposer, else $SNAPCHECK_INTERPOSER, else the build path, else beside the executable. */
-static int locate_interposer(char *dst, size_t cap, const struct options *o)
+/* The installed libsnapfault.so: <prefix>/<libdir>/libsnapfault.so, where <prefix> is the
+ * directory above this executable's <bindir>. Works under a DESTDIR or a moved prefix too.
+ * @return 0 with the path in dst, -1 when this executable is not in an installed <bindir>. */
+static int installed_interposer(char *dst, size_t cap)
 {
-    const char *cands[3] = {o->interposer, getenv("SNAPCHECK_INTERPOSER"),
+    const char *bindir = SNAPCHECK_BINDIR, *libdir = SNAPCHECK_LIBDIR;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !*bindir || !*libdir)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0; /* self: the directory of the executable */
+    if (libdir[0] == '/')
+        return fmt_path(dst, cap, "%s/libsnapfault.so", libdir);
+    size_t sl = strlen(self), bl = strlen(bindir);
+    if (bindir[0] == '/' || sl <= bl || strcmp(self + sl - bl, bindir) != 0 ||
+        self[sl - bl - 1] != '/')
+        return -1;
+    self[sl - bl - 1] = 0; /* self: the prefix */
+    return fmt_path(dst, cap, "%s/%s/libsnapfault.so", self, libdir);
+}
+
+/* --interposer, else $SNAPCHECK_INTERPOSER, else the installed one (<libdir>), else the build
+ * path, else beside the executable. */
+int snapcheck_locate_interposer(char *dst, size_t cap, const char *explicit_path)
+{
+    const char *cands[3] = {explicit_path, getenv("SNAPCHECK_INTERPOSER"),
                             SNAPCHECK_INTERPOSER_PATH};
-    const char *explicit = o->interposer ? o->interposer : cands[1];
+    const char *explicit = explicit_path ? explicit_path : cands[1];
     if (explicit && *explicit) {
         if (!readable(explicit))
             return setup_error("the interposer %s does not exist or cannot be read (%s)", explicit,
-                               o->interposer ? "--interposer" : "SNAPCHECK_INTERPOSER");
+                               explicit_path ? "--interposer" : "SNAPCHECK_INTERPOSER");
         return realpath(explicit, dst) ? 0 : setup_error("cannot resolve %s", explicit);
     }
     (void)cap;
+    char inst[PATH_MAX];
+    if (installed_interposer(inst, sizeof inst) == 0 && readable(inst))
+        return realpath(inst, dst) ? 0 : setup_error("cannot resolve %s", inst);
     if (readable(cands[2]))
         return realpath(cands[2], dst) ? 0 : EXIT_SETUP;
     char self[PATH_MAX];
@@ -79,8 +116,9 @@ static int locate_interposer(char *dst, size_t cap, const struct options *o)
         }
     }
     return setup_error("the interposer libsnapfault.so is missing: build faults/ or give "
-                       "--interposer PATH (looked at %s and beside the executable)",
-                       *cands[2] ? cands[2] : "no build path");
+                       "--interposer PATH (looked in <prefix>/%s, at %s and beside the "
+                       "executable)",
+                       SNAPCHECK_LIBDIR, *cands[2] ? cands[2] : "no build path");
 }
 
 static int read_capabilities(struct campaign *c)
@@ -187,7 +225,7 @@ static int run_campaign(struct campaign *c)
     if (!impl_executable(&c->impl))
         return setup_error("the IUT '%s' is not an executable file (from --impl '%s')",
                            c->impl.argv[0], c->opt.impl_cmd);
-    int rc = locate_interposer(c->interposer, sizeof c->interposer, &c->opt);
+    int rc = snapcheck_locate_interposer(c->interposer, sizeof c->interposer, c->opt.interposer);
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR");
@@ -222,7 +260,8 @@ static int run_campaign(struct campaign *c)
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
-    if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
+    if (dataset_create_sized(&c->data, ddir, c->opt.seed, c->opt.page_size,
+                             c->opt.ram_mib ? c->opt.ram_mib : 2, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (c->drv->init(c, err, sizeof err) != 0)
         return setup_error("%s", err);
@@ -253,6 +292,15 @@ static int run_campaign(struct campaign *c)
             continue;
         }
         census_enumerate(&all, &n_all, &cap, &c->runs[r], name, c->opt.tier);
+    }
+    if (c->opt.crash) { /* snapcheck crash: the same set-up, then its own exploration */
+        free(all);
+        int crc = crash_run(c, t0);
+        if (crc != EXIT_SETUP) { /* crash_run wrote its reports by path (it has no HTML) */
+            report_out_keep(&json_out);
+            report_out_keep(&junit_out);
+        }
+        return crc;
     }
     /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
      * tier), shard. */
@@ -345,11 +393,18 @@ static int run_campaign(struct campaign *c)
         return EXIT_SETUP;
     struct report_totals t;
     report_totals(&t, c);
-    return t.findings ? EXIT_FINDINGS : EXIT_HELD;
+    bool unchecked = false;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        unchecked |= c->runs[r].unchecked != NULL;
+    return t.findings || unchecked ? EXIT_FINDINGS : EXIT_HELD;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "conform"))
+        return conform_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "fuzz"))
+        return conform_fuzz_main(argc - 1, argv + 1);
     struct campaign c;
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {

@@ -6,6 +6,10 @@
 
 #include "cli-priv.h"
 
+#ifndef SNAPREF_VERSION
+#define SNAPREF_VERSION "unknown"
+#endif
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int cmd_capabilities(int argc, char **argv)
@@ -41,7 +45,8 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: snapref [--protocol reference] <command> [options]\n\ncommands:\n");
+    fprintf(f, "usage: snapref [--protocol reference] <command> [options]\n"
+               "       snapref --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < COUNT(commands); i++)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
@@ -76,6 +81,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
         strcmp(argv[i], "help") == 0) {
         usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[i], "--version") == 0) {
+        printf("snapref %s (format %u.%u, CRC64 %s)\n", SNAPREF_VERSION, SNAP_VERSION_MAJOR,
+               SNAP_VERSION_MINOR, snap_crc64_impl());
         return CLI_OK;
     }
     for (size_t c = 0; c < COUNT(commands); c++)

@@ -176,6 +176,15 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
             n, n_refs, fnd, amb);
     esc(f, table[s].summary);
     fputc('.', f);
+    if (run->unchecked) {
+        fputs(" <b>UNCHECKED:</b> ", f);
+        esc(f, run->unchecked);
+    }
+    if (run->not_audited) {
+        fputs(" Not audited for calls behind the interposer: ", f);
+        esc(f, run->not_audited);
+        fputc('.', f);
+    }
     if (shown < n)
         fprintf(f, " Only the %u calls with cases have a column (%u calls without a case are "
                    "not shown).",
@@ -257,14 +266,18 @@ int report_html(struct report_out *o, const struct campaign *c, double seconds)
         return -1;
     struct report_totals t;
     report_totals(&t, c);
-    const char *v = t.findings ? "FAIL" : "PASS";
+    bool unchecked = false;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        unchecked |= c->runs[r].unchecked != NULL;
+    /* As the text report: an UNCHECKED scenario (audit failed) leaves no PASS to give. */
+    const char *v = t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS";
     fprintf(f,
             "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">"
             "<head><meta charset=\"utf-8\"/><title>snapcheck faults: %s</title>"
             "<style>%s</style></head>\n<body>\n<h1 class=\"%s\" id=\"verdict\">VERDICT: %s</h1>\n"
             "<p class=\"meta\">%u cases, %u findings, %u ambiguous, %u passed, %.1f s; %s tier, "
             "seed %llu, page size %u; impl: <code>",
-            v, STYLE, t.findings ? "v-fail" : "v-pass", v, t.cases, t.findings, t.ambiguous,
+            v, STYLE, t.findings || unchecked ? "v-fail" : "v-pass", v, t.cases, t.findings, t.ambiguous,
             t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
             (unsigned long long)c->opt.seed, (unsigned)c->opt.page_size);
     esc(f, c->opt.impl_cmd);

@@ -13,6 +13,7 @@
 #include "driver.h"
 #include "oracle.h"
 #include "persist.h"
+#include "report.h"
 #include "scenario.h"
 #include "util.h"
 
@@ -247,9 +248,7 @@ struct uctx {
     unsigned n_found;
     uint64_t final_digests[64]; /* the complete run's files (not partial) */
     unsigned n_final;
-    char tpl_dir[760]; /* this unit's copy of the template: states hard-link its files */
-    struct stat *tpl_st;
-    unsigned n_tpl_st;
+    char tpl_dir[640]; /* the unit's copy of the template (tpl_make) */
     const char *case_set; /* --case: the state's set ("lost=..."), else NULL */
     bool list;
     int err;
@@ -297,46 +296,26 @@ static void state_id(char *dst, size_t cap, const struct uctx *x, unsigned model
     say(dst, cap, "%s/%s/%s/%s", x->s->name, cutb, modelb, set);
 }
 
-/* Template files are shared by hard links: an IUT that writes one in place during judging
- * would change every later state. Such a write is detected (mtime, size) and undone. */
-static void tpl_snapshot(struct uctx *x)
+/* The unit's own copy of the template, which the states hard-link (the scenario's template
+ * stays untouched: it is the image's root). Its files carry a fixed mtime, so a judging run
+ * that writes one in place (an IUT that writes over an existing file) is seen, and the copy is
+ * made again before the next state. */
+static int tpl_make(struct uctx *x)
 {
-    x->n_tpl_st = 0;
-    free(x->tpl_st);
-    x->tpl_st = xcalloc(x->run->tpl.n ? x->run->tpl.n : 1, sizeof *x->tpl_st);
-    for (unsigned i = 0; i < x->run->tpl.n; i++) {
-        char p[1200];
-        say(p, sizeof p, "%s/%s", x->tpl_dir, x->run->tpl.files[i].name);
-        if (stat(p, &x->tpl_st[i]) != 0)
-            memset(&x->tpl_st[i], 0, sizeof x->tpl_st[i]);
-        x->n_tpl_st = i + 1;
+    path_remove_tree(x->tpl_dir);
+    if (dir_image_write_stamped(&x->run->tpl, x->tpl_dir) != 0) {
+        x->err = 1;
+        say(x->res->setup_why, sizeof x->res->setup_why, "cannot copy the template to %s: %s",
+            x->tpl_dir, strerror(errno));
+        return -1;
     }
+    return 0;
 }
 
 static void tpl_repair(struct uctx *x)
 {
-    for (unsigned i = 0; i < x->n_tpl_st; i++) {
-        char p[1200];
-        struct stat st;
-        const struct dir_file *f = &x->run->tpl.files[i];
-        if (f->kind != DK_FILE)
-            continue;
-        say(p, sizeof p, "%s/%s", x->tpl_dir, f->name);
-        if (stat(p, &st) == 0 && st.st_size == x->tpl_st[i].st_size &&
-            st.st_mtim.tv_sec == x->tpl_st[i].st_mtim.tv_sec &&
-            st.st_mtim.tv_nsec == x->tpl_st[i].st_mtim.tv_nsec)
-            continue;
-        /* the campaign's template directory is never linked into a state: copy it back */
-        char *src = xasprintf("%s/%s", x->run->template_dir, f->name);
-        unlink(p);
-        int bad = file_copy_sparse(p, src, f->mode) != 0 || stat(p, &x->tpl_st[i]) != 0;
-        free(src);
-        if (bad) {
-            x->err = 1;
-            say(x->res->setup_why, sizeof x->res->setup_why,
-                     "cannot restore the template file %s that the IUT wrote in place", p);
-        }
-    }
+    if (!dir_image_pristine(&x->run->tpl, x->tpl_dir))
+        tpl_make(x);
 }
 
 static void export_state(struct uctx *x, const struct pt_state *st)
@@ -928,17 +907,20 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
     x->ifd = -1;
     say(x->udir, sizeof x->udir, "%s/crash-%u", c->workdir, index);
     say(x->store, sizeof x->store, "%s/store", x->udir);
-    say(x->errp, sizeof x->errp, "%s/iut.err", x->udir);
     say(x->tpl_dir, sizeof x->tpl_dir, "%s/tpl", x->udir);
+    say(x->errp, sizeof x->errp, "%s/iut.err", x->udir);
     char trace[700], data[700], rec[700], err[900];
-    if (mkdir(x->udir, 0755) != 0 || mkdir(x->store, 0755) != 0 ||
-        dir_image_write(&x->run->tpl, x->tpl_dir) != 0) {
+    if (mkdir(x->udir, 0755) != 0 || mkdir(x->store, 0755) != 0) {
         res->setup_error = 1;
         say(res->setup_why, sizeof res->setup_why, "cannot create %s: %s", x->udir,
                  strerror(errno));
         goto out;
     }
     if (record(x, trace, data, rec, sizeof trace) != 0) {
+        res->setup_error = 1;
+        goto out;
+    }
+    if (tpl_make(x) != 0) {
         res->setup_error = 1;
         goto out;
     }
@@ -977,7 +959,6 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
         x->final_digests[x->n_final++] = dg;
     }
     pt_state_destroy(whole);
-    tpl_snapshot(x);
     double explore0 = mono();
     x->tpl_state = pt_state_build(x->t, PT_PREFIX, 0, NULL, 0, 0);
     x->no_memo = getenv("SNAPCHECK_CRASH_NO_MEMO") && atoi(getenv("SNAPCHECK_CRASH_NO_MEMO"));
@@ -1052,7 +1033,6 @@ out:
     free(x->exported.keys);
     free(x->sigs.keys);
     unsigned kept = x->n_found;
-    free(x->tpl_st);
     free(x);
     /* stash the kept count where the parent finds it: after the findings themselves */
     found[MAX_FINDINGS].shrunk = false;
@@ -1235,14 +1215,12 @@ static void report_text_crash(FILE *out, const struct report *r)
                 : "");
 }
 
-static int report_json_crash(const char *path, const struct report *r)
+static int report_json_crash(struct report_out *o, const struct report *r)
 {
     const struct campaign *c = r->c;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "snapcheck: cannot write %s: %s\n", path, strerror(errno));
+    FILE *f = report_out_stream(o);
+    if (!f)
         return -1;
-    }
     unsigned n_sc;
     const struct scenario *tab = scenario_table(&n_sc);
     char models[64];
@@ -1314,17 +1292,15 @@ static int report_json_crash(const char *path, const struct report *r)
             first = false;
         }
     fputs("]}\n", f);
-    return fclose(f) == 0 ? 0 : -1;
+    return report_out_close(o, f);
 }
 
-static int report_junit_crash(const char *path, const struct report *r)
+static int report_junit_crash(struct report_out *o, const struct report *r)
 {
     const struct campaign *c = r->c;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "snapcheck: cannot write %s: %s\n", path, strerror(errno));
+    FILE *f = report_out_stream(o);
+    if (!f)
         return -1;
-    }
     unsigned n_sc;
     const struct scenario *tab = scenario_table(&n_sc);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"snapcheck crash\" "
@@ -1356,10 +1332,10 @@ static int report_junit_crash(const char *path, const struct report *r)
         fputs("    </testcase>\n  </testsuite>\n", f);
     }
     fputs("</testsuites>\n", f);
-    return fclose(f) == 0 ? 0 : -1;
+    return report_out_close(o, f);
 }
 
-int crash_run(struct campaign *c, double t0)
+int crash_run(struct campaign *c, double t0, struct report_out *json, struct report_out *junit)
 {
     if (!c->opt.models)
         c->opt.models = 1u << PT_POSIX;
@@ -1481,9 +1457,9 @@ int crash_run(struct campaign *c, double t0)
     r.seconds = now_mono() - t0;
     report_text_crash(stdout, &r);
     fflush(stdout);
-    if (c->opt.json_path && report_json_crash(c->opt.json_path, &r) != 0)
+    if (c->opt.json_path && report_json_crash(json, &r) != 0)
         rc = EXIT_SETUP;
-    else if (c->opt.junit_path && report_junit_crash(c->opt.junit_path, &r) != 0)
+    else if (c->opt.junit_path && report_junit_crash(junit, &r) != 0)
         rc = EXIT_SETUP;
     else
         rc = r.findings || r.unchecked ? EXIT_FINDINGS : EXIT_HELD;

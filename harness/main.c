@@ -295,12 +295,7 @@ static int run_campaign(struct campaign *c)
     }
     if (c->opt.crash) { /* snapcheck crash: the same set-up, then its own exploration */
         free(all);
-        int crc = crash_run(c, t0);
-        if (crc != EXIT_SETUP) { /* crash_run wrote its reports by path (it has no HTML) */
-            report_out_keep(&json_out);
-            report_out_keep(&junit_out);
-        }
-        return crc;
+        return crash_run(c, t0, &json_out, &junit_out);
     }
     /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
      * tier), shard. */

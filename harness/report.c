@@ -79,14 +79,6 @@ void report_out_abandon(struct report_out *o)
         unlink(o->path);
 }
 
-void report_out_keep(struct report_out *o)
-{
-    if (o->fd < 0)
-        return;
-    close(o->fd);
-    o->fd = -1;
-}
-
 FILE *report_out_stream(struct report_out *o)
 {
     struct stat st;
@@ -243,6 +235,7 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     if (nondet)
         snprintf(nd, sizeof nd, ", non-deterministic implementation in %u cases: see "
                                 "docs/ADAPTER.md section 5", nondet);
+    char *impl = utf8_clean(c->opt.impl_cmd);
     unsigned unchecked = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
         if (c->runs[r].unchecked) {
@@ -255,10 +248,12 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
         if (c->runs[r].not_audited)
             fprintf(out, "note: %s not audited for calls behind the interposer: %s\n",
                     table[c->runs[r].scenario].name, c->runs[r].not_audited);
-    char *impl = utf8_clean(c->opt.impl_cmd);
-    fprintf(out, "VERDICT: %s (%s, %u findings, %u unchecked%s, %.1f s, impl: %s)%s\n",
-            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", sampled, t.findings, unchecked,
-            nd, seconds, impl,
+    char unc[160] = "";
+    if (unchecked)
+        snprintf(unc, sizeof unc, ", %u unchecked", unchecked);
+    fprintf(out, "VERDICT: %s (%s, %u findings%s%s, %.1f s, impl: %s)%s\n",
+            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", sampled, t.findings, unc, nd,
+            seconds, impl,
             unchecked && !t.findings ? " -- the IUT changed files through calls the interposer "
                                        "did not see: no verdict for those scenarios"
                                      : "");

@@ -528,10 +528,7 @@ static int run(struct conform *c)
         return EXIT_FINDINGS;
     detect_format(c, rt);
     if (c->format == FMT_REFERENCE) {
-        char vbuf[PATH_MAX];
-        c->opt.vectors_dir = vectors_dir(c, vbuf, sizeof vbuf);
-        if (c->opt.vectors_dir == vbuf)
-            c->opt.vectors_dir = xstrdup(vbuf); /* leaked once per run: a path */
+        c->opt.vectors_dir = vectors_dir(c, c->vectors_buf, sizeof c->vectors_buf);
         if (conform_vectors(c) != 0 || conform_interop(c) != 0)
             return EXIT_SETUP;
     }

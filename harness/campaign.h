@@ -49,6 +49,13 @@ struct options {
     bool serve;      /* the adapter's fork server (driver_serve.h) */
     const char *lib; /* --lib: a library of include/snapcheck/adapter.h, served by the runner */
     const char *html_path; /* --html FILE */
+    /* snapcheck crash (crash.h): the command, --model (bit per enum pt_model; 0: posix),
+     * --export-corpus, --budget (states per cut above the exhaustive bound). */
+    bool crash;
+    unsigned models;
+    const char *export_corpus;
+    unsigned budget;
+    unsigned ram_mib; /* --ram-mib: size of the generated images (default 2) */
 };
 
 struct sc_case {
@@ -101,6 +108,9 @@ struct scenario_run {
     char *clean_run;
     char *clean_step;
     char *clean_load;
+    /* The trace-completeness audit (scenario.c audit): NULL when the replayed data trace gives
+     * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
+    char *unchecked;
 };
 
 struct driver_ops;

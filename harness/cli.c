@@ -1,6 +1,7 @@
 /* Command-line parsing of snapcheck (see cli.h). Every bad flag or value is named in a message
  * and gives exit 2 (usage error). */
 #include "cli.h"
+#include "crash.h"
 #include "scenario.h"
 #include "util.h"
 
@@ -21,7 +22,9 @@ void cli_usage(FILE *f)
           "           golden vectors, interoperability, corruption probing; one verdict per\n"
           "           requirement (snapcheck conform --help)\n"
           "  fuzz     mutate snapshot directories and load each with the IUT and the reference:\n"
-          "           crashes, hangs, disagreements (snapcheck fuzz --help)\n\n"
+          "           crashes, hangs, disagreements (snapcheck fuzz --help)\n"
+          "  crash    explore the states a power cut leaves under persistence models and\n"
+          "           check prior-pair and durable (snapcheck crash --help)\n\n"
           "exit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n",
           f);
 }
@@ -58,6 +61,7 @@ void cli_faults_usage(FILE *f)
           "  --page-size N       page size given to the IUT (default 4096)\n"
           "  --interposer PATH   libsnapfault.so (else $SNAPCHECK_INTERPOSER, the build path,\n"
           "                      or next to the snapcheck executable)\n"
+          "  --ram-mib N         size of the generated guest images in MiB (default 2)\n"
           "  --in-process        reference only: run libsnapref linked into snapcheck in a\n"
           "                      forked child per case instead of exec'ing --impl (faster;\n"
           "                      same case ids, checked against the interposer's census)\n"
@@ -102,8 +106,12 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         printf("snapcheck %s\n", SNAPCHECK_VERSION);
         return CLI_EXIT_OK;
     }
-    if (strcmp(argv[1], "faults") != 0) {
-        fprintf(stderr, "snapcheck: unknown command '%s' (the commands are faults, conform and fuzz)\n", argv[1]);
+    out->crash = !strcmp(argv[1], "crash");
+    if (strcmp(argv[1], "faults") != 0 && !out->crash) {
+        fprintf(stderr,
+                "snapcheck: unknown command '%s' (the commands are faults, crash, conform and "
+                "fuzz)\n",
+                argv[1]);
         cli_usage(stderr);
         return CLI_EXIT_USAGE;
     }
@@ -112,9 +120,16 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = true;
         uint64_t n;
+        int copt;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            cli_faults_usage(stdout);
+            if (out->crash)
+                crash_usage(stdout);
+            else
+                cli_faults_usage(stdout);
             return CLI_EXIT_OK;
+        } else if (v && (copt = crash_option(out, a, v)) != 0) {
+            if (copt < 0)
+                return CLI_EXIT_USAGE;
         } else if (!strcmp(a, "--list")) {
             out->list = true;
             takes = false;

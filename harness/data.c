@@ -95,6 +95,12 @@ static int write_payload(struct payload *p, const char *dir, char *err, size_t e
 int dataset_create(struct dataset *out, const char *dir, uint64_t seed, uint32_t page_size,
                    char *err, size_t err_cap)
 {
+    return dataset_create_sized(out, dir, seed, page_size, 2, err, err_cap);
+}
+
+int dataset_create_sized(struct dataset *out, const char *dir, uint64_t seed, uint32_t page_size,
+                         uint32_t mem_mib, char *err, size_t err_cap)
+{
     static const char *const names[P_COUNT] = {"prior", "new", "d1", "d2", "recovery"};
     memset(out, 0, sizeof *out);
     out->page_size = page_size;
@@ -102,7 +108,7 @@ int dataset_create(struct dataset *out, const char *dir, uint64_t seed, uint32_t
     for (int i = 0; i < P_COUNT; i++) {
         struct payload *p = &out->p[i];
         p->name = names[i];
-        uint32_t mib = i == P_RECOVERY ? 1 : 2;
+        uint32_t mib = i == P_RECOVERY ? 1 : mem_mib;
         if (make_state(&p->state, &p->state_len, mib, (unsigned)i, &s) != 0) {
             snprintf(err, err_cap, "cannot encode the %s VM state", p->name);
             dataset_finish(out);

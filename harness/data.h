@@ -39,4 +39,8 @@ int dataset_create(struct dataset *out, const char *dir, uint64_t seed, uint32_t
                    char *err, size_t err_cap);
 void dataset_finish(struct dataset *ds); /* NULL accepted */
 
+/* The same with PRIOR, NEW, D1 and D2 of mem_mib MiB (--ram-mib; RECOVERY stays 1 MiB). */
+int dataset_create_sized(struct dataset *out, const char *dir, uint64_t seed, uint32_t page_size,
+                         uint32_t mem_mib, char *err, size_t err_cap);
+
 #endif

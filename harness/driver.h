@@ -47,6 +47,9 @@ struct step_faults {
      * writing (NULL: not watched). Tells the caller at once that hard-linked files of the case
      * directory may have been written (it also checks their mtimes: dir_image_pristine). */
     const char *in_place_marker;
+    /* SNAPFAULT_TRACE_DATA: the written bytes too (docs/FAULTS.md 5), for snapcheck crash. A
+     * driver that cannot record them runs the step through the interposer (NULL: none). */
+    const char *trace_data;
 };
 
 struct driver_ops {

@@ -121,6 +121,7 @@ void driver_exec_step(struct impl_result *out, const struct campaign *c,
     if (f) {
         imf.trace = f->trace;
         imf.fault_case = f->fault_case;
+        imf.trace_data = f->trace_data;
     }
     impl_run(out, &c->impl, op_args(&b, c, req), f ? &imf : NULL, NULL, err_path);
 }

@@ -412,6 +412,11 @@ static void inproc_step(struct impl_result *out, const struct campaign *c,
     memset(out, 0, sizeof *out);
     if (err_path)
         unlink(err_path);
+    if (f && f->trace_data) {
+        /* The data trace is the interposer's: record through the exec'd adapter. */
+        driver_exec_step(out, c, req, f, err_path);
+        return;
+    }
     if (!f) {
         /* A clean step needs no child: no fault can kill it. */
         out->end = IMPL_EXITED;

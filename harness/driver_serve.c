@@ -223,22 +223,25 @@ static char *request_line(const char *const *op_args, const struct impl_faults *
 {
     char *line = NULL;
     size_t len = 0, cap = 0;
-    char *set[3] = {0};
+    enum { N_SET = 4 };
+    char *set[N_SET] = {0};
     if (f && f->dir)
         set[0] = xasprintf("SNAPFAULT_DIR=%s", f->dir);
     if (f && f->trace)
         set[1] = xasprintf("SNAPFAULT_TRACE=%s", f->trace);
     if (f && f->fault_case)
         set[2] = xasprintf("SNAPFAULT_CASE=%s", f->fault_case);
+    if (f && f->trace_data)
+        set[3] = xasprintf("SNAPFAULT_TRACE_DATA=%s", f->trace_data);
     int bad = put_field(&line, &len, &cap, stdout_path ? stdout_path : "-");
     bad |= put_field(&line, &len, &cap, stderr_path ? stderr_path : "-");
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SET; i++)
         if (set[i])
             bad |= put_field(&line, &len, &cap, set[i]);
     bad |= put_field(&line, &len, &cap, "--");
     for (int i = 0; op_args[i]; i++)
         bad |= put_field(&line, &len, &cap, op_args[i]);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SET; i++)
         free(set[i]);
     if (bad) {
         free(line);

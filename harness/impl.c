@@ -225,6 +225,8 @@ char **impl_env(const struct impl *im, const char *interposer, const struct impl
         envp[k++] = xasprintf("SNAPFAULT_TRACE=%s", f->trace);
     if (f && f->fault_case)
         envp[k++] = xasprintf("SNAPFAULT_CASE=%s", f->fault_case);
+    if (f && f->trace_data)
+        envp[k++] = xasprintf("SNAPFAULT_TRACE_DATA=%s", f->trace_data);
     envp[k] = NULL;
     return envp;
 }

@@ -41,6 +41,7 @@ struct impl_faults {
     const char *dir;        /* SNAPFAULT_DIR */
     const char *trace;      /* SNAPFAULT_TRACE */
     const char *fault_case; /* SNAPFAULT_CASE */
+    const char *trace_data; /* SNAPFAULT_TRACE_DATA (written bytes, for snapcheck crash) */
 };
 
 /* Split cmd on whitespace into out (heap; release with impl_finish). The time-out of a run is

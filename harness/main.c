@@ -5,6 +5,7 @@
 #include "census.h"
 #include "cli.h"
 #include "conform.h"
+#include "crash.h"
 #include "driver.h"
 #include "driver_lib.h"
 #include "driver_serve.h"
@@ -259,7 +260,8 @@ static int run_campaign(struct campaign *c)
     snprintf(ddir, sizeof ddir, "%s/inputs", c->workdir);
     if (mkdir(ddir, 0755) != 0)
         return setup_error("cannot create %s: %s", ddir, strerror(errno));
-    if (dataset_create(&c->data, ddir, c->opt.seed, c->opt.page_size, err, sizeof err) != 0)
+    if (dataset_create_sized(&c->data, ddir, c->opt.seed, c->opt.page_size,
+                             c->opt.ram_mib ? c->opt.ram_mib : 2, err, sizeof err) != 0)
         return setup_error("%s", err);
     if (c->drv->init(c, err, sizeof err) != 0)
         return setup_error("%s", err);
@@ -290,6 +292,10 @@ static int run_campaign(struct campaign *c)
             continue;
         }
         census_enumerate(&all, &n_all, &cap, &c->runs[r], name, c->opt.tier);
+    }
+    if (c->opt.crash) { /* snapcheck crash: the same set-up, then its own exploration */
+        free(all);
+        return crash_run(c, t0, &json_out, &junit_out);
     }
     /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
      * tier), shard. */
@@ -382,7 +388,10 @@ static int run_campaign(struct campaign *c)
         return EXIT_SETUP;
     struct report_totals t;
     report_totals(&t, c);
-    return t.findings ? EXIT_FINDINGS : EXIT_HELD;
+    bool unchecked = false;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        unchecked |= c->runs[r].unchecked != NULL;
+    return t.findings || unchecked ? EXIT_FINDINGS : EXIT_HELD;
 }
 
 int main(int argc, char **argv)

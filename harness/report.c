@@ -236,8 +236,23 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
         snprintf(nd, sizeof nd, ", non-deterministic implementation in %u cases: see "
                                 "docs/ADAPTER.md section 5", nondet);
     char *impl = utf8_clean(c->opt.impl_cmd);
-    fprintf(out, "VERDICT: %s (%s, %u findings%s, %.1f s, impl: %s)\n",
-            t.findings ? "FAIL" : "PASS", sampled, t.findings, nd, seconds, impl);
+    unsigned unchecked = 0;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].unchecked) {
+            unchecked++;
+            char *why = utf8_clean(c->runs[r].unchecked);
+            fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name, why);
+            free(why);
+        }
+    char unc[160] = "";
+    if (unchecked)
+        snprintf(unc, sizeof unc, ", %u unchecked", unchecked);
+    fprintf(out, "VERDICT: %s (%s, %u findings%s%s, %.1f s, impl: %s)%s\n",
+            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", sampled, t.findings, unc, nd,
+            seconds, impl,
+            unchecked && !t.findings ? " -- the IUT changed files through calls the interposer "
+                                       "did not see: no verdict for those scenarios"
+                                     : "");
     free(impl);
 }
 
@@ -289,7 +304,18 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     char secs[32]; /* milliseconds, printed as a plain decimal */
     snprintf(secs, sizeof secs, "%.3f", seconds);
     jset(root, "seconds", json_object_new_double_s(seconds, secs));
-    jset(root, "verdict", json_object_new_string(t.findings ? "fail" : "pass"));
+    json_object *unch = json_object_new_array();
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].unchecked) {
+            json_object *u = json_object_new_object();
+            jset(u, "scenario", json_object_new_string(table[c->runs[r].scenario].name));
+            jset(u, "why", jstr(c->runs[r].unchecked));
+            json_object_array_add(unch, u);
+        }
+    bool unchecked = json_object_array_length(unch) > 0;
+    jset(root, "verdict",
+         json_object_new_string(t.findings ? "fail" : unchecked ? "unchecked" : "pass"));
+    jset(root, "unchecked", unch);
     jset(root, "cases", json_object_new_int64(t.cases));
     jset(root, "enumerated", json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));
     jset(root, "passed", json_object_new_int64(t.passed));

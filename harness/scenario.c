@@ -9,6 +9,7 @@
  * scenario is prepared is the clean-run finding of that scenario. Judging runs are clean. */
 #include "scenario.h"
 #include "census.h"
+#include "crash.h"
 #include "dirimage.h"
 #include "oracle.h"
 #include "strbuf.h"
@@ -266,6 +267,42 @@ out:
     return rc;
 }
 
+/* The trace-completeness audit (docs/CRASH.md): the step once more on a copy of the template
+ * with the data trace; replayed, that trace must give exactly what the step left, or the IUT
+ * changed files behind the interposer and the scenario is UNCHECKED. */
+static int audit(const struct campaign *c, struct scenario_run *run, const char *cdir, char *err,
+                 size_t err_cap)
+{
+    const struct scenario *s = &TABLE[run->scenario];
+    char *d = xasprintf("%s/audit-d", cdir), *trace = xasprintf("%s/audit-trace", cdir);
+    char *data = xasprintf("%s/audit-trace.data", cdir), *errp = xasprintf("%s/audit.err", cdir);
+    char *so = xasprintf("%s/audit-state.out", cdir), *mo = xasprintf("%s/audit-memory.out", cdir);
+    int rc = -1;
+    if (dir_image_write(&run->tpl, d) != 0) {
+        snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
+        goto out;
+    }
+    struct step_req req = step_req(so, mo, s, d);
+    struct step_faults f = {.trace = trace, .trace_data = data};
+    struct impl_result r;
+    c->drv->step(&r, c, &req, &f, errp);
+    char diff[600];
+    free(run->unchecked);
+    run->unchecked = NULL;
+    if (crash_audit(trace, data, d, run->template_dir, diff, sizeof diff) != 0)
+        run->unchecked =
+            xasprintf("the directory the step left differs from its replayed data trace: %s", diff);
+    rc = 0;
+out:
+    free(d);
+    free(trace);
+    free(data);
+    free(errp);
+    free(so);
+    free(mo);
+    return rc;
+}
+
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
@@ -349,6 +386,8 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
     }
     if (census_read(run, trace, d, err, err_cap) != 0)
         goto out;
+    if (audit(c, run, cdir, err, err_cap) != 0)
+        goto out;
     if (run->n_calls == 0) {
         snprintf(err, err_cap,
                  "the census run of scenario %s counted no file call under SNAPFAULT_DIR: is "
@@ -383,7 +422,9 @@ void scenario_run_finish(struct scenario_run *run)
     free(run->clean_run);
     free(run->clean_step);
     free(run->clean_load);
+    free(run->unchecked);
     run->template_dir = run->clean_run = run->clean_step = run->clean_load = NULL;
+    run->unchecked = NULL;
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,

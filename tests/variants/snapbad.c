@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,12 +33,18 @@ enum protocol {
     P_SUCCESS_AFTER_FAILED_RENAME, /* the commit rename's result is ignored */
     P_NO_DIR_FSYNC,                /* never fsync the directory */
     P_NO_FSYNC,                    /* never fsync the files */
+    P_RENAME_BEFORE_FSYNC,         /* the commit rename comes before the file fsyncs */
+    P_FSYNC_RETRY,                 /* a failed fsync is retried; the save then commits */
+    P_UNLINK_OLD_BEFORE_DURABLE,   /* old generation removed before the rename is durable */
+    P_STDIO_STATE,                 /* the state file written with stdio (not interposed) */
     P_COUNT
 };
 
 static const char *const protocol_names[P_COUNT] = {
     "legacy-two-rename",           "in-place",     "ignore-short-write", "unlink-before-write",
     "success-after-failed-rename", "no-dir-fsync", "no-fsync",
+    "rename-before-fsync",         "fsync-retry",  "unlink-old-before-durable",
+    "stdio-state",
 };
 
 static enum protocol protocol;
@@ -304,9 +311,48 @@ static int write_once(int fd, const uint8_t *src, size_t len, const char *path)
     return n < 0 ? sys_fail("write", path) : 0;
 }
 
+/* The fsync-retry bug: a failed fsync is tried again, and a later success is believed
+ * (after a writeback error Linux may have dropped the data: FORMAT.md 9). */
+static int fsync_retrying(int fd)
+{
+    for (int i = 0; i < 3; i++)
+        if (io->fsync(io->ctx, fd) == 0)
+            return 0;
+    return -1;
+}
+
+/* The stdio-state variant: the whole file through fopen/fwrite/fflush/fsync(fileno)/fclose.
+ * glibc's stdio calls its internal write, so no interposer sees the bytes. */
+static int write_file_stdio(const char *path, const uint8_t *src, size_t len)
+{
+    FILE *f = fopen(path, "wbx");
+    if (!f)
+        return sys_fail("fopen", path);
+    int rc = 0;
+    if (fwrite(src, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = sys_fail("fwrite", path);
+    if (fclose(f) != 0 && rc == 0)
+        rc = sys_fail("fclose", path);
+    return rc;
+}
+
+/* Open path, fsync it, close (the rename-before-fsync variant's late fsyncs). */
+static int fsync_path(const char *path)
+{
+    int fd = io->open(io->ctx, path, O_RDONLY, 0);
+    if (fd < 0)
+        return sys_fail("open", path);
+    int rc = io->fsync(io->ctx, fd) == 0 ? 0 : sys_fail("fsync", path);
+    if (io->close(io->ctx, fd) != 0 && rc == 0)
+        rc = sys_fail("close", path);
+    return rc;
+}
+
 /* Create path (O_EXCL, or O_TRUNC to write over it), write src, fsync, close. */
 static int write_file(const char *path, bool excl, const uint8_t *src, size_t len)
 {
+    if (protocol == P_STDIO_STATE && excl && strstr(path, ".snap.tmp"))
+        return write_file_stdio(path, src, len);
     int fd = io->open(io->ctx, path, O_WRONLY | O_CREAT | (excl ? O_EXCL : O_TRUNC), 0644);
     if (fd < 0)
         return sys_fail("open", path);
@@ -319,8 +365,13 @@ static int write_file(const char *path, bool excl, const uint8_t *src, size_t le
         if (snap_io_write_all(io, fd, src, len, 0, path, &d) != 0)
             rc = diag_fail(&d, "write");
     }
-    if (rc == 0 && protocol != P_NO_FSYNC && io->fsync(io->ctx, fd) != 0)
+    if (rc == 0 && protocol == P_FSYNC_RETRY) {
+        if (fsync_retrying(fd) != 0)
+            rc = sys_fail("fsync", path);
+    } else if (rc == 0 && protocol != P_NO_FSYNC && protocol != P_RENAME_BEFORE_FSYNC &&
+               io->fsync(io->ctx, fd) != 0) {
         rc = sys_fail("fsync", path);
+    }
     if (io->close(io->ctx, fd) != 0 && rc == 0)
         rc = sys_fail("close", path);
     return rc;
@@ -333,6 +384,26 @@ static int fsync_dir(const char *dir)
     struct snap_diag d;
     snap_diag_clear(&d);
     return snap_io_fsync_dir(io, dir, &d) == 0 ? 0 : diag_fail(&d, "fsync directory");
+}
+
+/* no-dir-fsync: the library's cleanup (step 8) would fsync the directory; this table makes
+ * that fsync a no-op too, so the variant never makes a directory entry durable. */
+static int fsync_skip_dirs(void *ctx, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return snap_io_posix.fsync(ctx, fd);
+}
+
+static const struct snap_io *cleanup_io(void)
+{
+    static struct snap_io no_dir_fsync;
+    if (protocol != P_NO_DIR_FSYNC)
+        return io;
+    no_dir_fsync = snap_io_posix;
+    no_dir_fsync.fsync = fsync_skip_dirs;
+    return &no_dir_fsync;
 }
 
 /* The correct protocol of FORMAT.md 9, steps 2-8, with the hooks of the one-bug variants. */
@@ -364,12 +435,22 @@ static int save_commit(const struct request *rq)
         sys_fail("rename", tmp_path);
         goto out_unlink_all;
     }
+    if (protocol == P_RENAME_BEFORE_FSYNC &&
+        (fsync_path(mem_path) != 0 || fsync_path(snap_path) != 0))
+        goto out; /* the rename may be durable: keep the new files */
+    if (protocol == P_UNLINK_OLD_BEFORE_DURABLE) {
+        struct snap_diag d0;
+        snap_diag_clear(&d0);
+        if (snap_pair_cleanup(NULL, io, rq->dir, rq->id, &d0) != 0)
+            fprintf(stderr, "snapbad: save %s: old files remain\n", rq->id);
+    }
     if (fsync_dir(rq->dir) != 0)
         goto out; /* the rename may be durable: keep the new files */
     rc = 0;
     struct snap_diag d;
     snap_diag_clear(&d);
-    if (snap_pair_cleanup(NULL, io, rq->dir, rq->id, &d) != 0 || fsync_dir(rq->dir) != 0)
+    if (snap_pair_cleanup(NULL, cleanup_io(), rq->dir, rq->id, &d) != 0 ||
+        fsync_dir(rq->dir) != 0)
         fprintf(stderr, "snapbad: save %s: committed, old files remain\n", rq->id);
     goto out;
 out_unlink_all:

@@ -62,7 +62,7 @@ struct pt_trace {
     char *dir, *real_dir, *tpl_dir;
     struct pt_op *ops; /* index ordinal - 1 */
     struct opx *x;
-    unsigned n_ops;
+    unsigned n_ops, cap_ops;
     struct tfile *tpl;
     unsigned n_tpl;
     unsigned n_inodes; /* inodes 1..n_tpl are the template files */
@@ -355,17 +355,23 @@ static int parse_line(struct pt_trace *t, struct view *v, char *line, unsigned l
     }
     if (ord > t->n_ops) {
         unsigned c = t->n_ops;
-        struct pt_op *ops = realloc(t->ops, ord * sizeof *ops);
-        struct opx *x = ops ? realloc(t->x, ord * sizeof *x) : NULL;
-        if (ops)
-            t->ops = ops;
-        if (!ops || !x) {
-            fail(err, cap, "out of memory");
-            return -1;
+        if (ord > t->cap_ops) { /* grow geometrically: traces have 10^5 lines and more */
+            unsigned cap2 = t->cap_ops ? t->cap_ops : 64;
+            while (cap2 < ord)
+                cap2 *= 2;
+            struct pt_op *ops = realloc(t->ops, cap2 * sizeof *ops);
+            struct opx *x = ops ? realloc(t->x, cap2 * sizeof *x) : NULL;
+            if (ops)
+                t->ops = ops;
+            if (!ops || !x) {
+                fail(err, cap, "out of memory");
+                return -1;
+            }
+            t->x = x;
+            t->cap_ops = cap2;
         }
-        t->x = x;
-        memset(t->ops + c, 0, (ord - c) * sizeof *ops);
-        memset(t->x + c, 0, (ord - c) * sizeof *x);
+        memset(t->ops + c, 0, (ord - c) * sizeof *t->ops);
+        memset(t->x + c, 0, (ord - c) * sizeof *t->x);
         for (unsigned i = c; i < ord; i++)
             t->ops[i].ordinal = i + 1;
         t->n_ops = (unsigned)ord;
@@ -529,57 +535,88 @@ static bool is_data(enum pt_kind k)
     return k == PK_WRITE || k == PK_TRUNC || k == PK_ALLOC;
 }
 
-/* For each op: the cut from which it is durable under each model, or lost for good. */
+/* For each op: the cut from which it is durable under each model, or lost for good. One
+ * backward pass keeping, per inode, the next successful and the next failed fsync, per
+ * directory the next successful directory fsync, and the next successful sync of any kind. */
+struct dirsync {
+    const char *name;
+    unsigned next;
+};
+
+static unsigned dir_next(const struct dirsync *d, unsigned n, const char *name)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!strcmp(d[i].name, name))
+            return d[i].next;
+    return NEVER;
+}
+
 static int analyse(struct pt_trace *t)
 {
-    for (unsigned i = 0; i < t->n_ops; i++) {
+    unsigned *next_ok = malloc((t->n_inodes + 1) * sizeof *next_ok);
+    unsigned *next_fail = malloc((t->n_inodes + 1) * sizeof *next_fail);
+    struct dirsync *dirs = NULL;
+    unsigned n_dirs = 0, cap_dirs = 0, next_any = NEVER;
+    int rc = -1;
+    if (!next_ok || !next_fail)
+        goto out;
+    for (unsigned i = 0; i <= t->n_inodes; i++)
+        next_ok[i] = next_fail[i] = NEVER;
+    for (unsigned i = t->n_ops; i-- > 0;) {
         struct pt_op *o = &t->ops[i];
         struct opx *x = &t->x[i];
         for (int m = 0; m < PT_MODEL_COUNT; m++)
             x->durable_at[m] = NEVER;
         x->lost_at = NEVER;
-        if (!is_ns(o->kind) && !is_data(o->kind))
-            continue;
-        x->durable_at[PT_PREFIX] = o->ordinal;
-        char *p1 = is_ns(o->kind) ? parent_of(o->name) : NULL;
-        char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
-        if (is_ns(o->kind) && (!p1 || (o->kind == PK_RENAME && !p2))) {
-            free(p1);
-            return -1;
+        if (o->kind == PK_FSYNC) {
+            if (o->ok)
+                next_ok[o->ino] = o->ordinal;
+            else
+                next_fail[o->ino] = o->ordinal;
         }
-        bool synced1 = false, synced2 = p2 == NULL || !strcmp(p1, p2);
-        for (unsigned j = i + 1; j < t->n_ops; j++) {
-            const struct pt_op *s = &t->ops[j];
-            if (s->kind != PK_FSYNC && s->kind != PK_DIRSYNC)
-                continue;
-            if (is_data(o->kind)) {
-                if (s->kind == PK_FSYNC && s->ino == o->ino) {
-                    if (!s->ok && x->lost_at == NEVER)
-                        x->lost_at = s->ordinal;
-                    if (s->ok && x->lost_at == NEVER && x->durable_at[PT_POSIX] == NEVER)
-                        x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = s->ordinal;
-                }
-                continue;
+        if ((o->kind == PK_FSYNC || o->kind == PK_DIRSYNC) && o->ok)
+            next_any = o->ordinal;
+        if (o->kind == PK_DIRSYNC && o->ok) {
+            unsigned k = 0;
+            while (k < n_dirs && strcmp(dirs[k].name, o->name))
+                k++;
+            if (k == n_dirs) {
+                struct dirsync *d = grow(dirs, &cap_dirs, n_dirs + 1, sizeof *d);
+                if (!d)
+                    goto out;
+                dirs = d;
+                dirs[n_dirs++].name = o->name;
             }
-            if (!s->ok)
-                continue;
+            dirs[k].next = o->ordinal;
+        }
+        if (is_data(o->kind)) {
+            x->durable_at[PT_PREFIX] = o->ordinal;
+            x->lost_at = next_fail[o->ino];
+            if (next_ok[o->ino] < x->lost_at) /* synced before any failure */
+                x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_ok[o->ino];
+        } else if (is_ns(o->kind)) {
+            x->durable_at[PT_PREFIX] = o->ordinal;
             /* ext4: any fsync commits the one journal, every namespace change before it. */
-            if (x->durable_at[PT_EXT4_ORDERED] == NEVER)
-                x->durable_at[PT_EXT4_ORDERED] = s->ordinal;
-            if (s->kind == PK_DIRSYNC) {
-                if (!strcmp(s->name, p1))
-                    synced1 = true;
-                if (p2 && !strcmp(s->name, p2))
-                    synced2 = true;
-                if (synced1 && synced2 && x->durable_at[PT_POSIX] == NEVER)
-                    x->durable_at[PT_POSIX] = s->ordinal;
+            x->durable_at[PT_EXT4_ORDERED] = next_any;
+            char *p1 = parent_of(o->name);
+            char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
+            if (!p1 || (o->kind == PK_RENAME && !p2)) {
+                free(p1);
+                goto out;
             }
+            unsigned d1 = dir_next(dirs, n_dirs, p1);
+            unsigned d2 = p2 ? dir_next(dirs, n_dirs, p2) : d1;
+            x->durable_at[PT_POSIX] = d1 > d2 ? d1 : d2; /* both parents synced */
+            free(p1);
+            free(p2);
         }
-        /* A forced-lost write is lost under prefix too. */
-        free(p1);
-        free(p2);
     }
-    return 0;
+    rc = 0;
+out:
+    free(next_ok);
+    free(next_fail);
+    free(dirs);
+    return rc;
 }
 
 int pt_trace_load(struct pt_trace **out, const char *trace_path, const char *data_path,
@@ -782,6 +819,21 @@ bool pt_choice_allowed(const struct pt_trace *t, enum pt_model m, unsigned cut,
 static int seg_put(struct inode *in, uint64_t off, uint64_t len, bool with_seg, enum src src,
                    uint32_t src_id, uint64_t src_off)
 {
+    /* Appending past the last segment (sequential writes): no rebuild. */
+    if (with_seg && (!in->n || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
+        struct seg *last = in->n ? &in->segs[in->n - 1] : NULL;
+        if (last && last->src == src && last->src_id == src_id && last->off + last->len == off &&
+            last->src_off + last->len == src_off) {
+            last->len += len;
+            return 0;
+        }
+        struct seg *g = grow(in->segs, &in->cap, in->n + 1, sizeof *g);
+        if (!g)
+            return -1;
+        in->segs = g;
+        in->segs[in->n++] = (struct seg){off, len, src_off, src_id, (uint8_t)src};
+        return 0;
+    }
     unsigned cap = in->n + 3;
     struct seg *ns = malloc(cap * sizeof *ns);
     if (!ns)

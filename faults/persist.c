@@ -47,6 +47,7 @@ struct inode {
 
 struct tfile {
     char *name;
+    char *link; /* a symbolic link's target (kept as it is), NULL for a regular file */
     uint64_t size;
     const uint8_t *map; /* mapped on first use */
 };
@@ -65,6 +66,8 @@ struct pt_trace {
     unsigned n_ops, cap_ops;
     struct tfile *tpl;
     unsigned n_tpl;
+    char **tdirs; /* the template's subdirectories */
+    unsigned n_tdirs, cap_tdirs;
     unsigned n_inodes; /* inodes 1..n_tpl are the template files */
     const uint8_t *data;
     size_t data_len;
@@ -105,6 +108,16 @@ static void fail(char *err, size_t cap, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* snprintf for paths (a path too long is cut; the open that follows then fails). */
+static void fmtp(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fmtp(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
     va_end(ap);
 }
 
@@ -292,39 +305,72 @@ static char *parent_of(const char *name)
     return strndup(name, s ? (size_t)(s - name) : 0);
 }
 
-static int load_template(struct pt_trace *t, char *err, size_t cap)
+/* The template's regular files and subdirectories, by path relative to its root. */
+static int load_tree(struct pt_trace *t, const char *rel, unsigned *tcap, char *err, size_t cap)
 {
-    DIR *d = opendir(t->tpl_dir);
+    char dpath[PATH_MAX];
+    fmtp(dpath, sizeof dpath, "%s%s%s", t->tpl_dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(dpath);
     if (!d) {
-        fail(err, cap, "cannot read the template directory %s: %s", t->tpl_dir, strerror(errno));
+        fail(err, cap, "cannot read the template directory %s: %s", dpath, strerror(errno));
         return -1;
     }
-    unsigned tcap = 0;
     struct dirent *de;
     int rc = 0;
-    while ((de = readdir(d))) {
+    while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        char p[PATH_MAX];
+        char p[PATH_MAX], name[PATH_MAX];
         struct stat st;
-        snprintf(p, sizeof p, "%s/%s", t->tpl_dir, de->d_name);
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-            fail(err, cap, "template %s: not a regular file (subdirectories are not replayed)", p);
+        fmtp(p, sizeof p, "%s/%s", dpath, de->d_name);
+        fmtp(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        if (lstat(p, &st) != 0 ||
+            (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
+            fail(err, cap, "template %s: not a regular file, directory or symbolic link", p);
             rc = -1;
             break;
         }
-        struct tfile *f = grow(t->tpl, &tcap, t->n_tpl + 1, sizeof *f);
+        char target[PATH_MAX] = "";
+        if (S_ISLNK(st.st_mode)) {
+            ssize_t n = readlink(p, target, sizeof target - 1);
+            if (n < 0) {
+                fail(err, cap, "template %s: cannot read the link: %s", p, strerror(errno));
+                rc = -1;
+                break;
+            }
+            target[n] = 0;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            char **dd = grow(t->tdirs, &t->cap_tdirs, t->n_tdirs + 1, sizeof *dd);
+            if (!dd || !(dd[t->n_tdirs] = strdup(name))) {
+                rc = -1;
+                break;
+            }
+            t->tdirs = dd;
+            t->n_tdirs++;
+            rc = load_tree(t, name, tcap, err, cap);
+            continue;
+        }
+        struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
         if (!f) {
             rc = -1;
             break;
         }
         t->tpl = f;
-        f[t->n_tpl].name = strdup(de->d_name);
-        f[t->n_tpl].size = (uint64_t)st.st_size;
+        f[t->n_tpl].name = strdup(name);
+        f[t->n_tpl].link = S_ISLNK(st.st_mode) ? strdup(target) : NULL;
+        f[t->n_tpl].size = S_ISLNK(st.st_mode) ? 0 : (uint64_t)st.st_size;
         f[t->n_tpl].map = NULL;
         t->n_tpl++;
     }
     closedir(d);
+    return rc;
+}
+
+static int load_template(struct pt_trace *t, char *err, size_t cap)
+{
+    unsigned tcap = 0;
+    int rc = load_tree(t, "", &tcap, err, cap);
     t->n_inodes = t->n_tpl;
     return rc;
 }
@@ -645,6 +691,9 @@ int pt_trace_load(struct pt_trace **out, const char *trace_path, const char *dat
     for (unsigned i = 0; i < t->n_tpl; i++)
         if (view_set(&v, t->tpl[i].name, i + 1) != 0)
             goto out;
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        if (view_set(&v, t->tdirs[i], 0) != 0)
+            goto out;
     int dfd = open(data_path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (dfd < 0 || fstat(dfd, &st) != 0) {
@@ -709,9 +758,13 @@ void pt_trace_destroy(struct pt_trace *t)
         if (t->tpl[i].map && t->tpl[i].size)
             munmap((void *)t->tpl[i].map, t->tpl[i].size);
         free(t->tpl[i].name);
+        free(t->tpl[i].link);
     }
     if (t->data)
         munmap((void *)t->data, t->data_len);
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        free(t->tdirs[i]);
+    free(t->tdirs);
     free(t->tpl);
     free(t->ops);
     free(t->x);
@@ -986,8 +1039,10 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
-static uint64_t inode_digest(const struct inode *in)
+static uint64_t inode_digest(const struct pt_trace *t, const struct inode *in)
 {
+    if (in->tpl >= 0 && !in->modified && t->tpl[in->tpl].link)
+        return add_str(0x11c, t->tpl[in->tpl].link);
     uint64_t h = add(0x5eed, in->size);
     for (unsigned i = 0; i < in->n; i++) {
         const struct seg *g = &in->segs[i];
@@ -1051,6 +1106,9 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         if (st_set(s, t->tpl[i].name, i + 1) != 0)
             goto fail;
     }
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        if (st_set(s, t->tdirs[i], 0) != 0)
+            goto fail;
     for (unsigned i = t->n_tpl + 1; i <= t->n_inodes; i++)
         s->ino[i].tpl = -1;
     if (cut > t->n_ops)
@@ -1074,7 +1132,7 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         h = add_str(h, s->e[i].name);
         if (s->e[i].ino) {
             canonical(&s->ino[s->e[i].ino]);
-            s->digest[i] = inode_digest(&s->ino[s->e[i].ino]);
+            s->digest[i] = inode_digest(t, &s->ino[s->e[i].ino]);
         } else {
             s->digest[i] = 0xd1;
         }
@@ -1140,7 +1198,7 @@ static const uint8_t *tpl_map(const struct pt_trace *t, uint32_t id)
     if (f->map || !f->size)
         return f->map;
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", t->tpl_dir, f->name);
+    fmtp(p, sizeof p, "%s/%s", t->tpl_dir, f->name);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
@@ -1198,7 +1256,7 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
     }
     for (unsigned i = 0; i < s->n; i++) {
         const struct entry *e = &s->e[i];
-        snprintf(q, sizeof q, "%s/%s", dst, e->name);
+        fmtp(q, sizeof q, "%s/%s", dst, e->name);
         if (!e->ino) {
             if (mkdir(q, 0755) != 0) {
                 fail(err, err_cap, "cannot create %s: %s", q, strerror(errno));
@@ -1207,10 +1265,17 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
             continue;
         }
         const struct inode *in = &s->ino[e->ino];
+        if (untouched(s, i) && s->t->tpl[in->tpl].link) {
+            if (symlink(s->t->tpl[in->tpl].link, q) != 0) {
+                fail(err, err_cap, "cannot create the link %s: %s", q, strerror(errno));
+                return -1;
+            }
+            continue;
+        }
         if (untouched(s, i)) {
-            snprintf(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
+            fmtp(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
         } else {
-            snprintf(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
+            fmtp(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
             if (access(p, F_OK) != 0) {
                 char tmp[PATH_MAX + 32];
                 snprintf(tmp, sizeof tmp, "%s.tmp%ld", p, (long)getpid());
@@ -1284,50 +1349,80 @@ static bool file_matches(const struct pt_state *s, unsigned i, const char *path)
     return same;
 }
 
-int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
+struct diffbuf {
+    char *dst;
+    size_t cap, used;
+    int n;
+};
+
+static void note(struct diffbuf *b, const char *name, const char *why)
 {
-    DIR *d = opendir(dir);
+    if (b->used < b->cap) {
+        int w = snprintf(b->dst + b->used, b->cap - b->used, "%s%s (%s)", b->n ? ", " : "", name,
+                         why);
+        if (w > 0)
+            b->used += (size_t)w;
+    }
+    b->n++;
+}
+
+/* Entries of dir/rel that are not in s or differ; @return -1 when dir cannot be read. */
+static int compare_tree(const struct pt_state *s, const char *dir, const char *rel,
+                        struct diffbuf *b)
+{
+    char dpath[PATH_MAX];
+    fmtp(dpath, sizeof dpath, "%s%s%s", dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(dpath);
     if (!d)
         return -1;
-    int n = 0;
-    size_t used = 0;
-    diff[0] = 0;
-#define NOTE(...)                                                                                  \
-    do {                                                                                           \
-        if (used < diff_cap) {                                                                     \
-            int w = snprintf(diff + used, diff_cap - used, "%s", n ? ", " : "");                 \
-            if (w > 0)                                                                             \
-                used += (size_t)w;                                                                 \
-            if (used < diff_cap) {                                                                 \
-                w = snprintf(diff + used, diff_cap - used, __VA_ARGS__);                           \
-                if (w > 0)                                                                         \
-                    used += (size_t)w;                                                             \
-            }                                                                                      \
-        }                                                                                          \
-        n++;                                                                                       \
-    } while (0)
     struct dirent *de;
-    char p[PATH_MAX];
+    int rc = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        int i = st_find(s, de->d_name);
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char name[PATH_MAX], p[PATH_MAX];
+        fmtp(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        fmtp(p, sizeof p, "%s/%s", dir, name);
+        int i = st_find(s, name);
+        struct stat st;
+        bool is_dir = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
         if (i < 0)
-            NOTE("%s (not in the trace)", de->d_name);
-        else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
-            NOTE("%s (bytes differ from the trace)", de->d_name);
+            note(b, name, "not in the trace");
+        else if (!s->e[i].ino != is_dir)
+            note(b, name, is_dir ? "a directory, a file in the trace" : "a file, a directory in the trace");
+        else if (s->e[i].ino && untouched(s, (unsigned)i) &&
+                 s->t->tpl[s->ino[s->e[i].ino].tpl].link) {
+            char target[PATH_MAX];
+            ssize_t n = S_ISLNK(st.st_mode) ? readlink(p, target, sizeof target - 1) : -1;
+            if (n >= 0)
+                target[n] = 0;
+            if (n < 0 || strcmp(target, s->t->tpl[s->ino[s->e[i].ino].tpl].link))
+                note(b, name, "the link differs from the template's");
+        } else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
+            note(b, name, "bytes differ from the trace");
+        if (is_dir && i >= 0 && !s->e[i].ino && compare_tree(s, dir, name, b) != 0)
+            rc = -1;
     }
     closedir(d);
+    return rc;
+}
+
+int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
+{
+    struct diffbuf b = {diff, diff_cap, 0, 0};
+    diff[0] = 0;
+    if (compare_tree(s, dir, "", &b) != 0)
+        return -1;
+    char p[PATH_MAX];
     for (unsigned i = 0; i < s->n; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, s->e[i].name);
-        if (access(p, F_OK) != 0)
-            NOTE("%s (missing: the trace created it)", s->e[i].name);
+        fmtp(p, sizeof p, "%s/%s", dir, s->e[i].name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            note(&b, s->e[i].name, "missing: the trace created it");
     }
-#undef NOTE
-    if (used >= diff_cap && diff_cap > 4)
+    if (b.used >= diff_cap && diff_cap > 4)
         memcpy(diff + diff_cap - 4, "...", 4);
-    return n;
+    return b.n;
 }
 
 static void human(char *dst, size_t cap, uint64_t v)

@@ -984,9 +984,26 @@ static void st_del(struct pt_state *s, const char *name)
     s->e[i] = s->e[--s->n];
 }
 
+/* true when the directory holding name is in the state (a lost mkdir takes what would have
+ * been created under it along). */
+static bool parent_present(const struct pt_state *s, const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    if (!slash)
+        return true;
+    char parent[PATH_MAX];
+    fmtp(parent, sizeof parent, "%.*s", (int)(slash - name), name);
+    int i = st_find(s, parent);
+    return i >= 0 && s->e[i].ino == 0;
+}
+
 static int apply(struct pt_state *s, const struct pt_op *o, bool torn)
 {
     struct inode *in = o->ino ? &s->ino[o->ino] : NULL;
+    if ((o->kind == PK_CREATE || o->kind == PK_MKDIR) && !parent_present(s, o->name))
+        return 0;
+    if (o->kind == PK_RENAME && !parent_present(s, o->name2))
+        return 0;
     switch (o->kind) {
     case PK_CREATE:
         free(in->segs);
@@ -1186,6 +1203,11 @@ void pt_state_file(const struct pt_state *s, unsigned i, const char **name, uint
     *is_untouched = untouched(s, i);
 }
 
+bool pt_state_is_dir(const struct pt_state *s, unsigned i)
+{
+    return i < s->n && s->e[i].ino == 0;
+}
+
 uint64_t pt_state_name_digest(const struct pt_state *s, const char *name)
 {
     int i = st_find(s, name);
@@ -1246,6 +1268,36 @@ int pt_state_write_file(const struct pt_state *s, unsigned i, const char *path)
     return rc;
 }
 
+/* Store files carry a fixed mtime (2001-09-09 01:46:40 UTC), so a write through one of their
+ * hard links shows. */
+#define STAMP_SEC 1000000000
+
+static int stamp(const char *path)
+{
+    struct timespec ts[2] = {{STAMP_SEC, 0}, {STAMP_SEC, 0}};
+    return utimensat(AT_FDCWD, path, ts, 0);
+}
+
+int pt_state_store_check(const struct pt_state *s, const char *store_dir)
+{
+    int n = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        if (!s->e[i].ino || untouched(s, i))
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        fmtp(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
+        if (lstat(p, &st) != 0)
+            continue;
+        if ((uint64_t)st.st_size != s->ino[s->e[i].ino].size || st.st_mtim.tv_sec != STAMP_SEC ||
+            st.st_mtim.tv_nsec != 0) {
+            unlink(p); /* written through a link: made again when next needed */
+            n++;
+        }
+    }
+    return n;
+}
+
 int pt_state_write(const struct pt_state *s, const char *dst, const char *store_dir, char *err,
                    size_t err_cap)
 {
@@ -1280,7 +1332,8 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
                 char tmp[PATH_MAX + 32];
                 snprintf(tmp, sizeof tmp, "%s.tmp%ld", p, (long)getpid());
                 unlink(tmp);
-                if (pt_state_write_file(s, i, tmp) != 0 || rename(tmp, p) != 0) {
+                if (pt_state_write_file(s, i, tmp) != 0 || stamp(tmp) != 0 ||
+                    rename(tmp, p) != 0) {
                     fail(err, err_cap, "cannot write %s: %s", p, strerror(errno));
                     unlink(tmp);
                     return -1;

@@ -566,6 +566,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     const struct scenario *s = x->s;
     char err[400];
     double t0 = mono();
+    oracle[0] = detail[0] = load[0] = 0;
     if (op)
         memset(op, 0, sizeof *op);
     say(x->sdir, sizeof x->sdir, "%s/s%u", x->udir, x->seq++);

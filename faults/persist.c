@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define SECTOR 512u
-#define STORE_MTIME 1000000000 /* 2001-09-09: the mtime of every store file */
 #define NEVER UINT_MAX
 
 enum src { SRC_TPL, SRC_DATA };
@@ -48,6 +47,7 @@ struct inode {
 
 struct tfile {
     char *name;
+    char *link; /* a symbolic link's target (kept as it is), NULL for a regular file */
     uint64_t size;
     const uint8_t *map; /* mapped on first use */
 };
@@ -63,13 +63,11 @@ struct pt_trace {
     char *dir, *real_dir, *tpl_dir;
     struct pt_op *ops; /* index ordinal - 1 */
     struct opx *x;
-    unsigned n_ops;
+    unsigned n_ops, cap_ops;
     struct tfile *tpl;
     unsigned n_tpl;
-    char **tpl_dirs; /* subdirectories of the template (relative names, parents first) */
-    unsigned n_tpl_dirs;
-    char **tpl_links; /* symbolic links of the template: name, target, name, target... */
-    unsigned n_tpl_links;
+    char **tdirs; /* the template's subdirectories */
+    unsigned n_tdirs, cap_tdirs;
     unsigned n_inodes; /* inodes 1..n_tpl are the template files */
     const uint8_t *data;
     size_t data_len;
@@ -110,6 +108,16 @@ static void fail(char *err, size_t cap, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* snprintf for paths (a path too long is cut; the open that follows then fails). */
+static void fmtp(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fmtp(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
     va_end(ap);
 }
 
@@ -314,14 +322,11 @@ static char *parent_of(const char *name)
     return strndup(name, s ? (size_t)(s - name) : 0);
 }
 
-/* One directory of the template (rel "" is its root), recursively: regular files become
- * template inodes, subdirectories directory entries; symbolic links are carried through as
- * they are (no traced call can create or change one; docs/CRASH.md 2). */
-static int walk_template(struct pt_trace *t, const char *rel, unsigned *tcap, unsigned *dcap,
-                         char *err, size_t cap)
+/* The template's regular files and subdirectories, by path relative to its root. */
+static int load_tree(struct pt_trace *t, const char *rel, unsigned *tcap, char *err, size_t cap)
 {
     char dpath[PATH_MAX];
-    snprintf(dpath, sizeof dpath, "%s%s%s", t->tpl_dir, *rel ? "/" : "", rel);
+    fmtp(dpath, sizeof dpath, "%s%s%s", t->tpl_dir, *rel ? "/" : "", rel);
     DIR *d = opendir(dpath);
     if (!d) {
         fail(err, cap, "cannot read the template directory %s: %s", dpath, strerror(errno));
@@ -332,44 +337,39 @@ static int walk_template(struct pt_trace *t, const char *rel, unsigned *tcap, un
     while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        char p[2 * PATH_MAX + 2], name[PATH_MAX];
+        char p[PATH_MAX], name[PATH_MAX];
         struct stat st;
-        snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        snprintf(p, sizeof p, "%s/%s", t->tpl_dir, name);
-        if (lstat(p, &st) != 0) {
-            fail(err, cap, "template %s: %s", p, strerror(errno));
+        fmtp(p, sizeof p, "%s/%s", dpath, de->d_name);
+        fmtp(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        if (lstat(p, &st) != 0 ||
+            (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
+            fail(err, cap, "template %s: not a regular file, directory or symbolic link", p);
             rc = -1;
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
+            break;
+        }
+        char target[PATH_MAX] = "";
+        if (S_ISLNK(st.st_mode)) {
             ssize_t n = readlink(p, target, sizeof target - 1);
             if (n < 0) {
-                fail(err, cap, "template %s: %s", p, strerror(errno));
+                fail(err, cap, "template %s: cannot read the link: %s", p, strerror(errno));
                 rc = -1;
                 break;
             }
             target[n] = 0;
-            char **l = realloc(t->tpl_links, (2 * t->n_tpl_links + 2) * sizeof *l);
-            if (!l) {
+        }
+        if (S_ISDIR(st.st_mode)) {
+            char **dd = grow(t->tdirs, &t->cap_tdirs, t->n_tdirs + 1, sizeof *dd);
+            if (!dd || !(dd[t->n_tdirs] = strdup(name))) {
                 rc = -1;
                 break;
             }
-            t->tpl_links = l;
-            l[2 * t->n_tpl_links] = strdup(name);
-            l[2 * t->n_tpl_links + 1] = strdup(target);
-            t->n_tpl_links++;
-            if (!l[2 * t->n_tpl_links - 2] || !l[2 * t->n_tpl_links - 1])
-                rc = -1;
-        } else if (S_ISDIR(st.st_mode)) {
-            char **dd = grow(t->tpl_dirs, dcap, t->n_tpl_dirs + 1, sizeof *dd);
-            if (!dd || !(dd[t->n_tpl_dirs] = strdup(name))) {
-                rc = -1;
-                break;
-            }
-            t->tpl_dirs = dd;
-            t->n_tpl_dirs++;
-            rc = walk_template(t, name, tcap, dcap, err, cap);
-        } else if (!S_ISREG(st.st_mode)) {
-            fail(err, cap, "template %s: not a regular file, directory or symbolic link", p);
+            t->tdirs = dd;
+            t->n_tdirs++;
+            rc = load_tree(t, name, tcap, err, cap);
+            continue;
+        }
+        struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
+        if (!f) {
             rc = -1;
         } else {
             struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
@@ -382,6 +382,12 @@ static int walk_template(struct pt_trace *t, const char *rel, unsigned *tcap, un
             f[t->n_tpl].map = NULL;
             t->n_tpl++;
         }
+        t->tpl = f;
+        f[t->n_tpl].name = strdup(name);
+        f[t->n_tpl].link = S_ISLNK(st.st_mode) ? strdup(target) : NULL;
+        f[t->n_tpl].size = S_ISLNK(st.st_mode) ? 0 : (uint64_t)st.st_size;
+        f[t->n_tpl].map = NULL;
+        t->n_tpl++;
     }
     closedir(d);
     return rc;
@@ -389,8 +395,8 @@ static int walk_template(struct pt_trace *t, const char *rel, unsigned *tcap, un
 
 static int load_template(struct pt_trace *t, char *err, size_t cap)
 {
-    unsigned tcap = 0, dcap = 0;
-    int rc = walk_template(t, "", &tcap, &dcap, err, cap);
+    unsigned tcap = 0;
+    int rc = load_tree(t, "", &tcap, err, cap);
     t->n_inodes = t->n_tpl;
     return rc;
 }
@@ -421,17 +427,23 @@ static int parse_line(struct pt_trace *t, struct view *v, char *line, unsigned l
     }
     if (ord > t->n_ops) {
         unsigned c = t->n_ops;
-        struct pt_op *ops = realloc(t->ops, ord * sizeof *ops);
-        struct opx *x = ops ? realloc(t->x, ord * sizeof *x) : NULL;
-        if (ops)
-            t->ops = ops;
-        if (!ops || !x) {
-            fail(err, cap, "out of memory");
-            return -1;
+        if (ord > t->cap_ops) { /* grow geometrically: traces have 10^5 lines and more */
+            unsigned cap2 = t->cap_ops ? t->cap_ops : 64;
+            while (cap2 < ord)
+                cap2 *= 2;
+            struct pt_op *ops = realloc(t->ops, cap2 * sizeof *ops);
+            struct opx *x = ops ? realloc(t->x, cap2 * sizeof *x) : NULL;
+            if (ops)
+                t->ops = ops;
+            if (!ops || !x) {
+                fail(err, cap, "out of memory");
+                return -1;
+            }
+            t->x = x;
+            t->cap_ops = cap2;
         }
-        t->x = x;
-        memset(t->ops + c, 0, (ord - c) * sizeof *ops);
-        memset(t->x + c, 0, (ord - c) * sizeof *x);
+        memset(t->ops + c, 0, (ord - c) * sizeof *t->ops);
+        memset(t->x + c, 0, (ord - c) * sizeof *t->x);
         for (unsigned i = c; i < ord; i++)
             t->ops[i].ordinal = i + 1;
         t->n_ops = (unsigned)ord;
@@ -598,112 +610,93 @@ static bool is_data(enum pt_kind k)
     return k == PK_WRITE || k == PK_TRUNC || k == PK_ALLOC;
 }
 
-/* For each op: the cut from which it is durable under each model, or lost for good.
- * Method: one backward pass keeps, for each inode, the nearest later fsync of it (and whether it
- * succeeded: the first fsync after a write decides, Linux errseq); the nearest later successful
- * sync of anything (ext4: it commits the one journal); and, per directory, the nearest later
- * successful directory fsync. An op then costs the number of directories, not of ops, so a
- * trace of 10^5 calls is analysed in one pass. */
-struct dir_sync {
-    char *name;
-    unsigned at;
+/* For each op: the cut from which it is durable under each model, or lost for good. One
+ * backward pass keeping, per inode, the next successful and the next failed fsync, per
+ * directory the next successful directory fsync, and the next successful sync of any kind. */
+struct dirsync {
+    const char *name;
+    unsigned next;
 };
 
-static unsigned dir_sync_at(const struct dir_sync *ds, unsigned n, const char *name)
+static unsigned dir_next(const struct dirsync *d, unsigned n, const char *name)
 {
     for (unsigned i = 0; i < n; i++)
-        if (!strcmp(ds[i].name, name))
-            return ds[i].at;
+        if (!strcmp(d[i].name, name))
+            return d[i].next;
     return NEVER;
 }
 
 static int analyse(struct pt_trace *t)
 {
-    unsigned *next_f = malloc((t->n_inodes + 1) * sizeof *next_f);
-    bool *next_ok = calloc(t->n_inodes + 1, sizeof *next_ok);
-    struct dir_sync *ds = NULL;
-    unsigned n_ds = 0, cap_ds = 0, next_any = NEVER;
+    unsigned *next_ok = malloc((t->n_inodes + 1) * sizeof *next_ok);
+    unsigned *next_fail = malloc((t->n_inodes + 1) * sizeof *next_fail);
+    struct dirsync *dirs = NULL;
+    unsigned n_dirs = 0, cap_dirs = 0, next_any = NEVER;
     int rc = -1;
-    if (!next_f || !next_ok)
+    if (!next_ok || !next_fail)
         goto out;
-    for (unsigned k = 0; k <= t->n_inodes; k++)
-        next_f[k] = NEVER;
+    for (unsigned i = 0; i <= t->n_inodes; i++)
+        next_ok[i] = next_fail[i] = NEVER;
     for (unsigned i = t->n_ops; i-- > 0;) {
-        const struct pt_op *o = &t->ops[i];
+        struct pt_op *o = &t->ops[i];
         struct opx *x = &t->x[i];
         for (int m = 0; m < PT_MODEL_COUNT; m++)
             x->durable_at[m] = NEVER;
         x->lost_at = NEVER;
         if (o->kind == PK_FSYNC) {
-            if (o->ino <= t->n_inodes) {
-                next_f[o->ino] = o->ordinal;
-                next_ok[o->ino] = o->ok;
-            }
             if (o->ok)
-                next_any = o->ordinal;
-            continue;
+                next_ok[o->ino] = o->ordinal;
+            else
+                next_fail[o->ino] = o->ordinal;
         }
-        if (o->kind == PK_DIRSYNC) {
-            if (!o->ok)
-                continue; /* a failed directory fsync is no barrier */
+        if ((o->kind == PK_FSYNC || o->kind == PK_DIRSYNC) && o->ok)
             next_any = o->ordinal;
-            const char *name = o->name ? o->name : "";
+        if (o->kind == PK_DIRSYNC && o->ok) {
             unsigned k = 0;
-            while (k < n_ds && strcmp(ds[k].name, name))
+            while (k < n_dirs && strcmp(dirs[k].name, o->name))
                 k++;
-            if (k == n_ds) {
-                if (n_ds == cap_ds) {
-                    unsigned c = cap_ds ? 2 * cap_ds : 8;
-                    struct dir_sync *p = realloc(ds, c * sizeof *p);
-                    if (!p)
-                        goto out;
-                    ds = p;
-                    cap_ds = c;
-                }
-                ds[k].name = strdup(name);
-                if (!ds[k].name)
+            if (k == n_dirs) {
+                struct dirsync *d = grow(dirs, &cap_dirs, n_dirs + 1, sizeof *d);
+                if (!d)
                     goto out;
-                n_ds++;
+                dirs = d;
+                dirs[n_dirs++].name = o->name;
             }
-            ds[k].at = o->ordinal;
-            continue;
+            dirs[k].next = o->ordinal;
         }
-        if (!is_ns(o->kind) && !is_data(o->kind))
-            continue;
-        x->durable_at[PT_PREFIX] = o->ordinal;
         if (is_data(o->kind)) {
+            x->durable_at[PT_PREFIX] = o->ordinal;
             if (o->kind == PK_WRITE && o->sync_write) {
                 /* O_SYNC/O_DSYNC: durable when the call returned; a later failed fsync
                  * concerns other dirty pages, not these. */
                 x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = o->ordinal;
-            } else if (o->ino <= t->n_inodes && next_f[o->ino] != NEVER) {
-                if (next_ok[o->ino])
-                    x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_f[o->ino];
-                else
-                    x->lost_at = next_f[o->ino]; /* pages marked clean, never written */
+                continue;
             }
-            continue;
-        }
-        char *p1 = parent_of(o->name);
-        char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
-        if (!p1 || (o->kind == PK_RENAME && !p2)) {
+            x->lost_at = next_fail[o->ino];
+            if (next_ok[o->ino] < x->lost_at) /* synced before any failure */
+                x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_ok[o->ino];
+        } else if (is_ns(o->kind)) {
+            x->durable_at[PT_PREFIX] = o->ordinal;
+            /* ext4: any fsync commits the one journal, every namespace change before it. */
+            x->durable_at[PT_EXT4_ORDERED] = next_any;
+            char *p1 = parent_of(o->name);
+            char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
+            if (!p1 || (o->kind == PK_RENAME && !p2)) {
+                free(p1);
+                goto out;
+            }
+            unsigned d1 = dir_next(dirs, n_dirs, p1);
+            unsigned d2 = p2 ? dir_next(dirs, n_dirs, p2) : d1;
+            x->durable_at[PT_POSIX] = d1 > d2 ? d1 : d2; /* both parents synced */
             free(p1);
-            goto out;
+            free(p2);
         }
-        /* ext4: any successful fsync commits every namespace change before it. */
-        x->durable_at[PT_EXT4_ORDERED] = next_any;
-        unsigned d1 = dir_sync_at(ds, n_ds, p1), d2 = p2 ? dir_sync_at(ds, n_ds, p2) : d1;
-        x->durable_at[PT_POSIX] = d1 == NEVER || d2 == NEVER ? NEVER : d1 > d2 ? d1 : d2;
-        free(p1);
-        free(p2);
     }
     rc = 0;
 out:
-    for (unsigned k = 0; k < n_ds; k++)
-        free(ds[k].name);
-    free(ds);
-    free(next_f);
     free(next_ok);
+    free(next_fail);
+    free(dirs);
     return rc;
 }
 
@@ -730,11 +723,11 @@ int pt_trace_load(struct pt_trace **out, const char *trace_path, const char *dat
     }
     if (load_template(t, err, err_cap) != 0)
         goto out;
-    for (unsigned i = 0; i < t->n_tpl_dirs; i++)
-        if (view_set(&v, t->tpl_dirs[i], 0) != 0)
-            goto out;
     for (unsigned i = 0; i < t->n_tpl; i++)
         if (view_set(&v, t->tpl[i].name, i + 1) != 0)
+            goto out;
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        if (view_set(&v, t->tdirs[i], 0) != 0)
             goto out;
     int dfd = open(data_path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -800,15 +793,13 @@ void pt_trace_destroy(struct pt_trace *t)
         if (t->tpl[i].map && t->tpl[i].size)
             munmap((void *)t->tpl[i].map, t->tpl[i].size);
         free(t->tpl[i].name);
+        free(t->tpl[i].link);
     }
-    for (unsigned i = 0; i < t->n_tpl_dirs; i++)
-        free(t->tpl_dirs[i]);
-    free(t->tpl_dirs);
-    for (unsigned i = 0; i < 2 * t->n_tpl_links; i++)
-        free(t->tpl_links[i]);
-    free(t->tpl_links);
     if (t->data)
         munmap((void *)t->data, t->data_len);
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        free(t->tdirs[i]);
+    free(t->tdirs);
     free(t->tpl);
     free(t->ops);
     free(t->x);
@@ -916,24 +907,18 @@ bool pt_choice_allowed(const struct pt_trace *t, enum pt_model m, unsigned cut,
 static int seg_put(struct inode *in, uint64_t off, uint64_t len, bool with_seg, enum src src,
                    uint32_t src_id, uint64_t src_off)
 {
-    /* Appending past the last segment (a sequential writer) costs O(1), and a write that
-     * continues the last segment in the file and in its source just extends it: 10^5 page
-     * writes do not copy the list 10^5 times. */
-    if (with_seg && (in->n == 0 || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
-        struct seg *l = in->n ? &in->segs[in->n - 1] : NULL;
-        if (l && l->src == (uint8_t)src && l->src_id == src_id && l->off + l->len == off &&
-            l->src_off + l->len == src_off) {
-            l->len += len;
+    /* Appending past the last segment (sequential writes): no rebuild. */
+    if (with_seg && (!in->n || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
+        struct seg *last = in->n ? &in->segs[in->n - 1] : NULL;
+        if (last && last->src == src && last->src_id == src_id && last->off + last->len == off &&
+            last->src_off + last->len == src_off) {
+            last->len += len;
             return 0;
         }
-        if (in->n == in->cap) {
-            unsigned c = in->cap ? 2 * in->cap : 8;
-            struct seg *g = realloc(in->segs, c * sizeof *g);
-            if (!g)
-                return -1;
-            in->segs = g;
-            in->cap = c;
-        }
+        struct seg *g = grow(in->segs, &in->cap, in->n + 1, sizeof *g);
+        if (!g)
+            return -1;
+        in->segs = g;
         in->segs[in->n++] = (struct seg){off, len, src_off, src_id, (uint8_t)src};
         return 0;
     }
@@ -1034,21 +1019,26 @@ static void st_del(struct pt_state *s, const char *name)
     s->e[i] = s->e[--s->n];
 }
 
-/* true when the directory that would hold name is in the state (the top one always is). */
+/* true when the directory holding name is in the state (a lost mkdir takes what would have
+ * been created under it along). */
 static bool parent_present(const struct pt_state *s, const char *name)
 {
     const char *slash = strrchr(name, '/');
     if (!slash)
         return true;
-    char *dir = strndup(name, (size_t)(slash - name));
-    int i = dir ? st_find(s, dir) : -1;
-    free(dir);
+    char parent[PATH_MAX];
+    fmtp(parent, sizeof parent, "%.*s", (int)(slash - name), name);
+    int i = st_find(s, parent);
     return i >= 0 && s->e[i].ino == 0;
 }
 
 static int apply(struct pt_state *s, const struct pt_op *o, bool torn)
 {
     struct inode *in = o->ino ? &s->ino[o->ino] : NULL;
+    if ((o->kind == PK_CREATE || o->kind == PK_MKDIR) && !parent_present(s, o->name))
+        return 0;
+    if (o->kind == PK_RENAME && !parent_present(s, o->name2))
+        return 0;
     switch (o->kind) {
     case PK_CREATE:
         free(in->segs);
@@ -1105,8 +1095,10 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
-static uint64_t inode_digest(const struct inode *in)
+static uint64_t inode_digest(const struct pt_trace *t, const struct inode *in)
 {
+    if (in->tpl >= 0 && !in->modified && t->tpl[in->tpl].link)
+        return add_str(0x11c, t->tpl[in->tpl].link);
     uint64_t h = add(0x5eed, in->size);
     for (unsigned i = 0; i < in->n; i++) {
         const struct seg *g = &in->segs[i];
@@ -1161,9 +1153,6 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
     s->ino = calloc(t->n_inodes + 1, sizeof *s->ino);
     if (!s->ino)
         goto fail;
-    for (unsigned i = 0; i < t->n_tpl_dirs; i++)
-        if (st_set(s, t->tpl_dirs[i], 0) != 0)
-            goto fail;
     for (unsigned i = 0; i < t->n_tpl; i++) {
         struct inode *in = &s->ino[i + 1];
         in->tpl = (int)i;
@@ -1173,6 +1162,9 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         if (st_set(s, t->tpl[i].name, i + 1) != 0)
             goto fail;
     }
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        if (st_set(s, t->tdirs[i], 0) != 0)
+            goto fail;
     for (unsigned i = t->n_tpl + 1; i <= t->n_inodes; i++)
         s->ino[i].tpl = -1;
     if (cut > t->n_ops)
@@ -1197,7 +1189,7 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         h = add_str(h, s->e[i].name);
         if (s->e[i].ino) {
             canonical(&s->ino[s->e[i].ino]);
-            s->digest[i] = inode_digest(&s->ino[s->e[i].ino]);
+            s->digest[i] = inode_digest(t, &s->ino[s->e[i].ino]);
         } else {
             s->digest[i] = 0xd1;
         }
@@ -1251,6 +1243,11 @@ void pt_state_file(const struct pt_state *s, unsigned i, const char **name, uint
     *is_untouched = untouched(s, i);
 }
 
+bool pt_state_is_dir(const struct pt_state *s, unsigned i)
+{
+    return i < s->n && s->e[i].ino == 0;
+}
+
 uint64_t pt_state_name_digest(const struct pt_state *s, const char *name)
 {
     int i = st_find(s, name);
@@ -1263,7 +1260,7 @@ static const uint8_t *tpl_map(const struct pt_trace *t, uint32_t id)
     if (f->map || !f->size)
         return f->map;
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", t->tpl_dir, f->name);
+    fmtp(p, sizeof p, "%s/%s", t->tpl_dir, f->name);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
@@ -1311,6 +1308,36 @@ int pt_state_write_file(const struct pt_state *s, unsigned i, const char *path)
     return rc;
 }
 
+/* Store files carry a fixed mtime (2001-09-09 01:46:40 UTC), so a write through one of their
+ * hard links shows. */
+#define STAMP_SEC 1000000000
+
+static int stamp(const char *path)
+{
+    struct timespec ts[2] = {{STAMP_SEC, 0}, {STAMP_SEC, 0}};
+    return utimensat(AT_FDCWD, path, ts, 0);
+}
+
+int pt_state_store_check(const struct pt_state *s, const char *store_dir)
+{
+    int n = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        if (!s->e[i].ino || untouched(s, i))
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        fmtp(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
+        if (lstat(p, &st) != 0)
+            continue;
+        if ((uint64_t)st.st_size != s->ino[s->e[i].ino].size || st.st_mtim.tv_sec != STAMP_SEC ||
+            st.st_mtim.tv_nsec != 0) {
+            unlink(p); /* written through a link: made again when next needed */
+            n++;
+        }
+    }
+    return n;
+}
+
 int pt_state_write(const struct pt_state *s, const char *dst, const char *store_dir, char *err,
                    size_t err_cap)
 {
@@ -1321,7 +1348,7 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
     }
     for (unsigned i = 0; i < s->n; i++) {
         const struct entry *e = &s->e[i];
-        snprintf(q, sizeof q, "%s/%s", dst, e->name);
+        fmtp(q, sizeof q, "%s/%s", dst, e->name);
         if (!e->ino) {
             if (mkdir(q, 0755) != 0) {
                 fail(err, err_cap, "cannot create %s: %s", q, strerror(errno));
@@ -1330,23 +1357,22 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
             continue;
         }
         const struct inode *in = &s->ino[e->ino];
+        if (untouched(s, i) && s->t->tpl[in->tpl].link) {
+            if (symlink(s->t->tpl[in->tpl].link, q) != 0) {
+                fail(err, err_cap, "cannot create the link %s: %s", q, strerror(errno));
+                return -1;
+            }
+            continue;
+        }
         if (untouched(s, i)) {
-            snprintf(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
+            fmtp(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
         } else {
-            snprintf(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
-            /* A store file carries a fixed mtime: a judging run of an earlier state may have
-             * written through its hard link (a save that reopens a leftover temporary with
-             * O_TRUNC), which changes the mtime; such a file is rebuilt, never reused. */
-            struct stat sst;
-            if (stat(p, &sst) == 0 &&
-                (sst.st_mtim.tv_sec != STORE_MTIME || (uint64_t)sst.st_size != in->size))
-                unlink(p);
+            fmtp(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
             if (access(p, F_OK) != 0) {
                 char tmp[PATH_MAX + 32];
                 snprintf(tmp, sizeof tmp, "%s.tmp%ld", p, (long)getpid());
                 unlink(tmp);
-                const struct timespec stamp[2] = {{STORE_MTIME, 0}, {STORE_MTIME, 0}};
-                if (pt_state_write_file(s, i, tmp) != 0 || utimensat(AT_FDCWD, tmp, stamp, 0) != 0 ||
+                if (pt_state_write_file(s, i, tmp) != 0 || stamp(tmp) != 0 ||
                     rename(tmp, p) != 0) {
                     fail(err, err_cap, "cannot write %s: %s", p, strerror(errno));
                     unlink(tmp);
@@ -1356,15 +1382,6 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
         }
         if (link(p, q) != 0) {
             fail(err, err_cap, "cannot link %s to %s: %s", p, q, strerror(errno));
-            return -1;
-        }
-    }
-    /* The template's symbolic links, where their name is free and their directory exists. */
-    for (unsigned i = 0; i < s->t->n_tpl_links; i++) {
-        const char *name = s->t->tpl_links[2 * i], *target = s->t->tpl_links[2 * i + 1];
-        snprintf(q, sizeof q, "%s/%s", dst, name);
-        if (st_find(s, name) < 0 && symlink(target, q) != 0 && errno != ENOENT) {
-            fail(err, err_cap, "cannot create the symbolic link %s: %s", q, strerror(errno));
             return -1;
         }
     }
@@ -1425,96 +1442,80 @@ static bool file_matches(const struct pt_state *s, unsigned i, const char *path)
     return same;
 }
 
-struct cmp_note {
-    char *diff;
+struct diffbuf {
+    char *dst;
     size_t cap, used;
     int n;
 };
 
-static void cmp_note(struct cmp_note *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cmp_note(struct cmp_note *c, const char *fmt, ...)
+static void note(struct diffbuf *b, const char *name, const char *why)
 {
-    if (c->used < c->cap) {
-        int w = snprintf(c->diff + c->used, c->cap - c->used, "%s", c->n ? ", " : "");
+    if (b->used < b->cap) {
+        int w = snprintf(b->dst + b->used, b->cap - b->used, "%s%s (%s)", b->n ? ", " : "", name,
+                         why);
         if (w > 0)
-            c->used += (size_t)w;
-        if (c->used < c->cap) {
-            va_list ap;
-            va_start(ap, fmt);
-            w = vsnprintf(c->diff + c->used, c->cap - c->used, fmt, ap);
-            va_end(ap);
-            if (w > 0)
-                c->used += (size_t)w;
-        }
+            b->used += (size_t)w;
     }
-    c->n++;
+    b->n++;
 }
 
-/* What dir/rel holds that the state does not, or holds with other bytes (recursively;
- * symbolic links are not compared: no traced call makes one). */
+/* Entries of dir/rel that are not in s or differ; @return -1 when dir cannot be read. */
 static int compare_tree(const struct pt_state *s, const char *dir, const char *rel,
-                        struct cmp_note *c)
+                        struct diffbuf *b)
 {
     char dpath[PATH_MAX];
-    snprintf(dpath, sizeof dpath, "%s%s%s", dir, *rel ? "/" : "", rel);
+    fmtp(dpath, sizeof dpath, "%s%s%s", dir, *rel ? "/" : "", rel);
     DIR *d = opendir(dpath);
     if (!d)
         return -1;
     struct dirent *de;
+    int rc = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        char name[PATH_MAX], p[2 * PATH_MAX + 2];
-        snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        snprintf(p, sizeof p, "%s/%s", dir, name);
-        struct stat st;
-        if (lstat(p, &st) != 0)
-            continue;
-        if (S_ISLNK(st.st_mode)) { /* only the template's own links, unchanged */
-            char target[PATH_MAX];
-            ssize_t n = readlink(p, target, sizeof target - 1);
-            target[n > 0 ? n : 0] = 0;
-            bool known = false;
-            for (unsigned k = 0; k < s->t->n_tpl_links && !known; k++)
-                known = !strcmp(s->t->tpl_links[2 * k], name) &&
-                        !strcmp(s->t->tpl_links[2 * k + 1], target);
-            if (!known)
-                cmp_note(c, "%s (a symbolic link no traced call made: symlink and link are not "
-                            "interposed)",
-                         name);
-            continue;
-        }
+        char name[PATH_MAX], p[PATH_MAX];
+        fmtp(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        fmtp(p, sizeof p, "%s/%s", dir, name);
         int i = st_find(s, name);
+        struct stat st;
+        bool is_dir = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
         if (i < 0)
-            cmp_note(c, "%s (not in the trace)", name);
-        else if (S_ISDIR(st.st_mode) != (s->e[i].ino == 0))
-            cmp_note(c, "%s (a %s where the trace has a %s)", name,
-                     S_ISDIR(st.st_mode) ? "directory" : "file",
-                     s->e[i].ino ? "file" : "directory");
-        else if (S_ISDIR(st.st_mode))
-            compare_tree(s, dir, name, c);
-        else if (!file_matches(s, (unsigned)i, p))
-            cmp_note(c, "%s (bytes differ from the trace)", name);
+            note(b, name, "not in the trace");
+        else if (!s->e[i].ino != is_dir)
+            note(b, name, is_dir ? "a directory, a file in the trace" : "a file, a directory in the trace");
+        else if (s->e[i].ino && untouched(s, (unsigned)i) &&
+                 s->t->tpl[s->ino[s->e[i].ino].tpl].link) {
+            char target[PATH_MAX];
+            ssize_t n = S_ISLNK(st.st_mode) ? readlink(p, target, sizeof target - 1) : -1;
+            if (n >= 0)
+                target[n] = 0;
+            if (n < 0 || strcmp(target, s->t->tpl[s->ino[s->e[i].ino].tpl].link))
+                note(b, name, "the link differs from the template's");
+        } else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
+            note(b, name, "bytes differ from the trace");
+        if (is_dir && i >= 0 && !s->e[i].ino && compare_tree(s, dir, name, b) != 0)
+            rc = -1;
     }
     closedir(d);
-    return 0;
+    return rc;
 }
 
 int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
 {
-    struct cmp_note c = {.diff = diff, .cap = diff_cap};
+    struct diffbuf b = {diff, diff_cap, 0, 0};
     diff[0] = 0;
-    if (compare_tree(s, dir, "", &c) != 0)
+    if (compare_tree(s, dir, "", &b) != 0)
         return -1;
     char p[PATH_MAX];
     for (unsigned i = 0; i < s->n; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, s->e[i].name);
-        if (access(p, F_OK) != 0)
-            cmp_note(&c, "%s (missing: the trace created it)", s->e[i].name);
+        fmtp(p, sizeof p, "%s/%s", dir, s->e[i].name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            note(&b, s->e[i].name, "missing: the trace created it");
     }
-    if (c.used >= diff_cap && diff_cap > 4)
+    if (b.used >= diff_cap && diff_cap > 4)
         memcpy(diff + diff_cap - 4, "...", 4);
-    return c.n;
+    return b.n;
 }
 
 static void human(char *dst, size_t cap, uint64_t v)

@@ -371,16 +371,7 @@ static int load_tree(struct pt_trace *t, const char *rel, unsigned *tcap, char *
         struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
         if (!f) {
             rc = -1;
-        } else {
-            struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
-            if (!f || !(f[t->n_tpl].name = strdup(name))) {
-                rc = -1;
-                break;
-            }
-            t->tpl = f;
-            f[t->n_tpl].size = (uint64_t)st.st_size;
-            f[t->n_tpl].map = NULL;
-            t->n_tpl++;
+            break;
         }
         t->tpl = f;
         f[t->n_tpl].name = strdup(name);
@@ -672,9 +663,13 @@ static int analyse(struct pt_trace *t)
                 x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = o->ordinal;
                 continue;
             }
-            x->lost_at = next_fail[o->ino];
-            if (next_ok[o->ino] < x->lost_at) /* synced before any failure */
+            /* The first fsync after the write decides (Linux errseq): a success makes it
+             * durable for good, whatever a later failure reports about later pages; a failure
+             * marks its pages clean unwritten, lost whatever a later success says. */
+            if (next_ok[o->ino] < next_fail[o->ino])
                 x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_ok[o->ino];
+            else
+                x->lost_at = next_fail[o->ino];
         } else if (is_ns(o->kind)) {
             x->durable_at[PT_PREFIX] = o->ordinal;
             /* ext4: any fsync commits the one journal, every namespace change before it. */
@@ -817,6 +812,18 @@ unsigned pt_trace_last(const struct pt_trace *t)
 const struct pt_op *pt_trace_op(const struct pt_trace *t, unsigned ordinal)
 {
     return ordinal >= 1 && ordinal <= t->n_ops ? &t->ops[ordinal - 1] : NULL;
+}
+
+unsigned pt_forced_lost(unsigned **out, const struct pt_trace *t, unsigned cut)
+{
+    unsigned n = 0;
+    *out = malloc((t->n_ops ? t->n_ops : 1) * sizeof **out);
+    if (!*out)
+        return 0;
+    for (unsigned i = 0; i < t->n_ops; i++)
+        if (t->ops[i].ordinal <= cut && t->x[i].lost_at <= cut)
+            (*out)[n++] = t->ops[i].ordinal;
+    return n;
 }
 
 unsigned pt_unsynced(unsigned **out, const struct pt_trace *t, enum pt_model m, unsigned cut)
@@ -1044,17 +1051,13 @@ static int apply(struct pt_state *s, const struct pt_op *o, bool torn)
         free(in->segs);
         memset(in, 0, sizeof *in);
         in->tpl = -1;
-        if (!parent_present(s, o->name))
-            return 0; /* its directory's mkdir was lost: the file has no name */
         return st_set(s, o->name, o->ino);
     case PK_MKDIR:
-        if (!parent_present(s, o->name))
-            return 0;
         return st_set(s, o->name, 0);
     case PK_RENAME: {
         int i = st_find(s, o->name);
-        if (i < 0 || !parent_present(s, o->name2))
-            return 0; /* its creation (or the target's directory) was lost */
+        if (i < 0)
+            return 0; /* its creation was lost */
         unsigned ino = s->e[i].ino;
         st_del(s, o->name);
         return st_set(s, o->name2, ino);
@@ -1179,8 +1182,7 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         if (apply(s, o, o->ordinal == torn && tear_point(o) != 0) != 0)
             goto fail;
     }
-    if (s->n) /* qsort(NULL, 0, ...) is undefined: a state may hold no file */
-        qsort(s->e, s->n, sizeof *s->e, entry_cmp);
+    qsort(s->e, s->n, sizeof *s->e, entry_cmp);
     s->digest = calloc(s->n ? s->n : 1, sizeof *s->digest);
     if (!s->digest)
         goto fail;

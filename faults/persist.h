@@ -62,6 +62,11 @@ const struct pt_op *pt_trace_op(const struct pt_trace *t, unsigned ordinal);
  * failed fsync (Linux errseq) are not in it: they are lost in every state. @return the count. */
 unsigned pt_unsynced(unsigned **out, const struct pt_trace *t, enum pt_model m, unsigned cut);
 
+/* Ordinals of the operations a failed fsync before cut has lost in every state (Linux errseq:
+ * the first fsync after a write failed), ascending, into a new heap array *out (free it).
+ * @return the count. */
+unsigned pt_forced_lost(unsigned **out, const struct pt_trace *t, unsigned cut);
+
 /* true when write `ordinal` can be torn at a 512-byte sector boundary. */
 bool pt_tearable(const struct pt_trace *t, unsigned ordinal);
 

@@ -13,6 +13,7 @@
 #include "driver.h"
 #include "oracle.h"
 #include "persist.h"
+#include "report.h"
 #include "scenario.h"
 #include "util.h"
 
@@ -247,9 +248,7 @@ struct uctx {
     unsigned n_found;
     uint64_t final_digests[64]; /* the complete run's files (not partial) */
     unsigned n_final;
-    char tpl_dir[760]; /* this unit's copy of the template: states hard-link its files */
-    struct stat *tpl_st;
-    unsigned n_tpl_st;
+    char tpl_dir[640]; /* the unit's copy of the template (tpl_make) */
     const char *case_set; /* --case: the state's set ("lost=..."), else NULL */
     bool list;
     int err;
@@ -297,46 +296,26 @@ static void state_id(char *dst, size_t cap, const struct uctx *x, unsigned model
     say(dst, cap, "%s/%s/%s/%s", x->s->name, cutb, modelb, set);
 }
 
-/* Template files are shared by hard links: an IUT that writes one in place during judging
- * would change every later state. Such a write is detected (mtime, size) and undone. */
-static void tpl_snapshot(struct uctx *x)
+/* The unit's own copy of the template, which the states hard-link (the scenario's template
+ * stays untouched: it is the image's root). Its files carry a fixed mtime, so a judging run
+ * that writes one in place (an IUT that writes over an existing file) is seen, and the copy is
+ * made again before the next state. */
+static int tpl_make(struct uctx *x)
 {
-    x->n_tpl_st = 0;
-    free(x->tpl_st);
-    x->tpl_st = xcalloc(x->run->tpl.n ? x->run->tpl.n : 1, sizeof *x->tpl_st);
-    for (unsigned i = 0; i < x->run->tpl.n; i++) {
-        char p[1200];
-        say(p, sizeof p, "%s/%s", x->tpl_dir, x->run->tpl.files[i].name);
-        if (stat(p, &x->tpl_st[i]) != 0)
-            memset(&x->tpl_st[i], 0, sizeof x->tpl_st[i]);
-        x->n_tpl_st = i + 1;
+    path_remove_tree(x->tpl_dir);
+    if (dir_image_write_stamped(&x->run->tpl, x->tpl_dir) != 0) {
+        x->err = 1;
+        say(x->res->setup_why, sizeof x->res->setup_why, "cannot copy the template to %s: %s",
+            x->tpl_dir, strerror(errno));
+        return -1;
     }
+    return 0;
 }
 
 static void tpl_repair(struct uctx *x)
 {
-    for (unsigned i = 0; i < x->n_tpl_st; i++) {
-        char p[1200];
-        struct stat st;
-        const struct dir_file *f = &x->run->tpl.files[i];
-        if (f->kind != DK_FILE)
-            continue;
-        say(p, sizeof p, "%s/%s", x->tpl_dir, f->name);
-        if (stat(p, &st) == 0 && st.st_size == x->tpl_st[i].st_size &&
-            st.st_mtim.tv_sec == x->tpl_st[i].st_mtim.tv_sec &&
-            st.st_mtim.tv_nsec == x->tpl_st[i].st_mtim.tv_nsec)
-            continue;
-        /* the campaign's template directory is never linked into a state: copy it back */
-        char *src = xasprintf("%s/%s", x->run->template_dir, f->name);
-        unlink(p);
-        int bad = file_copy_sparse(p, src, f->mode) != 0 || stat(p, &x->tpl_st[i]) != 0;
-        free(src);
-        if (bad) {
-            x->err = 1;
-            say(x->res->setup_why, sizeof x->res->setup_why,
-                     "cannot restore the template file %s that the IUT wrote in place", p);
-        }
-    }
+    if (!dir_image_pristine(&x->run->tpl, x->tpl_dir))
+        tpl_make(x);
 }
 
 static void export_state(struct uctx *x, const struct pt_state *st)
@@ -390,25 +369,60 @@ static bool base_intact(const struct uctx *x, const struct pt_state *st)
     return true;
 }
 
-/* The files the judging runs opened in the state directory, seen through inotify. */
+/* The files the judging runs opened in the state directory (and its subdirectories), seen
+ * through inotify. */
 struct opened {
     int fd; /* the unit's inotify descriptor (closing one waits for the kernel: keep it) */
-    int wd;
+    int *wd;
+    char **prefix; /* per watch: the directory's path in the state, "" for the top */
+    unsigned n_wd;
     bool overflow;
     char **names;
     unsigned n;
 };
 
-static void opened_start(struct opened *o, int ifd, const char *dir)
+static void opened_watch(struct opened *o, const char *dir, const char *rel)
+{
+    char p[1400];
+    say(p, sizeof p, "%s%s%s", dir, *rel ? "/" : "", rel);
+    int wd = inotify_add_watch(o->fd, p, IN_OPEN);
+    if (wd < 0) {
+        o->overflow = true; /* unwatched: no memo entry */
+        return;
+    }
+    o->wd = realloc(o->wd, (o->n_wd + 1) * sizeof *o->wd);
+    o->prefix = realloc(o->prefix, (o->n_wd + 1) * sizeof *o->prefix);
+    if (!o->wd || !o->prefix) {
+        o->overflow = true;
+        o->n_wd = 0;
+        return;
+    }
+    o->wd[o->n_wd] = wd;
+    o->prefix[o->n_wd++] = xstrdup(rel);
+}
+
+static void opened_start(struct opened *o, int ifd, const char *dir, const struct pt_state *st)
 {
     memset(o, 0, sizeof *o);
     o->fd = ifd;
-    o->wd = ifd >= 0 ? inotify_add_watch(ifd, dir, IN_OPEN) : -1;
+    if (ifd < 0) {
+        o->overflow = true;
+        return;
+    }
+    opened_watch(o, dir, "");
+    for (unsigned i = 0; i < pt_state_files(st); i++) {
+        const char *name;
+        uint64_t size, dg;
+        bool un;
+        pt_state_file(st, i, &name, &size, &dg, &un);
+        if (pt_state_is_dir(st, i))
+            opened_watch(o, dir, name);
+    }
 }
 
 static void opened_collect(struct opened *o)
 {
-    if (o->fd < 0 || o->wd < 0) {
+    if (o->fd < 0 || !o->n_wd) {
         o->overflow = true;
         return;
     }
@@ -419,30 +433,43 @@ static void opened_collect(struct opened *o)
             break;
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
             if (ev->mask & IN_Q_OVERFLOW)
                 o->overflow = true;
-            if (ev->wd == o->wd && (ev->mask & IN_OPEN) && ev->len && ev->name[0]) {
-                bool dup = false;
-                for (unsigned i = 0; i < o->n && !dup; i++)
-                    dup = !strcmp(o->names[i], ev->name);
-                if (!dup) {
-                    o->names = realloc(o->names, (o->n + 1) * sizeof *o->names);
-                    if (!o->names) {
-                        o->overflow = true;
-                        o->n = 0;
-                    } else {
-                        o->names[o->n++] = xstrdup(ev->name);
-                    }
-                }
+            if (!(ev->mask & IN_OPEN) || !ev->len || !ev->name[0])
+                continue;
+            const char *prefix = NULL;
+            for (unsigned k = 0; k < o->n_wd && !prefix; k++)
+                if (o->wd[k] == ev->wd)
+                    prefix = o->prefix[k];
+            if (!prefix)
+                continue;
+            char name[1400];
+            say(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "", ev->name);
+            bool dup = false;
+            for (unsigned i = 0; i < o->n && !dup; i++)
+                dup = !strcmp(o->names[i], name);
+            if (dup)
+                continue;
+            char **nn = realloc(o->names, (o->n + 1) * sizeof *o->names);
+            if (!nn) {
+                o->overflow = true;
+                continue;
             }
-            p += sizeof *ev + ev->len;
+            o->names = nn;
+            o->names[o->n++] = xstrdup(name);
         }
     }
-    inotify_rm_watch(o->fd, o->wd);
+    for (unsigned k = 0; k < o->n_wd; k++)
+        inotify_rm_watch(o->fd, o->wd[k]);
 }
 
 static void opened_finish(struct opened *o)
 {
+    for (unsigned k = 0; k < o->n_wd; k++)
+        free(o->prefix[k]);
+    free(o->prefix);
+    free(o->wd);
     for (unsigned i = 0; i < o->n; i++)
         free(o->names[i]);
     free(o->names);
@@ -539,6 +566,9 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     const struct scenario *s = x->s;
     char err[400];
     double t0 = mono();
+    oracle[0] = detail[0] = load[0] = 0;
+    if (op)
+        memset(op, 0, sizeof *op);
     say(x->sdir, sizeof x->sdir, "%s/s%u", x->udir, x->seq++);
     if (pt_state_write(st, x->sdir, x->store, err, sizeof err) != 0) {
         x->err = 1;
@@ -552,7 +582,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     double t1 = mono();
     x->prof[1] += t1 - t0;
     if (op)
-        opened_start(op, x->ifd, x->sdir);
+        opened_start(op, x->ifd, x->sdir, st);
     c->drv->load(&lo, c, x->sdir, s->id, x->udir, prior, fresh, x->errp);
     say(load, lcap, "%s", lo.text);
     double t2 = mono();
@@ -639,6 +669,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     if (op)
         opened_collect(op);
     tpl_repair(x);
+    pt_state_store_check(st, x->store);
     if (!x->c->opt.keep_dir || !bad)
         path_remove_tree(x->sdir);
     x->prof[5] += mono() - t4;
@@ -692,7 +723,8 @@ static void describe(char *dst, size_t cap, const struct uctx *x, unsigned model
         if (is_lost || !o || (o->kind != PK_RENAME && o->kind != PK_UNLINK && o->kind != PK_CREATE))
             continue;
         pt_op_describe(d, sizeof d, t, u[i]);
-        say(line, sizeof line, "%s%s", first ? "; kept: " : ", ", d);
+        say(line, sizeof line, "%s%s", first ? (dst[0] ? "; kept: " : "nothing lost; kept: ") : ", ",
+            d);
         str_append(dst, cap, line);
         first = false;
     }
@@ -810,7 +842,8 @@ static int on_choice(void *arg, const unsigned *lost, unsigned n_lost, unsigned 
         say(detail, sizeof detail, "%s", hit->detail);
         say(load, sizeof load, "%s", hit->load);
     } else {
-        struct opened op;
+        /* judge may return before it watches anything: then nothing may be memoised */
+        struct opened op = {.fd = -1, .overflow = true};
         bad = judge(x, st, x->cut, true, oracle, sizeof oracle, detail, sizeof detail, load,
                     sizeof load, &op);
         memo_add(x, st, exit_kind, &op, bad, oracle, detail, load);
@@ -928,17 +961,20 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
     x->ifd = -1;
     say(x->udir, sizeof x->udir, "%s/crash-%u", c->workdir, index);
     say(x->store, sizeof x->store, "%s/store", x->udir);
-    say(x->errp, sizeof x->errp, "%s/iut.err", x->udir);
     say(x->tpl_dir, sizeof x->tpl_dir, "%s/tpl", x->udir);
+    say(x->errp, sizeof x->errp, "%s/iut.err", x->udir);
     char trace[700], data[700], rec[700], err[900];
-    if (mkdir(x->udir, 0755) != 0 || mkdir(x->store, 0755) != 0 ||
-        dir_image_write(&x->run->tpl, x->tpl_dir) != 0) {
+    if (mkdir(x->udir, 0755) != 0 || mkdir(x->store, 0755) != 0) {
         res->setup_error = 1;
         say(res->setup_why, sizeof res->setup_why, "cannot create %s: %s", x->udir,
                  strerror(errno));
         goto out;
     }
     if (record(x, trace, data, rec, sizeof trace) != 0) {
+        res->setup_error = 1;
+        goto out;
+    }
+    if (tpl_make(x) != 0) {
         res->setup_error = 1;
         goto out;
     }
@@ -977,7 +1013,6 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
         x->final_digests[x->n_final++] = dg;
     }
     pt_state_destroy(whole);
-    tpl_snapshot(x);
     double explore0 = mono();
     x->tpl_state = pt_state_build(x->t, PT_PREFIX, 0, NULL, 0, 0);
     x->no_memo = getenv("SNAPCHECK_CRASH_NO_MEMO") && atoi(getenv("SNAPCHECK_CRASH_NO_MEMO"));
@@ -1052,7 +1087,6 @@ out:
     free(x->exported.keys);
     free(x->sigs.keys);
     unsigned kept = x->n_found;
-    free(x->tpl_st);
     free(x);
     /* stash the kept count where the parent finds it: after the findings themselves */
     found[MAX_FINDINGS].shrunk = false;
@@ -1235,14 +1269,12 @@ static void report_text_crash(FILE *out, const struct report *r)
                 : "");
 }
 
-static int report_json_crash(const char *path, const struct report *r)
+static int report_json_crash(struct report_out *o, const struct report *r)
 {
     const struct campaign *c = r->c;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "snapcheck: cannot write %s: %s\n", path, strerror(errno));
+    FILE *f = report_out_stream(o);
+    if (!f)
         return -1;
-    }
     unsigned n_sc;
     const struct scenario *tab = scenario_table(&n_sc);
     char models[64];
@@ -1314,17 +1346,15 @@ static int report_json_crash(const char *path, const struct report *r)
             first = false;
         }
     fputs("]}\n", f);
-    return fclose(f) == 0 ? 0 : -1;
+    return report_out_close(o, f);
 }
 
-static int report_junit_crash(const char *path, const struct report *r)
+static int report_junit_crash(struct report_out *o, const struct report *r)
 {
     const struct campaign *c = r->c;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "snapcheck: cannot write %s: %s\n", path, strerror(errno));
+    FILE *f = report_out_stream(o);
+    if (!f)
         return -1;
-    }
     unsigned n_sc;
     const struct scenario *tab = scenario_table(&n_sc);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"snapcheck crash\" "
@@ -1356,13 +1386,31 @@ static int report_junit_crash(const char *path, const struct report *r)
         fputs("    </testcase>\n  </testsuite>\n", f);
     }
     fputs("</testsuites>\n", f);
-    return fclose(f) == 0 ? 0 : -1;
+    return report_out_close(o, f);
 }
 
-int crash_run(struct campaign *c, double t0)
+int crash_run(struct campaign *c, double t0, struct report_out *json, struct report_out *junit)
 {
     if (!c->opt.models)
         c->opt.models = 1u << PT_POSIX;
+    if (c->opt.case_id) { /* the model is the id's: <scenario>/<cut>/<model>[+eio@F]/<set> */
+        char buf[200];
+        say(buf, sizeof buf, "%s", c->opt.case_id);
+        char *p = strchr(buf, '/');
+        p = p ? strchr(p + 1, '/') : NULL;
+        char *end = p ? strpbrk(p + 1, "+/") : NULL;
+        if (end)
+            *end = 0;
+        int m = p && end ? pt_model_find(p + 1) : -1;
+        if (m < 0) {
+            fprintf(stderr,
+                    "snapcheck: set-up error: bad --case '%s': a crash state id is "
+                    "<scenario>/<cut|exit>/<model>[+eio@F]/<lost=...|torn=N>\n",
+                    c->opt.case_id);
+            return EXIT_SETUP;
+        }
+        c->opt.models = 1u << m;
+    }
     unsigned n_sc;
     const struct scenario *tab = scenario_table(&n_sc);
     /* units: each scenario (a load writes nothing: no power cut can lose anything of it) with
@@ -1479,11 +1527,19 @@ int crash_run(struct campaign *c, double t0)
         r.unchecked += first_unchecked(&r, i);
     }
     r.seconds = now_mono() - t0;
+    if (c->opt.case_id && !r.states && !r.unchecked) {
+        fprintf(stderr,
+                "snapcheck: set-up error: no state '%s' (list the states with --list and the "
+                "same --model)\n",
+                c->opt.case_id);
+        rc = EXIT_SETUP;
+        goto out;
+    }
     report_text_crash(stdout, &r);
     fflush(stdout);
-    if (c->opt.json_path && report_json_crash(c->opt.json_path, &r) != 0)
+    if (c->opt.json_path && report_json_crash(json, &r) != 0)
         rc = EXIT_SETUP;
-    else if (c->opt.junit_path && report_junit_crash(c->opt.junit_path, &r) != 0)
+    else if (c->opt.junit_path && report_junit_crash(junit, &r) != 0)
         rc = EXIT_SETUP;
     else
         rc = r.findings || r.unchecked ? EXIT_FINDINGS : EXIT_HELD;

@@ -228,7 +228,8 @@ static int op_save(const struct opts *o)
     char *end;
     errno = 0;
     unsigned long ps = strtoul(o->page_size, &end, 10);
-    if (errno || *end || ps == 0 || ps > (1ul << 30)) {
+    if (errno || *end || o->page_size[0] < '0' || o->page_size[0] > '9' || ps == 0 ||
+        ps > (1ul << 30)) { /* digits only: strtoul would take " +4096" */
         fprintf(stderr, "snapcheck-lib-runner: --page-size %s: not a page size\n", o->page_size);
         return EXIT_USAGE;
     }
@@ -410,8 +411,9 @@ static int serve(void)
             fprintf(stderr, "snapcheck-lib-runner: serve: malformed request\n");
             return EXIT_USAGE;
         }
-        /* Map a save's inputs here, once, so every child shares them. */
-        for (int i = dd + 2; i + 1 < n; i += 2)
+        /* Map a save's inputs here, once, so every child shares them (while the cache has
+         * room: an uncached mapping would stay in the server for nothing). */
+        for (int i = dd + 2; i + 1 < n && n_maps < sizeof maps / sizeof maps[0]; i += 2)
             if (!strcmp(fields[i], "--state") || !strcmp(fields[i], "--memory") ||
                 !strcmp(fields[i], "--dirty")) {
                 const uint8_t *d;

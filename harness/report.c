@@ -79,14 +79,6 @@ void report_out_abandon(struct report_out *o)
         unlink(o->path);
 }
 
-void report_out_keep(struct report_out *o)
-{
-    if (o->fd < 0)
-        return;
-    close(o->fd);
-    o->fd = -1;
-}
-
 FILE *report_out_stream(struct report_out *o)
 {
     struct stat st;
@@ -243,6 +235,7 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     if (nondet)
         snprintf(nd, sizeof nd, ", non-deterministic implementation in %u cases: see "
                                 "docs/ADAPTER.md section 5", nondet);
+    char *impl = utf8_clean(c->opt.impl_cmd);
     unsigned unchecked = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
         if (c->runs[r].unchecked) {
@@ -251,10 +244,16 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
             fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name, why);
             free(why);
         }
-    char *impl = utf8_clean(c->opt.impl_cmd);
-    fprintf(out, "VERDICT: %s (%s, %u findings, %u unchecked%s, %.1f s, impl: %s)%s\n",
-            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", sampled, t.findings, unchecked,
-            nd, seconds, impl,
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].not_audited)
+            fprintf(out, "note: %s not audited for calls behind the interposer: %s\n",
+                    table[c->runs[r].scenario].name, c->runs[r].not_audited);
+    char unc[160] = "";
+    if (unchecked)
+        snprintf(unc, sizeof unc, ", %u unchecked", unchecked);
+    fprintf(out, "VERDICT: %s (%s, %u findings%s%s, %.1f s, impl: %s)%s\n",
+            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", sampled, t.findings, unc, nd,
+            seconds, impl,
             unchecked && !t.findings ? " -- the IUT changed files through calls the interposer "
                                        "did not see: no verdict for those scenarios"
                                      : "");
@@ -321,6 +320,15 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     jset(root, "verdict",
          json_object_new_string(t.findings ? "fail" : unchecked ? "unchecked" : "pass"));
     jset(root, "unchecked", unch);
+    json_object *na = json_object_new_array();
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].not_audited) {
+            json_object *u = json_object_new_object();
+            jset(u, "scenario", json_object_new_string(table[c->runs[r].scenario].name));
+            jset(u, "why", jstr(c->runs[r].not_audited));
+            json_object_array_add(na, u);
+        }
+    jset(root, "not_audited", na);
     jset(root, "cases", json_object_new_int64(t.cases));
     jset(root, "enumerated", json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));
     jset(root, "passed", json_object_new_int64(t.passed));
@@ -342,6 +350,7 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
         jset(so, "ambiguous", json_object_new_int64(amb));
         jset(so, "findings", json_object_new_int64(fnd));
         jset(so, "baseline_files", json_object_new_int64(c->runs[r].baseline_files));
+        jset(so, "collapsed", json_object_new_int64(c->runs[r].collapsed));
         json_object_array_add(scen, so);
     }
     jset(root, "scenarios", scen);

@@ -32,10 +32,6 @@ int report_out_open(struct report_out *out, const char *path, const char *what);
  * Accepts an unopened (fd < 0) report. */
 void report_out_abandon(struct report_out *o);
 
-/* Close a report that another writer (snapcheck crash) has written by its path: the file
- * stays. */
-void report_out_keep(struct report_out *o);
-
 /* Truncate the opened report and hand it over as a stream (the fd is the stream's now).
  * @return the stream, or NULL with a message printed (the report is closed). */
 FILE *report_out_stream(struct report_out *o);

@@ -213,8 +213,13 @@ void str_append(char *dst, size_t dst_cap, const char *src)
     }
     memcpy(dst + len, src, room);
     dst[dst_cap - 1] = 0;
-    if (dst_cap >= 4)
-        memcpy(dst + dst_cap - 4, "...", 3);
+    if (dst_cap >= 4) {
+        /* "..." at a UTF-8 character boundary: never after half a character. */
+        size_t at = dst_cap - 4;
+        while (at > 0 && ((unsigned char)dst[at] & 0xc0) == 0x80)
+            at--;
+        memcpy(dst + at, "...", 4);
+    }
 }
 
 void mem_fork_advice(const void *p, size_t len, bool fork)

@@ -93,7 +93,8 @@ char *utf8_clean(const char *s);
 /* Drop an incomplete UTF-8 sequence at the end of s (a string cut at a byte count). */
 void utf8_trim_partial(char *s);
 
-/* Append to dst (always NUL-terminated, truncated with "..." when full). */
+/* Append to dst (always NUL-terminated, truncated with "..." when full, the cut at a UTF-8
+ * character boundary). */
 void str_append(char *dst, size_t dst_cap, const char *src);
 
 #endif

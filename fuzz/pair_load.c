@@ -141,26 +141,35 @@ static void check_image(const struct snap_image *img, const struct memio *m, con
  * after and is not modelled). top: vm.snap as stored, or NULL; oversized: vm.snap is longer than
  * any valid state file and top holds its first 256 bytes. The step 1 decode is the library's (the decode
  * targets check it); the rest is independent. *page: the guest page of a SNAP_EPAGE. */
-static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len,
-                          bool oversized, uint64_t *page)
+/* Step 1 of 6.1 alone for the top state file (as spec_top_error's arguments): its error, or 0
+ * with *env decoded. */
+static int spec_step1_error(struct snap_envelope *env, const uint8_t *top, size_t top_len,
+                            bool oversized)
 {
-    struct snap_envelope env;
     if (!top)
-        return SNAP_ENOENT; /* 1 */
-    int rc = snap_envelope_decode(&env, top, top_len, NULL);
+        return SNAP_ENOENT;
+    int rc = snap_envelope_decode(env, top, top_len, NULL);
     if (oversized) /* top is its header: the first of steps 1-4 it fails, else trailing bytes */
         return rc == SNAP_ETRUNC ? SNAP_ECORRUPT : rc;
     if (rc != 0)
         return rc;
-    const struct snap_header *h = &env.hdr;
-    struct snap_vm_state st; /* 1: the VM state and its compatibility are part of step 1 */
-    rc = snap_state_decode(&st, env.state, (size_t)h->state_len);
+    struct snap_vm_state st; /* the VM state and its compatibility are part of step 1 */
+    rc = snap_state_decode(&st, env->state, (size_t)env->hdr.state_len);
     if (rc != 0)
         return rc;
-    rc = snap_state_verify_compatible(&st, h->ram_size, NULL);
+    rc = snap_state_verify_compatible(&st, env->hdr.ram_size, NULL);
     snap_state_finish(&st);
+    return rc;
+}
+
+static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len,
+                          bool oversized, uint64_t *page)
+{
+    struct snap_envelope env;
+    int rc = spec_step1_error(&env, top, top_len, oversized); /* 1 */
     if (rc != 0)
         return rc;
+    const struct snap_header *h = &env.hdr;
     if (strncmp(h->mem_name, "vm.", 3) != 0) /* 2 */
         return SNAP_ECORRUPT;
 
@@ -187,6 +196,41 @@ static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_
         k++;
     }
     return 0;
+}
+
+/* Save's chain check (FORMAT.md 9 step 1) reads the base chain of a new diff as load does. A
+ * diff of 1 MiB in 4 KiB pages is saved as "zz9new" over "vm" (no I/O fault: the in-memory
+ * files are read-only, so a save that passes its checks fails writing with EROFS): if step 1
+ * of 6.1 fails for vm.snap, the save is refused with that error; if vm loaded with this
+ * geometry, the save gets past every check (but the depth limit) and fails only at the write. */
+static void check_save_over_top(struct memio *m, const uint8_t *top, size_t top_len,
+                                bool oversized, int load_rc, const struct snap_header *loaded)
+{
+    static uint8_t memory[1u << 20], dirty[32], regs[8];
+    static char empty[] = "";
+    struct snap_vcpu vcpu = {0, 0, regs, sizeof regs};
+    struct snap_vm_state st = {
+        .info = {1, false, true, empty, empty, NULL, empty}, .vcpus = &vcpu, .vcpu_count = 1};
+    struct snap_save_req req = {"/fuzz", "zz9new", SNAP_KIND_DIFF, &st, memory, sizeof memory,
+                                4096, dirty, "vm"};
+    struct snap_diag diag;
+    bool armed = m->fault.armed;
+    m->fault.armed = false;
+    int rc = snap_pair_save(NULL, &m->io, &req, &diag);
+    m->fault.armed = armed;
+    FUZZ_LOG("  save over vm: %s\n", rc ? snap_strerror(rc) : "saved");
+    FUZZ_ASSERT(rc != 0); /* nothing can be written */
+    fuzz_check_diag(&diag);
+    FUZZ_ASSERT(memio_open_count(m) == 0);
+    struct snap_envelope env;
+    int step1 = spec_step1_error(&env, top, top_len, oversized);
+    if (step1 != 0 && step1 != SNAP_ENOMEM)
+        FUZZ_ASSERT(rc == step1);
+    /* a vm that loads passes the chain check, unless it is a diff at the depth limit (the new
+     * diff would be the 9th) */
+    if (load_rc == 0 && loaded->page_size == 4096 && loaded->ram_size == sizeof memory)
+        FUZZ_ASSERT((rc == SNAP_EIO && diag.sys_errno == EROFS) ||
+                    (rc == SNAP_ELIMIT && loaded->kind == SNAP_KIND_DIFF));
 }
 
 /* The input's I/O fault, after a load or verify that ended in rc: true if it fired and must
@@ -364,6 +408,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == SNAP_ENOENT)
             FUZZ_ASSERT(top == NULL); /* only a missing vm.snap is "no snapshot" */
     }
+    check_save_over_top(&m, top, top_len, top_oversized, rc, &img.hdr);
     snap_image_finish(&img);
 
     /* snap_pair_verify makes the same checks in constant memory: it must reach the same

@@ -108,9 +108,13 @@ struct scenario_run {
     char *clean_run;
     char *clean_step;
     char *clean_load;
+    char *clean_trace; /* the census run's calls when that run failed, else NULL */
     /* The trace-completeness audit (scenario.c audit): NULL when the replayed data trace gives
      * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
     char *unchecked;
+    /* Why the audit was not made (NULL: it was): the replay models a flat directory of
+     * regular files, so a tree with subdirectories or symlinks is not audited (a note). */
+    char *not_audited;
 };
 
 struct driver_ops;

@@ -301,16 +301,18 @@ static void serve_once(struct impl_result *out, const struct impl *im, const cha
     }
     char reply[200];
     enum read_end e = read_line(reply, sizeof reply, im->timeout_s);
-    int n;
-    char tail;
-    if (e == READ_LINE && sscanf(reply, "exit %d%c", &n, &tail) == 1 && n >= 0 && n < 256) {
+    /* "exit N" or "signal N", N strictly decimal and in range (sscanf's %d has undefined
+     * behaviour on overflow and takes "+1" or " 1"). */
+    uint64_t n;
+    if (e == READ_LINE && !strncmp(reply, "exit ", 5) && parse_uint(&n, reply + 5, 0, 255) == 0) {
         out->end = IMPL_EXITED;
-        out->code = n;
+        out->code = (int)n;
         return;
     }
-    if (e == READ_LINE && sscanf(reply, "signal %d%c", &n, &tail) == 1 && n > 0 && n < 65) {
+    if (e == READ_LINE && !strncmp(reply, "signal ", 7) &&
+        parse_uint(&n, reply + 7, 1, 64) == 0) {
         out->end = n == SIGKILL ? IMPL_KILLED : IMPL_SIGNALED;
-        out->code = n;
+        out->code = (int)n;
         return;
     }
     /* No usable reply: the server and the child it waits for go. */

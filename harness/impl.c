@@ -26,10 +26,8 @@ int impl_parse(struct impl *out, const char *cmd, char *err, size_t err_cap)
     out->timeout_s = 60;
     const char *t = getenv("SNAPCHECK_TIMEOUT");
     if (t && *t) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(t, &end, 10);
-        if (errno || *end || t[0] == '-' || v < 1 || v > 86400) {
+        uint64_t v;
+        if (parse_uint(&v, t, 1, 86400) != 0) {
             snprintf(err, err_cap,
                      "SNAPCHECK_TIMEOUT='%s': must be a number of seconds from 1 to 86400", t);
             return -1;

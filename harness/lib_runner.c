@@ -228,7 +228,8 @@ static int op_save(const struct opts *o)
     char *end;
     errno = 0;
     unsigned long ps = strtoul(o->page_size, &end, 10);
-    if (errno || *end || ps == 0 || ps > (1ul << 30)) {
+    if (errno || *end || o->page_size[0] < '0' || o->page_size[0] > '9' || ps == 0 ||
+        ps > (1ul << 30)) { /* digits only: strtoul would take " +4096" */
         fprintf(stderr, "snapcheck-lib-runner: --page-size %s: not a page size\n", o->page_size);
         return EXIT_USAGE;
     }

@@ -107,47 +107,107 @@ static void put_case(FILE *f, const struct campaign *c, unsigned i)
     fputs("</code></div>\n", f);
 }
 
-/* The matrix of one scenario and the hidden case lists of its cells. */
+/* Up to this many counted calls every call gets a column; above it (an IUT writing a large
+ * image page by page) only the calls that have cases do, so the page stays small. */
+enum { ALL_COLUMNS_UP_TO = 300 };
+
+struct cell_ref {
+    unsigned ordinal, kind, i; /* i: index into c->cases */
+};
+
+static int cmp_cell(const void *pa, const void *pb)
+{
+    const struct cell_ref *a = pa, *b = pb;
+    if (a->ordinal != b->ordinal)
+        return a->ordinal < b->ordinal ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The matrix of one scenario and the hidden case lists of its cells. Method: the scenario's
+ * cases sorted by (ordinal, kind) once; first[cell] is where a cell's cases start in that
+ * order (or -1), so every cell is written in time proportional to its own cases. */
 static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
 {
     unsigned n_sc;
     const struct scenario *table = scenario_table(&n_sc);
     const struct scenario_run *run = &c->runs[r];
     unsigned s = run->scenario, n = run->n_calls;
-    /* worst[(ordinal-1) * FK_COUNT + kind]: -1 no case, else the worst verdict. */
-    int *worst = xmalloc((size_t)(n ? n : 1) * FK_COUNT * sizeof *worst);
-    for (size_t i = 0; i < (size_t)n * FK_COUNT; i++)
-        worst[i] = -1;
-    unsigned cases = 0, fnd = 0, amb = 0;
+    size_t n_cells = (size_t)(n ? n : 1) * MATRIX_ROWS;
+    struct cell_ref *refs = xmalloc((c->n_cases ? c->n_cases : 1) * sizeof *refs);
+    size_t n_refs = 0;
+    unsigned fnd = 0, amb = 0;
     for (unsigned i = 0; i < c->n_cases; i++) {
         const struct sc_case *k = &c->cases[i];
-        if (k->scenario != s || k->ordinal < 1 || k->ordinal > n)
+        if (k->scenario != s || k->ordinal < 1 || k->ordinal > n || (int)k->kind >= MATRIX_ROWS)
             continue;
-        int *w = &worst[(size_t)(k->ordinal - 1) * FK_COUNT + k->kind];
-        int v = (int)c->results[i].verdict;
-        /* V_PASS < V_AMBIGUOUS < V_FINDING */
-        if (v > *w)
-            *w = v;
-        cases++;
+        refs[n_refs++] = (struct cell_ref){k->ordinal, (unsigned)k->kind, i};
         fnd += c->results[i].verdict == V_FINDING;
         amb += c->results[i].verdict == V_AMBIGUOUS;
     }
+    if (n_refs)
+        qsort(refs, n_refs, sizeof *refs, cmp_cell);
+    /* first[cell], worst[cell] with cell = (ordinal-1) * MATRIX_ROWS + kind. */
+    long *first = xmalloc(n_cells * sizeof *first);
+    int *worst = xmalloc(n_cells * sizeof *worst);
+    bool *column = xcalloc(n ? n : 1, sizeof *column);
+    for (size_t i = 0; i < n_cells; i++) {
+        first[i] = -1;
+        worst[i] = -1;
+    }
+    for (size_t j = 0; j < n_refs; j++) {
+        size_t cell = (size_t)(refs[j].ordinal - 1) * MATRIX_ROWS + refs[j].kind;
+        int v = (int)c->results[refs[j].i].verdict; /* V_PASS < V_AMBIGUOUS < V_FINDING */
+        if (first[cell] < 0)
+            first[cell] = (long)j;
+        if (v > worst[cell])
+            worst[cell] = v;
+        column[refs[j].ordinal - 1] = true;
+    }
+    bool all_columns = n <= ALL_COLUMNS_UP_TO;
+    unsigned shown = 0;
+    for (unsigned o = 1; o <= n; o++)
+        shown += all_columns || column[o - 1];
+
     fprintf(f, "<h2 id=\"s-%s\">", table[s].name);
     esc(f, table[s].name);
-    fprintf(f, "</h2>\n<p class=\"meta\">%u counted calls, %u cases, %u findings, %u ambiguous. ",
-            n, cases, fnd, amb);
+    fprintf(f, "</h2>\n<p class=\"meta\">%u counted calls, %zu cases, %u findings, %u ambiguous. ",
+            n, n_refs, fnd, amb);
     esc(f, table[s].summary);
+    fputc('.', f);
+    if (run->unchecked) {
+        fputs(" <b>UNCHECKED:</b> ", f);
+        esc(f, run->unchecked);
+    }
+    if (run->not_audited) {
+        fputs(" Not audited for calls behind the interposer: ", f);
+        esc(f, run->not_audited);
+        fputc('.', f);
+    }
+    if (shown < n)
+        fprintf(f, " Only the %u calls with cases have a column (%u calls without a case are "
+                   "not shown).",
+                shown, n - shown);
     fputs("</p>\n<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>call</th>", f);
-    for (unsigned o = 1; o <= n; o++)
-        if (o == 1 || o % 5 == 0)
+    unsigned col = 0;
+    for (unsigned o = 1; o <= n; o++) {
+        if (!all_columns && !column[o - 1])
+            continue;
+        col++;
+        if (col == 1 || o % 5 == 0 || !all_columns)
             fprintf(f, "<th>%u</th>", o);
         else
             fputs("<th></th>", f);
+    }
     fputs("</tr></thead><tbody>\n", f);
     for (int kd = 0; kd < MATRIX_ROWS; kd++) {
         fprintf(f, "<tr><th>%s</th>", KIND_ROWS[kd]);
         for (unsigned o = 1; o <= n; o++) {
-            int w = worst[(size_t)(o - 1) * FK_COUNT + (unsigned)kd];
+            if (!all_columns && !column[o - 1])
+                continue;
+            size_t cell = (size_t)(o - 1) * MATRIX_ROWS + (unsigned)kd;
+            int w = worst[cell];
             fputs("<td>", f);
             if (w < 0) {
                 fprintf(f, "<a class=\"cell notrun\" title=\"%u ", o);
@@ -157,15 +217,12 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
                 /* The hover text: each case id of the cell with its verdict. */
                 fprintf(f, "<a class=\"cell %s\" href=\"#c-%s-%u-%d\" title=\"",
                         verdict_class((enum verdict)w), table[s].name, o, kd);
-                bool first = true;
-                for (unsigned i = 0; i < c->n_cases; i++) {
-                    const struct sc_case *k = &c->cases[i];
-                    if (k->scenario != s || k->ordinal != o || (int)k->kind != kd)
-                        continue;
-                    if (!first)
+                for (size_t j = (size_t)first[cell];
+                     j < n_refs && refs[j].ordinal == o && (int)refs[j].kind == kd; j++) {
+                    unsigned i = refs[j].i;
+                    if (j != (size_t)first[cell])
                         fputs("&#10;", f);
-                    first = false;
-                    esc(f, k->id);
+                    esc(f, c->cases[i].id);
                     fprintf(f, ": %s", verdict_class(c->results[i].verdict));
                     if (c->results[i].verdict == V_FINDING) {
                         fputs(" (", f);
@@ -180,21 +237,26 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table></div>\n", f);
-    for (unsigned o = 1; o <= n; o++)
-        for (int kd = 0; kd < MATRIX_ROWS; kd++) {
-            if (worst[(size_t)(o - 1) * FK_COUNT + (unsigned)kd] < 0)
-                continue;
-            fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%d\"><h3>call %u ", table[s].name, o,
-                    kd, o);
-            esc(f, run->calls[o - 1]);
-            fprintf(f, ", %s</h3>\n", KIND_ROWS[kd]);
-            for (unsigned i = 0; i < c->n_cases; i++)
-                if (c->cases[i].scenario == s && c->cases[i].ordinal == o &&
-                    (int)c->cases[i].kind == kd)
-                    put_case(f, c, i);
-            fputs("</div>\n", f);
+    for (size_t j = 0; j < n_refs; j++) {
+        if (j && refs[j].ordinal == refs[j - 1].ordinal && refs[j].kind == refs[j - 1].kind) {
+            put_case(f, c, refs[j].i);
+            continue;
         }
+        if (j)
+            fputs("</div>\n", f);
+        unsigned o = refs[j].ordinal, kd = refs[j].kind;
+        fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%u\"><h3>call %u ", table[s].name, o, kd,
+                o);
+        esc(f, run->calls[o - 1]);
+        fprintf(f, ", %s</h3>\n", KIND_ROWS[kd]);
+        put_case(f, c, refs[j].i);
+    }
+    if (n_refs)
+        fputs("</div>\n", f);
+    free(column);
     free(worst);
+    free(first);
+    free(refs);
 }
 
 int report_html(struct report_out *o, const struct campaign *c, double seconds)
@@ -204,14 +266,18 @@ int report_html(struct report_out *o, const struct campaign *c, double seconds)
         return -1;
     struct report_totals t;
     report_totals(&t, c);
-    const char *v = t.findings ? "FAIL" : "PASS";
+    bool unchecked = false;
+    for (unsigned r = 0; r < c->n_runs; r++)
+        unchecked |= c->runs[r].unchecked != NULL;
+    /* As the text report: an UNCHECKED scenario (audit failed) leaves no PASS to give. */
+    const char *v = t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS";
     fprintf(f,
             "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">"
             "<head><meta charset=\"utf-8\"/><title>snapcheck faults: %s</title>"
             "<style>%s</style></head>\n<body>\n<h1 class=\"%s\" id=\"verdict\">VERDICT: %s</h1>\n"
             "<p class=\"meta\">%u cases, %u findings, %u ambiguous, %u passed, %.1f s; %s tier, "
             "seed %llu, page size %u; impl: <code>",
-            v, STYLE, t.findings ? "v-fail" : "v-pass", v, t.cases, t.findings, t.ambiguous,
+            v, STYLE, t.findings || unchecked ? "v-fail" : "v-pass", v, t.cases, t.findings, t.ambiguous,
             t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
             (unsigned long long)c->opt.seed, (unsigned)c->opt.page_size);
     esc(f, c->opt.impl_cmd);

@@ -213,8 +213,13 @@ void str_append(char *dst, size_t dst_cap, const char *src)
     }
     memcpy(dst + len, src, room);
     dst[dst_cap - 1] = 0;
-    if (dst_cap >= 4)
-        memcpy(dst + dst_cap - 4, "...", 3);
+    if (dst_cap >= 4) {
+        /* "..." at a UTF-8 character boundary: never after half a character. */
+        size_t at = dst_cap - 4;
+        while (at > 0 && ((unsigned char)dst[at] & 0xc0) == 0x80)
+            at--;
+        memcpy(dst + at, "...", 4);
+    }
 }
 
 void mem_fork_advice(const void *p, size_t len, bool fork)
@@ -419,6 +424,18 @@ int dir_walk(const char *root, int (*fn)(const char *rel, const struct stat *st,
              void *ctx)
 {
     return walk_at(root, "", fn, ctx);
+}
+
+static int only_regular(const char *rel, const struct stat *st, void *ctx)
+{
+    (void)rel;
+    (void)ctx;
+    return S_ISREG(st->st_mode) ? 0 : 1;
+}
+
+bool dir_tree_flat(const char *dir)
+{
+    return dir_walk(dir, only_regular, NULL) == 0;
 }
 
 int file_copy_sparse(const char *dst, const char *src, unsigned mode)

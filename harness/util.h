@@ -41,6 +41,10 @@ bool file_equals(const char *path, const uint8_t *src, size_t src_len);
 int dir_walk(const char *root, int (*fn)(const char *rel, const struct stat *st, void *ctx),
              void *ctx);
 
+/* true when every entry under dir is a regular file (no subdirectory, symlink or other),
+ * and dir can be read. */
+bool dir_tree_flat(const char *dir);
+
 /* Copy regular file src to dst (created, must not exist, with the given mode), keeping holes:
  * only the data extents (SEEK_DATA/SEEK_HOLE) are copied, so a sparse file stays sparse.
  * Never reads the whole file into memory. @return 0 or -1 with errno. */
@@ -93,7 +97,8 @@ char *utf8_clean(const char *s);
 /* Drop an incomplete UTF-8 sequence at the end of s (a string cut at a byte count). */
 void utf8_trim_partial(char *s);
 
-/* Append to dst (always NUL-terminated, truncated with "..." when full). */
+/* Append to dst (always NUL-terminated, truncated with "..." when full, the cut at a UTF-8
+ * character boundary). */
 void str_append(char *dst, size_t dst_cap, const char *src);
 
 #endif

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """The --html report of a failing campaign (toyimpl two-rename over full-over-full).
 
-usage: check_html.py [--chromium] SNAPCHECK TOYIMPL
+usage: check_html.py [--chromium | --many-calls] SNAPCHECK TOYIMPL
+       check_html.py --unchecked SNAPCHECK SNAPBAD
 
 Always: the page parses as XML (it is written XHTML-compatible), is self-contained (no
 script, no link, no src, no url() to anything), says VERDICT: FAIL, has a fault matrix for the
 scenario with finding cells, each finding cell links to a case list that holds the finding's
 id, trace and reproducer, and the findings section lists exactly the JSON report's findings.
+With --many-calls: a step of about a thousand counted calls (toyimpl --chunk 2048) gets a
+column only for the calls that have cases, and the page says how many it leaves out.
+With --unchecked: a scenario whose audit fails (snapbad stdio-state) makes the page's verdict
+UNCHECKED, never PASS, and the scenario says why.
 With --chromium: Debian's headless Chromium renders the page to a PNG of the window size
 (1280x900) without console errors; exit 77 (skip) when chromium is not installed.
 """
@@ -129,12 +134,59 @@ def check_chromium(html, tmp):
         shutil.copy(png, keep)
 
 
+def check_many_calls(tmp, sc, toy):
+    html = os.path.join(tmp, "many.html")
+    js = os.path.join(tmp, "many.json")
+    p = subprocess.run([sc, "faults", "--impl", f"{toy} --chunk 2048", "--scenario",
+                        "first-save", "-q", "--html", html, "--json", js],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        fail(f"snapcheck exit {p.returncode}, expected 0")
+    with open(js, encoding="utf-8") as f:
+        calls = json.load(f)["scenarios"][0]["calls"]
+    with open(html, encoding="utf-8") as f:
+        root = ET.fromstring(f.read())
+    if calls <= 300:
+        fail(f"only {calls} counted calls: not a large step")
+    heads = root.findall(f".//{NS}table/{NS}thead/{NS}tr/{NS}th")[1:]
+    shown = [int(text(h)) for h in heads]
+    if not shown or len(shown) >= 300 or shown != sorted(shown) or shown[-1] != calls:
+        fail(f"{len(shown)} columns for {calls} calls: {shown[:20]}")
+    meta = text(root.findall(f".//{NS}p")[2])
+    if f"{calls - len(shown)} calls without a case are not shown" not in meta:
+        fail(f"the page does not say what it leaves out: {meta!r}")
+
+
+def check_unchecked(tmp, sc, snapbad):
+    html = os.path.join(tmp, "unchecked.html")
+    p = subprocess.run([sc, "faults", "--impl", f"{snapbad} --protocol stdio-state",
+                        "--scenario", "full-over-full", "-q", "--html", html],
+                       capture_output=True, text=True)
+    if p.returncode != 1:
+        sys.stderr.write(p.stderr)
+        fail(f"snapcheck exit {p.returncode}, expected 1")
+    with open(html, encoding="utf-8") as f:
+        root = ET.fromstring(f.read())
+    h1 = text(root.find(f".//{NS}h1"))
+    if h1 != "VERDICT: UNCHECKED":
+        fail(f"an unchecked campaign's page says {h1!r}")
+    if "UNCHECKED:" not in text(root.findall(f".//{NS}p")[2]):
+        fail("the unchecked scenario does not say why")
+
+
 def main():
     args = sys.argv[1:]
-    chromium = args[:1] == ["--chromium"]
-    if chromium:
+    mode = args[0] if args[:1] in (["--chromium"], ["--many-calls"], ["--unchecked"]) else None
+    if mode:
         args = args[1:]
+    chromium = mode == "--chromium"
     sc, toy = args
+    if mode in ("--many-calls", "--unchecked"):
+        with tempfile.TemporaryDirectory() as tmp:
+            (check_many_calls if mode == "--many-calls" else check_unchecked)(tmp, sc, toy)
+        print("ok")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         html, rep = run_campaign(tmp, sc, toy)
         check_structure(html, rep)

@@ -43,6 +43,11 @@ done
 for v in -4096 3000 4096. 256 2097152 0x1000; do
     expect_usage "--page-size '$v'" --impl "$bad" --page-size "$v"
 done
+for v in +5 ' 5' 5s -1 0 86401; do
+    SNAPCHECK_TIMEOUT=$v expect_usage "SNAPCHECK_TIMEOUT='$v'" --impl "$bad" --list
+    grep -q SNAPCHECK_TIMEOUT "$tmp/err" || fail "SNAPCHECK_TIMEOUT='$v': not named"
+done
+unset SNAPCHECK_TIMEOUT # an assignment before a function call may outlive it in some shells
 "$sc" faults --impl "$bad" --scenario full-over-full --list --seed 18446744073709551615 \
     >"$tmp/list" || fail "the largest --seed is refused"
 n=$(wc -l <"$tmp/list")

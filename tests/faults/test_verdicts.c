@@ -127,6 +127,9 @@ static void util__first_line_cut_at_a_character_boundary(void **st)
         assert_string_equal(clean, line); /* nothing to replace: no split character */
         free(clean);
     }
+    char buf[11] = "";
+    str_append(buf, sizeof buf, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    assert_string_equal(buf, "\xc3\xa9\xc3\xa9\xc3\xa9..."); /* "..." after a whole 'é' */
     char trimmed[] = "ab\xe2\x80";
     utf8_trim_partial(trimmed);
     assert_string_equal(trimmed, "ab");

@@ -224,6 +224,7 @@ struct view {
     struct entry *e;
     unsigned n, cap;
     unsigned *fd_ino;
+    bool *fd_sync; /* opened with O_SYNC or O_DSYNC: each write is durable when it returns */
     unsigned fd_cap;
 };
 
@@ -269,6 +270,7 @@ static void view_finish(struct view *v)
         free(v->e[i].name);
     free(v->e);
     free(v->fd_ino);
+    free(v->fd_sync);
 }
 
 static unsigned fd_lookup(const struct view *v, const char *fd_field)
@@ -280,7 +282,16 @@ static unsigned fd_lookup(const struct view *v, const char *fd_field)
     return v->fd_ino[fd];
 }
 
-static int fdmap_set(struct view *v, long fd, unsigned ino)
+static bool fd_is_sync(const struct view *v, const char *fd_field)
+{
+    char *end;
+    long fd = strtol(fd_field, &end, 10);
+    if (*end || fd < 0 || (unsigned long)fd >= v->fd_cap)
+        return false;
+    return v->fd_sync[fd];
+}
+
+static int fdmap_set(struct view *v, long fd, unsigned ino, bool sync)
 {
     if (fd < 0 || fd > 1 << 20)
         return 0;
@@ -293,9 +304,15 @@ static int fdmap_set(struct view *v, long fd, unsigned ino)
             return -1;
         memset(p + v->fd_cap, 0, (c - v->fd_cap) * sizeof *p);
         v->fd_ino = p;
+        bool *q = realloc(v->fd_sync, c * sizeof *q);
+        if (!q)
+            return -1;
+        memset(q + v->fd_cap, 0, (c - v->fd_cap) * sizeof *q);
+        v->fd_sync = q;
         v->fd_cap = c;
     }
     v->fd_ino[fd] = ino;
+    v->fd_sync[fd] = sync;
     return 0;
 }
 
@@ -493,7 +510,9 @@ static int parse_line(struct pt_trace *t, struct view *v, char *line, unsigned l
                 o->name = strdup(name);
             }
         }
-        return fdmap_set(v, (long)result, ino);
+        /* O_SYNC includes the O_DSYNC bit on Linux: either makes every write durable on
+         * return (open(2): "on return ... the output data ... has been transferred"). */
+        return fdmap_set(v, (long)result, ino, (flags & O_DSYNC) != 0);
     }
     if (call_is(o->call, WRITES) || !strcmp(o->call, "ftruncate") ||
         !strcmp(o->call, "fallocate")) {
@@ -520,6 +539,7 @@ static int parse_line(struct pt_trace *t, struct view *v, char *line, unsigned l
             o->off = off;
             o->len = (uint64_t)result;
             o->data_off = doff;
+            o->sync_write = fd_is_sync(v, f[4]);
         } else if (!strcmp(o->call, "ftruncate")) {
             o->kind = PK_TRUNC;
             o->len = len;
@@ -581,87 +601,112 @@ static bool is_data(enum pt_kind k)
     return k == PK_WRITE || k == PK_TRUNC || k == PK_ALLOC;
 }
 
-/* For each op: the cut from which it is durable under each model, or lost for good. One
- * backward pass keeping, per inode, the next successful and the next failed fsync, per
- * directory the next successful directory fsync, and the next successful sync of any kind. */
-struct dirsync {
-    const char *name;
-    unsigned next;
+/* For each op: the cut from which it is durable under each model, or lost for good.
+ * Method: one backward pass keeps, for each inode, the nearest later fsync of it (and whether it
+ * succeeded: the first fsync after a write decides, Linux errseq); the nearest later successful
+ * sync of anything (ext4: it commits the one journal); and, per directory, the nearest later
+ * successful directory fsync. An op then costs the number of directories, not of ops, so a
+ * trace of 10^5 calls is analysed in one pass. */
+struct dir_sync {
+    char *name;
+    unsigned at;
 };
 
-static unsigned dir_next(const struct dirsync *d, unsigned n, const char *name)
+static unsigned dir_sync_at(const struct dir_sync *ds, unsigned n, const char *name)
 {
     for (unsigned i = 0; i < n; i++)
-        if (!strcmp(d[i].name, name))
-            return d[i].next;
+        if (!strcmp(ds[i].name, name))
+            return ds[i].at;
     return NEVER;
 }
 
 static int analyse(struct pt_trace *t)
 {
-    unsigned *next_ok = malloc((t->n_inodes + 1) * sizeof *next_ok);
-    unsigned *next_fail = malloc((t->n_inodes + 1) * sizeof *next_fail);
-    struct dirsync *dirs = NULL;
-    unsigned n_dirs = 0, cap_dirs = 0, next_any = NEVER;
+    unsigned *next_f = malloc((t->n_inodes + 1) * sizeof *next_f);
+    bool *next_ok = calloc(t->n_inodes + 1, sizeof *next_ok);
+    struct dir_sync *ds = NULL;
+    unsigned n_ds = 0, cap_ds = 0, next_any = NEVER;
     int rc = -1;
-    if (!next_ok || !next_fail)
+    if (!next_f || !next_ok)
         goto out;
-    for (unsigned i = 0; i <= t->n_inodes; i++)
-        next_ok[i] = next_fail[i] = NEVER;
+    for (unsigned k = 0; k <= t->n_inodes; k++)
+        next_f[k] = NEVER;
     for (unsigned i = t->n_ops; i-- > 0;) {
-        struct pt_op *o = &t->ops[i];
+        const struct pt_op *o = &t->ops[i];
         struct opx *x = &t->x[i];
         for (int m = 0; m < PT_MODEL_COUNT; m++)
             x->durable_at[m] = NEVER;
         x->lost_at = NEVER;
         if (o->kind == PK_FSYNC) {
+            if (o->ino <= t->n_inodes) {
+                next_f[o->ino] = o->ordinal;
+                next_ok[o->ino] = o->ok;
+            }
             if (o->ok)
-                next_ok[o->ino] = o->ordinal;
-            else
-                next_fail[o->ino] = o->ordinal;
+                next_any = o->ordinal;
+            continue;
         }
-        if ((o->kind == PK_FSYNC || o->kind == PK_DIRSYNC) && o->ok)
+        if (o->kind == PK_DIRSYNC) {
+            if (!o->ok)
+                continue; /* a failed directory fsync is no barrier */
             next_any = o->ordinal;
-        if (o->kind == PK_DIRSYNC && o->ok) {
+            const char *name = o->name ? o->name : "";
             unsigned k = 0;
-            while (k < n_dirs && strcmp(dirs[k].name, o->name))
+            while (k < n_ds && strcmp(ds[k].name, name))
                 k++;
-            if (k == n_dirs) {
-                struct dirsync *d = grow(dirs, &cap_dirs, n_dirs + 1, sizeof *d);
-                if (!d)
+            if (k == n_ds) {
+                if (n_ds == cap_ds) {
+                    unsigned c = cap_ds ? 2 * cap_ds : 8;
+                    struct dir_sync *p = realloc(ds, c * sizeof *p);
+                    if (!p)
+                        goto out;
+                    ds = p;
+                    cap_ds = c;
+                }
+                ds[k].name = strdup(name);
+                if (!ds[k].name)
                     goto out;
-                dirs = d;
-                dirs[n_dirs++].name = o->name;
+                n_ds++;
             }
-            dirs[k].next = o->ordinal;
+            ds[k].at = o->ordinal;
+            continue;
         }
+        if (!is_ns(o->kind) && !is_data(o->kind))
+            continue;
+        x->durable_at[PT_PREFIX] = o->ordinal;
         if (is_data(o->kind)) {
-            x->durable_at[PT_PREFIX] = o->ordinal;
-            x->lost_at = next_fail[o->ino];
-            if (next_ok[o->ino] < x->lost_at) /* synced before any failure */
-                x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_ok[o->ino];
-        } else if (is_ns(o->kind)) {
-            x->durable_at[PT_PREFIX] = o->ordinal;
-            /* ext4: any fsync commits the one journal, every namespace change before it. */
-            x->durable_at[PT_EXT4_ORDERED] = next_any;
-            char *p1 = parent_of(o->name);
-            char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
-            if (!p1 || (o->kind == PK_RENAME && !p2)) {
-                free(p1);
-                goto out;
+            if (o->kind == PK_WRITE && o->sync_write) {
+                /* O_SYNC/O_DSYNC: durable when the call returned; a later failed fsync
+                 * concerns other dirty pages, not these. */
+                x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = o->ordinal;
+            } else if (o->ino <= t->n_inodes && next_f[o->ino] != NEVER) {
+                if (next_ok[o->ino])
+                    x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_f[o->ino];
+                else
+                    x->lost_at = next_f[o->ino]; /* pages marked clean, never written */
             }
-            unsigned d1 = dir_next(dirs, n_dirs, p1);
-            unsigned d2 = p2 ? dir_next(dirs, n_dirs, p2) : d1;
-            x->durable_at[PT_POSIX] = d1 > d2 ? d1 : d2; /* both parents synced */
-            free(p1);
-            free(p2);
+            continue;
         }
+        char *p1 = parent_of(o->name);
+        char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
+        if (!p1 || (o->kind == PK_RENAME && !p2)) {
+            free(p1);
+            goto out;
+        }
+        /* ext4: any successful fsync commits every namespace change before it. */
+        x->durable_at[PT_EXT4_ORDERED] = next_any;
+        unsigned d1 = dir_sync_at(ds, n_ds, p1), d2 = p2 ? dir_sync_at(ds, n_ds, p2) : d1;
+        x->durable_at[PT_POSIX] = d1 == NEVER || d2 == NEVER ? NEVER : d1 > d2 ? d1 : d2;
+        free(p1);
+        free(p2);
     }
     rc = 0;
 out:
+    for (unsigned k = 0; k < n_ds; k++)
+        free(ds[k].name);
+    free(ds);
+    free(next_f);
     free(next_ok);
-    free(next_fail);
-    free(dirs);
     return rc;
 }
 
@@ -872,18 +917,24 @@ bool pt_choice_allowed(const struct pt_trace *t, enum pt_model m, unsigned cut,
 static int seg_put(struct inode *in, uint64_t off, uint64_t len, bool with_seg, enum src src,
                    uint32_t src_id, uint64_t src_off)
 {
-    /* Appending past the last segment (sequential writes): no rebuild. */
-    if (with_seg && (!in->n || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
-        struct seg *last = in->n ? &in->segs[in->n - 1] : NULL;
-        if (last && last->src == src && last->src_id == src_id && last->off + last->len == off &&
-            last->src_off + last->len == src_off) {
-            last->len += len;
+    /* Appending past the last segment (a sequential writer) costs O(1), and a write that
+     * continues the last segment in the file and in its source just extends it: 10^5 page
+     * writes do not copy the list 10^5 times. */
+    if (with_seg && (in->n == 0 || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
+        struct seg *l = in->n ? &in->segs[in->n - 1] : NULL;
+        if (l && l->src == (uint8_t)src && l->src_id == src_id && l->off + l->len == off &&
+            l->src_off + l->len == src_off) {
+            l->len += len;
             return 0;
         }
-        struct seg *g = grow(in->segs, &in->cap, in->n + 1, sizeof *g);
-        if (!g)
-            return -1;
-        in->segs = g;
+        if (in->n == in->cap) {
+            unsigned c = in->cap ? 2 * in->cap : 8;
+            struct seg *g = realloc(in->segs, c * sizeof *g);
+            if (!g)
+                return -1;
+            in->segs = g;
+            in->cap = c;
+        }
         in->segs[in->n++] = (struct seg){off, len, src_off, src_id, (uint8_t)src};
         return 0;
     }

@@ -40,6 +40,7 @@ struct pt_op {
     char *name2; /* RENAME target */
     unsigned ino;
     uint64_t off, len, data_off;
+    bool sync_write; /* PK_WRITE on a descriptor opened O_SYNC/O_DSYNC: durable on return */
 };
 
 struct pt_trace;

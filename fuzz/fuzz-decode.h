@@ -208,9 +208,33 @@ static inline void fuzz_check_state_zeroed(const struct snap_vm_state *st)
                 st->info.initrd_path == NULL && st->info.boot_args == NULL);
 }
 
+#ifdef FUZZ_SELFTEST_TRUSTS_STATE_LEN
+/* The mutator's known-bad variant (scripts/fuzz mutator-check): a decoder that checks steps 1-6
+ * of 3.2 (lengths, CRC, versions), then trusts state_len over the bytes that remain and copies
+ * that much state. A state_len past the end of the file reads past the input (ASan reports it);
+ * reaching it takes a file whose CRC holds and whose state_len is too large. */
+static inline void fuzz_broken_trusting_decoder(const uint8_t *src, size_t src_len)
+{
+    if (fuzz_spec_error(src, src_len, 6) != 0)
+        return;
+    uint64_t state_len = snap_get_le64(src + 96);
+    if (state_len > SNAP_MAX_STATE_LEN)
+        return;
+    uint8_t *copy = malloc(state_len ? (size_t)state_len : 1);
+    FUZZ_ASSERT(copy != NULL);
+    memcpy(copy, src + SNAP_HEADER_LEN, (size_t)state_len); /* the bug: not checked */
+    static volatile uint64_t sink; /* the copy is used, so the compiler keeps it */
+    sink = snap_crc64(0, copy, (size_t)state_len);
+    free(copy);
+}
+#endif
+
 /* Decode src as a whole state file, then its state section, checking every outcome. */
 static inline void fuzz_decode_and_check(const uint8_t *src, size_t src_len)
 {
+#ifdef FUZZ_SELFTEST_TRUSTS_STATE_LEN
+    fuzz_broken_trusting_decoder(src, src_len);
+#endif
     struct snap_diag diag;
     struct snap_envelope env;
     snap_diag_clear(&diag);

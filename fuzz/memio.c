@@ -1,6 +1,8 @@
 /* In-memory, read-only file system implementing struct snap_io for the pair_load fuzz target.
  * Descriptors start at MEMIO_FD_BASE so that a stray use of a real descriptor is not mistaken
- * for one of ours; every method checks its descriptor and sets errno like the libc call. */
+ * for one of ours; every method checks its descriptor and sets errno like the libc call.
+ * The input's fault (memio.h) fails one call with an errno that call really returns
+ * (open(2), pread(2), fstat(2), close(2)): never ENOENT, which means a missing file. */
 #include "memio.h"
 
 #include <errno.h>
@@ -34,10 +36,64 @@ static const struct memio_file *file_of(const struct memio *m, int fd)
     return &m->files[m->fds[slot] - 1];
 }
 
+static const int open_errs[] = {EACCES, EIO, EMFILE, ENFILE, ENOMEM, ELOOP, EPERM, EOVERFLOW};
+static const int pread_errs[] = {EIO, EISDIR, EINVAL, EOVERFLOW, ENXIO};
+static const int fstat_errs[] = {EIO, ENOMEM, EOVERFLOW};
+static const int close_errs[] = {EIO, ENOSPC, EDQUOT};
+
+const char *memio_call_op(enum memio_call call)
+{
+    static const char *const ops[MEMIO_CALLS] = {"open", "pread", "fstat", "close"};
+    return ops[call];
+}
+
+void memio_fault_arm(struct memio *m, const uint8_t b[4])
+{
+    static const int *const errs[MEMIO_CALLS] = {open_errs, pread_errs, fstat_errs, close_errs};
+    static const size_t counts[MEMIO_CALLS] = {
+        sizeof open_errs / sizeof *open_errs, sizeof pread_errs / sizeof *pread_errs,
+        sizeof fstat_errs / sizeof *fstat_errs, sizeof close_errs / sizeof *close_errs};
+    struct memio_fault *f = &m->fault;
+    memset(f, 0, sizeof *f);
+    f->armed = true;
+    f->call = (enum memio_call)(b[0] % MEMIO_CALLS);
+    f->nth = b[1] & 31u;
+    f->mode = (enum memio_fault_mode)(b[2] & 3u);
+    /* short reads and early ends are pread's; fstat is not retried on EINTR (nor does it return
+     * it), so both become plain failures elsewhere */
+    if ((f->mode == MEMIO_SHORT || f->mode == MEMIO_EOF) && f->call != MEMIO_PREAD)
+        f->mode = MEMIO_FAIL;
+    if (f->mode == MEMIO_EINTR && f->call == MEMIO_FSIZE)
+        f->mode = MEMIO_FAIL;
+    f->err = f->mode == MEMIO_EINTR ? EINTR : errs[f->call][(b[2] >> 2) % counts[f->call]];
+    f->frac = b[3];
+}
+
+void memio_fault_rearm(struct memio *m)
+{
+    m->fault.fired = false;
+    memset(m->fault.seen, 0, sizeof m->fault.seen);
+}
+
+/* True if this call (of kind call) is the one the fault hits; counts it either way. */
+static bool fault_hits(struct memio *m, enum memio_call call)
+{
+    struct memio_fault *f = &m->fault;
+    unsigned n = f->seen[call]++;
+    if (!f->armed || f->fired || f->call != call || f->nth != n)
+        return false;
+    f->fired = true;
+    return true;
+}
+
 static int mem_open(void *ctx, const char *path, int flags, unsigned mode)
 {
     struct memio *m = ctx;
     (void)mode;
+    if (fault_hits(m, MEMIO_OPEN)) {
+        errno = m->fault.err;
+        return -1;
+    }
     if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) {
         errno = EROFS;
         return -1;
@@ -65,6 +121,10 @@ static int mem_close(void *ctx, int fd)
         return -1;
     }
     m->fds[fd - MEMIO_FD_BASE] = 0;
+    if (fault_hits(m, MEMIO_CLOSE)) { /* Linux: the descriptor is gone whatever close says */
+        errno = m->fault.err;
+        return -1;
+    }
     return 0;
 }
 
@@ -97,11 +157,62 @@ size_t memio_file_read(const struct memio_file *f, void *dst, size_t len, uint64
     return done;
 }
 
+static const uint8_t zero[4096];
+
+/* CRC of len zero bytes, remembered for the few lengths asked (the page sizes). */
+static uint64_t zero_crc(uint64_t len)
+{
+    static struct {
+        uint64_t len, crc;
+    } cache[4];
+    static unsigned next;
+    for (unsigned i = 0; i < 4; i++)
+        if (cache[i].len == len)
+            return cache[i].crc;
+    uint64_t crc = 0;
+    for (uint64_t done = 0; done < len;) {
+        size_t n = (size_t)(len - done < sizeof zero ? len - done : sizeof zero);
+        crc = snap_crc64(crc, zero, n);
+        done += n;
+    }
+    cache[next].len = len;
+    cache[next].crc = crc;
+    next = (next + 1) % 4;
+    return crc;
+}
+
+bool memio_file_equal(const struct memio_file *f, uint64_t off, const uint8_t *src, size_t len)
+{
+    uint64_t head_end = f->head_len, zero_end = head_end + f->zeros;
+    while (len > 0) {
+        size_t n;
+        if (off < head_end) {
+            n = (size_t)(head_end - off < len ? head_end - off : len);
+            if (memcmp(f->head + off, src, n) != 0)
+                return false;
+        } else if (off < zero_end) {
+            uint64_t run = zero_end - off < len ? zero_end - off : len;
+            n = (size_t)(run < sizeof zero ? run : sizeof zero);
+            if (memcmp(zero, src, n) != 0)
+                return false;
+        } else {
+            n = len;
+            if (memcmp(f->tail + (off - zero_end), src, n) != 0)
+                return false;
+        }
+        off += n;
+        src += n;
+        len -= n;
+    }
+    return true;
+}
+
 uint64_t memio_file_crc(const void *file, uint64_t off, uint64_t len)
 {
-    static const uint8_t zero[4096];
     const struct memio_file *f = file;
     uint64_t crc = 0;
+    if (off >= f->head_len && off + len <= f->head_len + f->zeros)
+        return zero_crc(len);
     while (len > 0) {
         uint64_t head_end = f->head_len, zero_end = head_end + f->zeros;
         size_t n;
@@ -124,13 +235,34 @@ uint64_t memio_file_crc(const void *file, uint64_t off, uint64_t len)
 
 static ssize_t mem_pread(void *ctx, int fd, void *dst, size_t len, uint64_t off)
 {
-    const struct memio_file *f = file_of(ctx, fd);
+    struct memio *m = ctx;
+    const struct memio_file *f = file_of(m, fd);
     if (!f) {
         errno = EBADF;
         return -1;
     }
     if (len > SSIZE_MAX)
         len = SSIZE_MAX;
+    if (fault_hits(m, MEMIO_PREAD)) {
+        switch (m->fault.mode) {
+        case MEMIO_SHORT:
+            if (len > 1) /* a read of one byte cannot come up short and still progress */
+                len = 1 + (size_t)(((uint64_t)m->fault.frac * (len - 1)) / 256);
+            break;
+        case MEMIO_EOF:
+            return 0;
+        default:
+#ifdef FUZZ_SELFTEST_BROKEN_IO
+            /* the self-test: a read that failed is taken as a full read of zeros, as a loader
+             * that ignored the error would see it */
+            memset(dst, 0, len);
+            return (ssize_t)len;
+#else
+            errno = m->fault.err;
+            return -1;
+#endif
+        }
+    }
     return (ssize_t)memio_file_read(f, dst, len, off);
 }
 
@@ -154,9 +286,14 @@ static int mem_fsync(void *ctx, int fd)
 
 static int mem_fsize(void *ctx, int fd, uint64_t *out)
 {
-    const struct memio_file *f = file_of(ctx, fd);
+    struct memio *m = ctx;
+    const struct memio_file *f = file_of(m, fd);
     if (!f) {
         errno = EBADF;
+        return -1;
+    }
+    if (fault_hits(m, MEMIO_FSIZE)) {
+        errno = m->fault.err;
         return -1;
     }
     *out = memio_file_len(f);

@@ -4,12 +4,19 @@
  * a zeroed image, or in an image that matches the committed state file: same header and state
  * bytes, every stored page has the CRC of the page map; snap_pair_verify reaches the same
  * verdict; when steps 1-4 of FORMAT.md 6.1 fail for the top pair, the error is the one they
- * prescribe (spec_top_error, an independent reading). No descriptor or heap leak, no UB.
+ * prescribe (spec_top_error, an independent reading). When the input makes an I/O call fail,
+ * the error is SNAP_EIO naming that call with its errno, never a loaded pair; EINTR, a short
+ * read and a failed close of a read-only file change nothing. No descriptor or heap leak, no UB.
  *
  * Input format (all integers little-endian):
  *   u8 flags         bit 0: repair the checksums of every state file (trailer and page map)
  *                    and memory trailer (fuzzing builds only, fuzz-common.h), so mutations
- *                    reach the later checks; bit 1: pad memory files (see below)
+ *                    reach the later checks; bit 1: pad memory files (see below); bit 2: an
+ *                    I/O fault follows
+ *   [u8 fault[4]]    with bit 2: call (% 4: open, pread, fstat, close), which one of them
+ *                    (& 31, from 0), how (bits 0-1: fail with an errno, short read, EINTR,
+ *                    end of file; bits 2-7: which errno of that call), short read fraction
+ *                    (memio.h, memio_fault_arm)
  *   then sections    u32 length + that many bytes; 0xFFFFFFFF: the file is absent; a length
  *                    past the end takes the rest of the input; the input may end at any point
  *   sections 2k, 2k+1 are the state and memory files of chain level k (k < FUZZ_MAX_LEVELS).
@@ -79,8 +86,12 @@ static void name_field(char dst[SNAP_NAME_FIELD_LEN], const uint8_t *file, size_
         dst[0] = '\0';
 }
 
-/* The loaded image agrees with the committed state file src (level 0). */
-static void check_image(const struct snap_image *img, const uint8_t *src, size_t src_len)
+/* The loaded image agrees with the committed state file src (level 0) and its memory file.
+ * Called only when spec_top_error found steps 1-4 passed: every stored page of the memory file
+ * has the CRC of the page map, so each stored page of the image is compared with the bytes of
+ * the memory file (equal bytes, hence the map's CRC) instead of checksumming the image again. */
+static void check_image(const struct snap_image *img, const struct memio *m, const uint8_t *src,
+                        size_t src_len)
 {
     struct snap_envelope env;
     FUZZ_ASSERT(snap_envelope_decode(&env, src, src_len, NULL) == 0);
@@ -103,26 +114,40 @@ static void check_image(const struct snap_image *img, const uint8_t *src, size_t
     free(again);
 
     FUZZ_ASSERT(img->memory != NULL);
+    const struct memio_file *f = memio_find(m, h->mem_name);
+    FUZZ_ASSERT(f != NULL && memio_file_len(f) == h->mem_file_len);
     uint64_t pages = h->ram_size / h->page_size, k = 0;
     for (uint64_t i = 0; i < pages; i++) {
         if (h->kind == SNAP_KIND_DIFF && !snap_bitmap_test(env.bitmap, i))
             continue;
-        uint64_t crc = snap_crc64(0, img->memory + i * h->page_size, h->page_size);
-        FUZZ_ASSERT(crc == snap_get_le64(env.page_crcs + 8 * k));
+        FUZZ_ASSERT(memio_file_equal(f, k * h->page_size, img->memory + i * h->page_size,
+                                     h->page_size));
         k++;
     }
     FUZZ_ASSERT(k == h->mem_pages);
+
+    /* the accepted memory trailer is the one the encoder writes for this header */
+    struct snap_mem_trailer t = {{0}, h->generation, h->mem_pages, h->page_size, h->kind};
+    memcpy(t.snapshot_id, h->snapshot_id, sizeof t.snapshot_id);
+    uint8_t raw[SNAP_MEM_TRAILER_LEN];
+    snap_mem_trailer_encode(raw, &t);
+    FUZZ_ASSERT(memio_file_equal(f, h->mem_file_len - SNAP_MEM_TRAILER_LEN, raw, sizeof raw));
 }
 
 /* FORMAT.md 6.1 steps 1-4 for the top pair, read from the spec: the error snap_pair_load must
- * return if they fail, or 0 when they pass (the base chain comes after and is not modelled). top: vm.snap as stored, or NULL. The step 1 decode is the library's (the decode
+ * return if they fail, or 0 when they pass (step 1 includes the VM state; the base chain comes
+ * after and is not modelled). top: vm.snap as stored, or NULL; oversized: vm.snap is longer than
+ * any valid state file and top holds its first 256 bytes. The step 1 decode is the library's (the decode
  * targets check it); the rest is independent. *page: the guest page of a SNAP_EPAGE. */
-static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len, uint64_t *page)
+static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_len,
+                          bool oversized, uint64_t *page)
 {
     struct snap_envelope env;
     if (!top)
         return SNAP_ENOENT; /* 1 */
     int rc = snap_envelope_decode(&env, top, top_len, NULL);
+    if (oversized) /* top is its header: the first of steps 1-4 it fails, else trailing bytes */
+        return rc == SNAP_ETRUNC ? SNAP_ECORRUPT : rc;
     if (rc != 0)
         return rc;
     const struct snap_header *h = &env.hdr;
@@ -162,16 +187,46 @@ static int spec_top_error(const struct memio *m, const uint8_t *top, size_t top_
     return 0;
 }
 
+/* The input's I/O fault, after a load or verify that ended in rc: true if it fired and must
+ * decide the outcome, which is then checked here: SNAP_EIO naming the failed call with its
+ * errno (an early end of file: SNAP_ETRUNC or SNAP_EIO naming pread), never a pair. False if
+ * it did not fire or changes nothing (EINTR on open and pread is retried, a short read is
+ * continued, a failed close of a file only read is of no consequence): then the outcome must
+ * be the one without a fault, which the ordinary oracles check. */
+static bool check_fault_outcome(const struct memio_fault *f, int rc, const struct snap_diag *diag)
+{
+    if (!f->fired || f->mode == MEMIO_SHORT || f->mode == MEMIO_EINTR || f->call == MEMIO_CLOSE)
+        return false;
+    FUZZ_LOG("  io fault: %s #%u %s\n", memio_call_op(f->call), f->nth,
+             f->mode == MEMIO_EOF ? "ends early" : strerror(f->err));
+    FUZZ_ASSERT(rc != 0);
+    FUZZ_ASSERT(diag->op != NULL && strcmp(diag->op, memio_call_op(f->call)) == 0);
+    if (f->mode == MEMIO_EOF) {
+        FUZZ_ASSERT(rc == SNAP_ETRUNC || rc == SNAP_EIO);
+    } else {
+        FUZZ_ASSERT(rc == SNAP_EIO);
+        FUZZ_ASSERT(diag->sys_errno == f->err);
+    }
+    return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    bool repair = data[0] & 1, pad = data[0] & 2;
+    bool repair = data[0] & 1, pad = data[0] & 2, faulty = data[0] & 4;
     struct cursor c = {data + 1, size - 1};
     struct memio m;
     memio_init(&m);
+    if (faulty) {
+        if (c.left < 4)
+            return 0;
+        memio_fault_arm(&m, c.p);
+        c.p += 4;
+        c.left -= 4;
+    }
 
-    uint8_t *owned[2 * FUZZ_MAX_LEVELS] = {0};
+    uint8_t *owned[2 * FUZZ_MAX_LEVELS + 1] = {0};
     size_t owned_count = 0;
     const uint8_t *top = NULL; /* level 0 state file as stored */
     size_t top_len = 0;
@@ -228,10 +283,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct memio_file sf = {.head = st, .head_len = st_len};
             snprintf(sf.name, sizeof sf.name, "%s.snap", id);
             memio_add(&m, &sf);
-            if (level == 0) {
-                top = st;
-                top_len = st_len;
-            }
             name_field(mem_name, st, st_len, 128);
             name_field(base, st, st_len, 192);
         }
@@ -247,33 +298,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             snprintf(id, sizeof id, "base%u", level + 1);
     }
     (void)repair;
+    /* The top state file is whatever is stored as vm.snap: a level's memory file may have
+     * taken that name first (its mem_name field said so). */
+    const struct memio_file *vm = memio_find(&m, "vm.snap");
+    bool top_oversized = false;
+    if (vm && vm->zeros == 0 && vm->tail_len == 0) {
+        top = vm->head;
+        top_len = vm->head_len;
+    } else if (vm) {
+        /* past the longest valid state file only the header matters (6.1 step 1) */
+        size_t len = memio_file_len(vm);
+        top_oversized = len > SNAP_HEADER_LEN + SNAP_MAX_PAYLOAD + SNAP_TRAILER_LEN;
+        if (top_oversized)
+            len = SNAP_HEADER_LEN;
+        uint8_t *copy = malloc(len ? len : 1);
+        if (!copy)
+            goto out;
+        owned[owned_count++] = copy;
+        top_len = memio_file_read(vm, copy, len, 0);
+        top = copy;
+    }
 
     struct snap_image img;
     struct snap_diag diag;
     snap_diag_clear(&diag);
     int rc = snap_pair_load(&img, &m.io, "/fuzz", "vm", &diag);
-    /* memio fails only with ENOENT (missing file) and EROFS/EBADF (which a loader never earns),
-     * so SNAP_EIO is not an acceptable outcome here. */
-    FUZZ_ASSERT(rc == 0 || fuzz_is_envelope_err(rc) || rc == SNAP_ENOENT || rc == SNAP_EPAIR ||
-                rc == SNAP_EPAGE || rc == SNAP_EINCOMPAT || rc == SNAP_ENOMEM);
     FUZZ_LOG("  pair_load: %s%s%s\n", rc ? snap_strerror(rc) : "loaded", rc ? ": " : "",
              rc ? diag.msg : "");
     FUZZ_ASSERT(memio_open_count(&m) == 0);
-    /* Steps 1-4 of the top pair decide the error when they fail. Steps 1-3 need no memory
-     * beyond the state file (the input), so SNAP_ENOMEM is no excuse before step 4. */
-    uint64_t want_page = SNAP_NO_PAGE;
-    int want = spec_top_error(&m, top, top_len, &want_page);
-    if (want != 0 && (rc != SNAP_ENOMEM || want != SNAP_EPAGE)) {
-        FUZZ_ASSERT(rc == want);
-        if (want == SNAP_EPAGE)
-            FUZZ_ASSERT(diag.page == want_page);
+    bool io_failed = check_fault_outcome(&m.fault, rc, &diag);
+    if (!io_failed) {
+        /* memio fails only by the input's fault (handled above), with ENOENT (missing file)
+         * and EROFS/EBADF (which a loader never earns), so SNAP_EIO is no outcome here. */
+        FUZZ_ASSERT(rc == 0 || fuzz_is_envelope_err(rc) || rc == SNAP_ENOENT ||
+                    rc == SNAP_EPAIR || rc == SNAP_EPAGE || rc == SNAP_EINCOMPAT ||
+                    rc == SNAP_ENOMEM);
+        /* Steps 1-4 of the top pair decide the error when they fail. Steps 1-3 need no memory
+         * beyond the state file (the input), so SNAP_ENOMEM is no excuse before step 4. */
+        uint64_t want_page = SNAP_NO_PAGE;
+        int want = spec_top_error(&m, top, top_len, top_oversized, &want_page);
+        if (want != 0 && (rc != SNAP_ENOMEM || want != SNAP_EPAGE)) {
+            FUZZ_ASSERT(rc == want);
+            if (want == SNAP_EPAGE)
+                FUZZ_ASSERT(diag.page == want_page);
+        }
     }
     if (rc == 0) {
-        FUZZ_ASSERT(top != NULL);
+        FUZZ_ASSERT(top != NULL && !io_failed);
 #ifdef FUZZ_SELFTEST_BROKEN_LOADER
         img.memory[0] ^= 1; /* the self-test: a loader that gets a page wrong */
 #endif
-        check_image(&img, top, top_len);
+        check_image(&img, &m, top, top_len);
     } else {
         fuzz_check_diag(&diag);
         FUZZ_ASSERT(img.memory == NULL && img.state_bytes == NULL && img.state_len == 0);
@@ -286,13 +361,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snap_image_finish(&img);
 
     /* snap_pair_verify makes the same checks in constant memory: it must reach the same
-     * verdict, and for SNAP_EPAGE name the same page. */
+     * verdict, and for SNAP_EPAGE name the same page. It meets the same fault, counted anew
+     * (its calls may differ from load's, so with a fault each verdict is judged on its own). */
     struct snap_diag vdiag;
     snap_diag_clear(&vdiag);
+    memio_fault_rearm(&m);
     int vrc = snap_pair_verify(&m.io, "/fuzz", "vm", &vdiag);
     FUZZ_LOG("  pair_verify: %s\n", vrc ? snap_strerror(vrc) : "ok");
     FUZZ_ASSERT(memio_open_count(&m) == 0);
-    if (rc != SNAP_ENOMEM && vrc != SNAP_ENOMEM) {
+    bool v_io_failed = check_fault_outcome(&m.fault, vrc, &vdiag);
+    if (!io_failed && !v_io_failed && rc != SNAP_ENOMEM && vrc != SNAP_ENOMEM) {
         FUZZ_ASSERT(vrc == rc);
         if (rc == SNAP_EPAGE)
             FUZZ_ASSERT(vdiag.page == diag.page);

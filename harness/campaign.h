@@ -108,9 +108,9 @@ struct scenario_run {
     char *clean_run;
     char *clean_step;
     char *clean_load;
-    /* The trace-completeness audit (crash_audit): "" when the replayed data trace gives
+    /* The trace-completeness audit (scenario.c audit): NULL when the replayed data trace gives
      * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
-    char unchecked[700];
+    char *unchecked;
 };
 
 struct driver_ops;

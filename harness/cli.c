@@ -18,13 +18,13 @@ void cli_usage(FILE *f)
           "commands:\n"
           "  faults   inject file-call faults and crashes into an implementation under test\n"
           "           and check the prior-pair oracles (snapcheck faults --help)\n"
-          "  crash    explore the states a power cut leaves under persistence models and\n"
-          "           check prior-pair and durable (snapcheck crash --help)\n"
           "  conform  check an implementation against docs/FORMAT.md and docs/ADAPTER.md:\n"
           "           golden vectors, interoperability, corruption probing; one verdict per\n"
           "           requirement (snapcheck conform --help)\n"
           "  fuzz     mutate snapshot directories and load each with the IUT and the reference:\n"
-          "           crashes, hangs, disagreements (snapcheck fuzz --help)\n\n"
+          "           crashes, hangs, disagreements (snapcheck fuzz --help)\n"
+          "  crash    explore the states a power cut leaves under persistence models and\n"
+          "           check prior-pair and durable (snapcheck crash --help)\n\n"
           "exit status: 0 every oracle held, 1 findings, 2 usage or set-up error\n",
           f);
 }

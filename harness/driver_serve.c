@@ -223,7 +223,8 @@ static char *request_line(const char *const *op_args, const struct impl_faults *
 {
     char *line = NULL;
     size_t len = 0, cap = 0;
-    char *set[4] = {0};
+    enum { N_SET = 4 };
+    char *set[N_SET] = {0};
     if (f && f->dir)
         set[0] = xasprintf("SNAPFAULT_DIR=%s", f->dir);
     if (f && f->trace)
@@ -234,13 +235,13 @@ static char *request_line(const char *const *op_args, const struct impl_faults *
         set[3] = xasprintf("SNAPFAULT_TRACE_DATA=%s", f->trace_data);
     int bad = put_field(&line, &len, &cap, stdout_path ? stdout_path : "-");
     bad |= put_field(&line, &len, &cap, stderr_path ? stderr_path : "-");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SET; i++)
         if (set[i])
             bad |= put_field(&line, &len, &cap, set[i]);
     bad |= put_field(&line, &len, &cap, "--");
     for (int i = 0; op_args[i]; i++)
         bad |= put_field(&line, &len, &cap, op_args[i]);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SET; i++)
         free(set[i]);
     if (bad) {
         free(line);

@@ -4,8 +4,8 @@
 #include "campaign.h"
 #include "census.h"
 #include "cli.h"
-#include "crash.h"
 #include "conform.h"
+#include "crash.h"
 #include "driver.h"
 #include "driver_lib.h"
 #include "driver_serve.h"
@@ -390,7 +390,7 @@ static int run_campaign(struct campaign *c)
     report_totals(&t, c);
     bool unchecked = false;
     for (unsigned r = 0; r < c->n_runs; r++)
-        unchecked |= c->runs[r].unchecked[0] != 0;
+        unchecked |= c->runs[r].unchecked != NULL;
     return t.findings || unchecked ? EXIT_FINDINGS : EXIT_HELD;
 }
 

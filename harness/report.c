@@ -238,10 +238,11 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     char *impl = utf8_clean(c->opt.impl_cmd);
     unsigned unchecked = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
-        if (c->runs[r].unchecked[0]) {
+        if (c->runs[r].unchecked) {
             unchecked++;
-            fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name,
-                    c->runs[r].unchecked);
+            char *why = utf8_clean(c->runs[r].unchecked);
+            fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name, why);
+            free(why);
         }
     char unc[160] = "";
     if (unchecked)
@@ -303,19 +304,18 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     char secs[32]; /* milliseconds, printed as a plain decimal */
     snprintf(secs, sizeof secs, "%.3f", seconds);
     jset(root, "seconds", json_object_new_double_s(seconds, secs));
-    bool unchecked = false;
-    json_object *unc = json_object_new_array();
+    json_object *unch = json_object_new_array();
     for (unsigned r = 0; r < c->n_runs; r++)
-        if (c->runs[r].unchecked[0]) {
-            unchecked = true;
+        if (c->runs[r].unchecked) {
             json_object *u = json_object_new_object();
             jset(u, "scenario", json_object_new_string(table[c->runs[r].scenario].name));
             jset(u, "why", jstr(c->runs[r].unchecked));
-            json_object_array_add(unc, u);
+            json_object_array_add(unch, u);
         }
+    bool unchecked = json_object_array_length(unch) > 0;
     jset(root, "verdict",
          json_object_new_string(t.findings ? "fail" : unchecked ? "unchecked" : "pass"));
-    jset(root, "unchecked", unc);
+    jset(root, "unchecked", unch);
     jset(root, "cases", json_object_new_int64(t.cases));
     jset(root, "enumerated", json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));
     jset(root, "passed", json_object_new_int64(t.passed));

@@ -274,29 +274,33 @@ static int audit(const struct campaign *c, struct scenario_run *run, const char 
                  size_t err_cap)
 {
     const struct scenario *s = &TABLE[run->scenario];
-    char d[760], trace[760], data[760], errp[760], so[760], mo[760];
-    snprintf(d, sizeof d, "%s/audit-d", cdir);
-    snprintf(trace, sizeof trace, "%s/audit-trace", cdir);
-    snprintf(data, sizeof data, "%s/audit-trace.data", cdir);
-    snprintf(errp, sizeof errp, "%s/audit.err", cdir);
+    char *d = xasprintf("%s/audit-d", cdir), *trace = xasprintf("%s/audit-trace", cdir);
+    char *data = xasprintf("%s/audit-trace.data", cdir), *errp = xasprintf("%s/audit.err", cdir);
+    char *so = xasprintf("%s/audit-state.out", cdir), *mo = xasprintf("%s/audit-memory.out", cdir);
+    int rc = -1;
     if (dir_image_write(&run->tpl, d) != 0) {
         snprintf(err, err_cap, "cannot create %s: %s", d, strerror(errno));
-        return -1;
+        goto out;
     }
-    snprintf(so, sizeof so, "%s/audit-state.out", cdir);
-    snprintf(mo, sizeof mo, "%s/audit-memory.out", cdir);
     struct step_req req = step_req(so, mo, s, d);
     struct step_faults f = {.trace = trace, .trace_data = data};
     struct impl_result r;
     c->drv->step(&r, c, &req, &f, errp);
     char diff[600];
-    int rc = crash_audit(trace, data, d, run->template_dir, diff, sizeof diff);
-    run->unchecked[0] = 0;
-    if (rc != 0)
-        snprintf(run->unchecked, sizeof run->unchecked,
-                 "the directory the step left differs from its replayed data trace: %s",
-                 diff);
-    return 0;
+    free(run->unchecked);
+    run->unchecked = NULL;
+    if (crash_audit(trace, data, d, run->template_dir, diff, sizeof diff) != 0)
+        run->unchecked =
+            xasprintf("the directory the step left differs from its replayed data trace: %s", diff);
+    rc = 0;
+out:
+    free(d);
+    free(trace);
+    free(data);
+    free(errp);
+    free(so);
+    free(mo);
+    return rc;
 }
 
 int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, size_t err_cap)
@@ -418,7 +422,9 @@ void scenario_run_finish(struct scenario_run *run)
     free(run->clean_run);
     free(run->clean_step);
     free(run->clean_load);
+    free(run->unchecked);
     run->template_dir = run->clean_run = run->clean_step = run->clean_load = NULL;
+    run->unchecked = NULL;
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,

@@ -487,6 +487,134 @@ static void reencode(const char *dir, const char *id, const struct snap_header *
     free(buf);
 }
 
+/* FORMAT.md 6.1 step 5: the binding of a base is checked right after its step 1, before its
+ * step 2: a base that is another pair and whose mem_name names another <id> is "base mismatch". */
+/* An I/O table that changes a file under the loader: before the nth read of more than 64 bytes
+ * (a page read, not a trailer) of the file named target, one byte of that file is flipped. */
+struct mutating_io {
+    struct snap_io io;
+    const char *target; /* basename */
+    unsigned nth;
+    unsigned reads;
+    int fd;
+    char path[4200];
+};
+
+static int mut_open(void *ctx, const char *path, int flags, unsigned mode)
+{
+    struct mutating_io *m = ctx;
+    const char *base = strrchr(path, '/');
+    int fd = snap_io_posix.open(snap_io_posix.ctx, path, flags, mode);
+
+    if (fd >= 0 && strcmp(base != NULL ? base + 1 : path, m->target) == 0) {
+        m->fd = fd;
+        snprintf(m->path, sizeof(m->path), "%s", path);
+    }
+    return fd;
+}
+
+static ssize_t mut_pread(void *ctx, int fd, void *dst, size_t len, uint64_t off)
+{
+    struct mutating_io *m = ctx;
+
+    if (fd == m->fd && len > 64 && ++m->reads == m->nth) {
+        int wfd = open(m->path, O_RDWR);
+        uint8_t b = 0;
+
+        assert_true(wfd >= 0);
+        assert_int_equal(pread(wfd, &b, 1, (off_t)off), 1);
+        b ^= 0x10;
+        assert_int_equal(pwrite(wfd, &b, 1, (off_t)off), 1);
+        close(wfd);
+    }
+    return snap_io_posix.pread(snap_io_posix.ctx, fd, dst, len, off);
+}
+
+/* The pages of a diff are checked when the walk goes down and again when they are applied on
+ * the way back up: a memory file changed in between is SNAP_EPAGE, never a wrong image. */
+static void load__diff_page_changed_between_passes_is_epage(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {0};
+    struct mutating_io m;
+    struct snap_image img;
+    struct snap_diag d;
+
+    save_full(fx, "base", fx->mem, 4096);
+    snap_bitmap_set(dirty, 7);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    memset(&m, 0, sizeof(m));
+    m.io = snap_io_posix;
+    m.io.ctx = &m;
+    m.io.open = mut_open;
+    m.io.pread = mut_pread;
+    m.target = "d1.g1.mem";
+    m.fd = -1;
+    m.nth = 2; /* the first read checks the page, the second applies it */
+    assert_int_equal(snap_pair_load(&img, &m.io, fx->dir, "d1", &d), SNAP_EPAGE);
+    assert_int_equal(d.page, 7);
+    assert_null(img.memory);
+    assert_int_equal(m.reads, 2);
+}
+
+/* A small state file whose (compatible) state and header declare 64 GiB of RAM, and no memory
+ * file: SNAP_EPAIR from step 3, before anything is sized from the header (an image allocated
+ * first made the error depend on the machine, SNAP_ENOMEM or an out-of-memory abort). Since the
+ * state is decoded in step 1, only a compatible state reaches step 3. */
+static void load__huge_ram_size_without_memory_file_is_epair(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t ram = (uint64_t)64 << 30;
+    const uint64_t pages = ram / 65536;
+    struct snap_envelope env;
+    struct snap_header h;
+    struct snap_diag d;
+    uint64_t *crcs = calloc(pages, sizeof(uint64_t));
+    uint8_t *st = NULL;
+    size_t st_len = 0, len = 0;
+    uint8_t *raw;
+    char path[4200];
+
+    save_full(fx, "vm1", fx->mem, 65536);
+    raw = tfix_read(fx->dir, "vm1.snap", &len);
+    assert_int_equal(snap_envelope_decode(&env, raw, len, NULL), 0);
+    fx->vm.st.info.mem_size_mib = (uint32_t)(ram >> 20);
+    assert_int_equal(snap_state_encode_alloc(&st, &st_len, &fx->vm.st), 0);
+    assert_int_equal(st_len, env.hdr.state_len);
+    h = env.hdr;
+    h.ram_size = ram;
+    h.mem_pages = pages;
+    h.mem_file_len = pages * 65536 + 64;
+    h.payload_len = h.state_len + 8 * pages;
+    reencode(fx->dir, "vm1", &h, st, NULL, crcs);
+    snprintf(path, sizeof(path), "%s/vm1.g1.mem", fx->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(load_code(fx->dir, "vm1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "missing"));
+    free(st);
+    free(raw);
+    free(crcs);
+}
+
+static void load__base_mismatch_comes_before_the_base_mem_name(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t dirty[32] = {1};
+    struct snap_diag d;
+    size_t len = 0;
+    uint8_t *raw;
+
+    save_full(fx, "base", fx->mem, 4096);
+    save_diff(fx, "d1", "base", fx->mem, dirty);
+    save_full(fx, "other", fx->mem, 4096);
+    raw = tfix_read(fx->dir, "other.snap", &len);
+    assert_int_equal(tfix_write(fx->dir, "base.snap", raw, len), 0);
+    assert_int_equal(load_code(fx->dir, "d1", &d), SNAP_EPAIR);
+    assert_non_null(strstr(d.msg, "base mismatch"));
+    assert_non_null(strstr(d.path, "base.snap"));
+    free(raw);
+}
+
 static void load__base_with_other_geometry_is_epair(void **state)
 {
     struct fixture *fx = *state;
@@ -814,6 +942,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(load__fifo_named_like_a_pair_file_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__symlinks_in_the_directory_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__diff_page_changed_between_passes_is_epage, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__huge_ram_size_without_memory_file_is_epair, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(load__base_mismatch_comes_before_the_base_mem_name, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(load__base_with_other_geometry_is_epair, setup,
                                         teardown),

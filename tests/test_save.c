@@ -1001,6 +1001,7 @@ static void save__refuses_more_bad_requests(void **unused)
     struct snap_save_req r = diff_req(dir, "vm1", &vm, mem, 4096, dirty, "base");
     assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EPAIR); /* ram_size */
     assert_non_null(strstr(d.msg, "ram_size"));
+    assert_non_null(strstr(d.msg, "the new diff"));
     r.base_id = "bad.base";
     assert_int_equal(snap_pair_save(&rep, &snap_io_posix, &r, &d), SNAP_EINVAL);
     r = full_req(NULL, "vm1", &vm, mem, 4096);

@@ -251,6 +251,13 @@ static int check_binding(const struct walk *w, const struct snap_header *h, cons
         return snap_diag_set(w->diag, SNAP_EPAIR, 0, "pair", path,
                              "base mismatch: %s is not the pair %s was saved over", path,
                              want->diff_path);
+    if ((h->page_size != want->page_size || h->ram_size != want->ram_size) &&
+        want->snapshot_id == NULL)
+        return snap_diag_set(w->diag, SNAP_EPAIR, 0, "validate", path,
+                             "base %s has page_size %u and ram_size %llu, the new diff %u and "
+                             "%llu",
+                             path, h->page_size, (unsigned long long)h->ram_size,
+                             want->page_size, (unsigned long long)want->ram_size);
     if (h->page_size != want->page_size || h->ram_size != want->ram_size)
         return snap_diag_set(w->diag, SNAP_EPAIR, 0, "pair", path,
                              "base mismatch: %s differs from %s in page_size or ram_size", path,

@@ -306,8 +306,7 @@ int cli_input_read(struct cli_input *out, const char *cmd, const char *what, con
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            cli_fail(cmd, "%s '%s': read failed at byte %zu: %s", what, path, got,
-                     strerror(errno));
+            cli_fail(cmd, "%s '%s': read failed at byte %zu: %s", what, path, got, strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -317,8 +316,8 @@ int cli_input_read(struct cli_input *out, const char *cmd, const char *what, con
             break;
     }
     if (got != len) {
-        cli_fail(cmd, "%s '%s': changed size while it was read (%zu bytes, then %s)", what,
-                 path, len, got < len ? "fewer" : "more");
+        cli_fail(cmd, "%s '%s': changed size while it was read (%zu bytes, then %s)", what, path,
+                 len, got < len ? "fewer" : "more");
         goto out;
     }
     if (len > 0) {

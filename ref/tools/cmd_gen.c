@@ -172,8 +172,8 @@ static int gen_full(const char *cmd, const char *path, uint64_t seed, uint64_t r
 /* Choose the dirty pages (a fraction pct/100 of them, at least one when pct > 0) and write the
  * changed image: dirty pages get new random bytes, except one that becomes all zeros (a dirty
  * page of zeros is data, not a hole: FORMAT.md 5), preferably one that was not zero before. */
-static int gen_diff(const char *cmd, const struct cli_input *base, uint32_t page_size, uint64_t seed,
-                    double pct, const char *mem_path, const char *bm_path)
+static int gen_diff(const char *cmd, const struct cli_input *base, uint32_t page_size,
+                    uint64_t seed, double pct, const char *mem_path, const char *bm_path)
 {
     uint64_t pages = base->len / page_size;
     uint8_t *bm = calloc(1, (size_t)snap_bitmap_len(pages));

@@ -225,8 +225,8 @@ static int check_output(const char *cmd, const char *what, const char *path, con
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d)) != NULL;) {
         struct stat es;
-        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 &&
-            es.st_dev == st.st_dev && es.st_ino == st.st_ino)
+        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 && es.st_dev == st.st_dev &&
+            es.st_ino == st.st_ino)
             rc = cli_fail(cmd,
                           "%s '%s' is the same file as '%s/%s' of the snapshot directory: "
                           "refused",

@@ -447,6 +447,11 @@ for attempt in range(2):
     r = subprocess.run([snapref, "verify", "--dir", d, "--id", "vm1"], capture_output=True)
     assert r.returncode == 0, r
 EOF2
+    # An input whose size changes while it is read is refused: a /proc file says 0 bytes and
+    # then reads more (deterministic, unlike the race above).
+    expect 1 R save --dir "$D" --id vm3 --kind full --state "$T/a.state" \
+        --memory /proc/self/status --page-size 4096
+    grep_in "$T/err" "memory image '/proc/self/status': changed size while it was read"
     # A state input that is a FIFO is refused at once, not waited on.
     mkfifo "$T/fifo.state"
     expect 1 timeout 20 "$SNAPREF" save --dir "$D" --id vm3 --kind full --state "$T/fifo.state" \

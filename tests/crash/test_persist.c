@@ -270,6 +270,44 @@ static void persist__no_fsync_may_lose_the_data(void **state)
     pt_trace_destroy(t);
 }
 
+/* An in-place write through a descriptor opened with O_DSYNC (as LMDB writes its meta page):
+ * durable when it returns, under every model; the same write without O_DSYNC may be lost. */
+static unsigned unsynced_after_in_place_write(struct fx *f, const char *open_extra, bool fail_fsync)
+{
+    line(f, "open64", "vm.snap", NULL, -1, -1, NULL, 4, open_extra);
+    unsigned w = line(f, "pwrite64", "vm.snap", NULL, 4, 0, "NEWSNAP:g1", 10, NULL);
+    if (fail_fsync)
+        line(f, "fsync", "vm.snap", NULL, 4, -1, NULL, -1, NULL);
+    line(f, "close", "vm.snap", NULL, 4, -1, NULL, 0, NULL);
+    struct pt_trace *t = load(f);
+    unsigned found = 0;
+    for (int m = PT_POSIX; m <= PT_EXT4_ORDERED; m++) {
+        unsigned *u = NULL;
+        unsigned n = pt_unsynced(&u, t, (enum pt_model)m, pt_trace_last(t));
+        for (unsigned i = 0; i < n; i++)
+            found += u[i] == w;
+        free(u);
+    }
+    pt_trace_destroy(t);
+    return found;
+}
+
+static void persist__dsync_write_is_durable_on_return(void **state)
+{
+    /* 0x1001: O_WRONLY | O_DSYNC; 0x101001: O_WRONLY | O_SYNC */
+    assert_int_equal(unsynced_after_in_place_write(*state, "flags=0x1001,mode=0", false), 0);
+}
+
+static void persist__sync_write_survives_a_later_failed_fsync(void **state)
+{
+    assert_int_equal(unsynced_after_in_place_write(*state, "flags=0x101001,mode=0", true), 0);
+}
+
+static void persist__plain_write_is_not_durable_on_return(void **state)
+{
+    assert_int_equal(unsynced_after_in_place_write(*state, "flags=0x1,mode=0", false), 2);
+}
+
 static void persist__failed_fsync_loses_the_data_for_good(void **state)
 {
     struct fx *f = *state;
@@ -394,6 +432,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(persist__compare_finds_writes_the_trace_missed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(persist__ext4_keeps_namespace_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(persist__dsync_write_is_durable_on_return, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(persist__sync_write_survives_a_later_failed_fsync, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(persist__plain_write_is_not_durable_on_return, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

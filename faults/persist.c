@@ -47,6 +47,7 @@ struct inode {
 
 struct tfile {
     char *name;
+    char *link; /* a symbolic link's target (kept as it is), NULL for a regular file */
     uint64_t size;
     const uint8_t *map; /* mapped on first use */
 };
@@ -62,9 +63,11 @@ struct pt_trace {
     char *dir, *real_dir, *tpl_dir;
     struct pt_op *ops; /* index ordinal - 1 */
     struct opx *x;
-    unsigned n_ops;
+    unsigned n_ops, cap_ops;
     struct tfile *tpl;
     unsigned n_tpl;
+    char **tdirs; /* the template's subdirectories */
+    unsigned n_tdirs, cap_tdirs;
     unsigned n_inodes; /* inodes 1..n_tpl are the template files */
     const uint8_t *data;
     size_t data_len;
@@ -105,6 +108,16 @@ static void fail(char *err, size_t cap, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* snprintf for paths (a path too long is cut; the open that follows then fails). */
+static void fmtp(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fmtp(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
     va_end(ap);
 }
 
@@ -309,39 +322,72 @@ static char *parent_of(const char *name)
     return strndup(name, s ? (size_t)(s - name) : 0);
 }
 
-static int load_template(struct pt_trace *t, char *err, size_t cap)
+/* The template's regular files and subdirectories, by path relative to its root. */
+static int load_tree(struct pt_trace *t, const char *rel, unsigned *tcap, char *err, size_t cap)
 {
-    DIR *d = opendir(t->tpl_dir);
+    char dpath[PATH_MAX];
+    fmtp(dpath, sizeof dpath, "%s%s%s", t->tpl_dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(dpath);
     if (!d) {
-        fail(err, cap, "cannot read the template directory %s: %s", t->tpl_dir, strerror(errno));
+        fail(err, cap, "cannot read the template directory %s: %s", dpath, strerror(errno));
         return -1;
     }
-    unsigned tcap = 0;
     struct dirent *de;
     int rc = 0;
-    while ((de = readdir(d))) {
+    while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        char p[PATH_MAX];
+        char p[PATH_MAX], name[PATH_MAX];
         struct stat st;
-        snprintf(p, sizeof p, "%s/%s", t->tpl_dir, de->d_name);
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-            fail(err, cap, "template %s: not a regular file (subdirectories are not replayed)", p);
+        fmtp(p, sizeof p, "%s/%s", dpath, de->d_name);
+        fmtp(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        if (lstat(p, &st) != 0 ||
+            (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
+            fail(err, cap, "template %s: not a regular file, directory or symbolic link", p);
             rc = -1;
             break;
         }
-        struct tfile *f = grow(t->tpl, &tcap, t->n_tpl + 1, sizeof *f);
+        char target[PATH_MAX] = "";
+        if (S_ISLNK(st.st_mode)) {
+            ssize_t n = readlink(p, target, sizeof target - 1);
+            if (n < 0) {
+                fail(err, cap, "template %s: cannot read the link: %s", p, strerror(errno));
+                rc = -1;
+                break;
+            }
+            target[n] = 0;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            char **dd = grow(t->tdirs, &t->cap_tdirs, t->n_tdirs + 1, sizeof *dd);
+            if (!dd || !(dd[t->n_tdirs] = strdup(name))) {
+                rc = -1;
+                break;
+            }
+            t->tdirs = dd;
+            t->n_tdirs++;
+            rc = load_tree(t, name, tcap, err, cap);
+            continue;
+        }
+        struct tfile *f = grow(t->tpl, tcap, t->n_tpl + 1, sizeof *f);
         if (!f) {
             rc = -1;
             break;
         }
         t->tpl = f;
-        f[t->n_tpl].name = strdup(de->d_name);
-        f[t->n_tpl].size = (uint64_t)st.st_size;
+        f[t->n_tpl].name = strdup(name);
+        f[t->n_tpl].link = S_ISLNK(st.st_mode) ? strdup(target) : NULL;
+        f[t->n_tpl].size = S_ISLNK(st.st_mode) ? 0 : (uint64_t)st.st_size;
         f[t->n_tpl].map = NULL;
         t->n_tpl++;
     }
     closedir(d);
+    return rc;
+}
+
+static int load_template(struct pt_trace *t, char *err, size_t cap)
+{
+    unsigned tcap = 0;
+    int rc = load_tree(t, "", &tcap, err, cap);
     t->n_inodes = t->n_tpl;
     return rc;
 }
@@ -372,17 +418,23 @@ static int parse_line(struct pt_trace *t, struct view *v, char *line, unsigned l
     }
     if (ord > t->n_ops) {
         unsigned c = t->n_ops;
-        struct pt_op *ops = realloc(t->ops, ord * sizeof *ops);
-        struct opx *x = ops ? realloc(t->x, ord * sizeof *x) : NULL;
-        if (ops)
-            t->ops = ops;
-        if (!ops || !x) {
-            fail(err, cap, "out of memory");
-            return -1;
+        if (ord > t->cap_ops) { /* grow geometrically: traces have 10^5 lines and more */
+            unsigned cap2 = t->cap_ops ? t->cap_ops : 64;
+            while (cap2 < ord)
+                cap2 *= 2;
+            struct pt_op *ops = realloc(t->ops, cap2 * sizeof *ops);
+            struct opx *x = ops ? realloc(t->x, cap2 * sizeof *x) : NULL;
+            if (ops)
+                t->ops = ops;
+            if (!ops || !x) {
+                fail(err, cap, "out of memory");
+                return -1;
+            }
+            t->x = x;
+            t->cap_ops = cap2;
         }
-        t->x = x;
-        memset(t->ops + c, 0, (ord - c) * sizeof *ops);
-        memset(t->x + c, 0, (ord - c) * sizeof *x);
+        memset(t->ops + c, 0, (ord - c) * sizeof *t->ops);
+        memset(t->x + c, 0, (ord - c) * sizeof *t->x);
         for (unsigned i = c; i < ord; i++)
             t->ops[i].ordinal = i + 1;
         t->n_ops = (unsigned)ord;
@@ -549,112 +601,97 @@ static bool is_data(enum pt_kind k)
     return k == PK_WRITE || k == PK_TRUNC || k == PK_ALLOC;
 }
 
-/* For each op: the cut from which it is durable under each model, or lost for good.
- * Method: one backward pass keeps, for each inode, the nearest later fsync of it (and whether it
- * succeeded: the first fsync after a write decides, Linux errseq); the nearest later successful
- * sync of anything (ext4: it commits the one journal); and, per directory, the nearest later
- * successful directory fsync. An op then costs the number of directories, not of ops, so a
- * trace of 10^5 calls is analysed in one pass. */
-struct dir_sync {
-    char *name;
-    unsigned at;
+/* For each op: the cut from which it is durable under each model, or lost for good. One
+ * backward pass keeping, per inode, the next successful and the next failed fsync, per
+ * directory the next successful directory fsync, and the next successful sync of any kind. */
+struct dirsync {
+    const char *name;
+    unsigned next;
 };
 
-static unsigned dir_sync_at(const struct dir_sync *ds, unsigned n, const char *name)
+static unsigned dir_next(const struct dirsync *d, unsigned n, const char *name)
 {
     for (unsigned i = 0; i < n; i++)
-        if (!strcmp(ds[i].name, name))
-            return ds[i].at;
+        if (!strcmp(d[i].name, name))
+            return d[i].next;
     return NEVER;
 }
 
 static int analyse(struct pt_trace *t)
 {
-    unsigned *next_f = malloc((t->n_inodes + 1) * sizeof *next_f);
-    bool *next_ok = calloc(t->n_inodes + 1, sizeof *next_ok);
-    struct dir_sync *ds = NULL;
-    unsigned n_ds = 0, cap_ds = 0, next_any = NEVER;
+    unsigned *next_ok = malloc((t->n_inodes + 1) * sizeof *next_ok);
+    unsigned *next_fail = malloc((t->n_inodes + 1) * sizeof *next_fail);
+    struct dirsync *dirs = NULL;
+    unsigned n_dirs = 0, cap_dirs = 0, next_any = NEVER;
     int rc = -1;
-    if (!next_f || !next_ok)
+    if (!next_ok || !next_fail)
         goto out;
-    for (unsigned k = 0; k <= t->n_inodes; k++)
-        next_f[k] = NEVER;
+    for (unsigned i = 0; i <= t->n_inodes; i++)
+        next_ok[i] = next_fail[i] = NEVER;
     for (unsigned i = t->n_ops; i-- > 0;) {
-        const struct pt_op *o = &t->ops[i];
+        struct pt_op *o = &t->ops[i];
         struct opx *x = &t->x[i];
         for (int m = 0; m < PT_MODEL_COUNT; m++)
             x->durable_at[m] = NEVER;
         x->lost_at = NEVER;
         if (o->kind == PK_FSYNC) {
-            if (o->ino <= t->n_inodes) {
-                next_f[o->ino] = o->ordinal;
-                next_ok[o->ino] = o->ok;
-            }
             if (o->ok)
-                next_any = o->ordinal;
-            continue;
+                next_ok[o->ino] = o->ordinal;
+            else
+                next_fail[o->ino] = o->ordinal;
         }
-        if (o->kind == PK_DIRSYNC) {
-            if (!o->ok)
-                continue; /* a failed directory fsync is no barrier */
+        if ((o->kind == PK_FSYNC || o->kind == PK_DIRSYNC) && o->ok)
             next_any = o->ordinal;
-            const char *name = o->name ? o->name : "";
+        if (o->kind == PK_DIRSYNC && o->ok) {
             unsigned k = 0;
-            while (k < n_ds && strcmp(ds[k].name, name))
+            while (k < n_dirs && strcmp(dirs[k].name, o->name))
                 k++;
-            if (k == n_ds) {
-                if (n_ds == cap_ds) {
-                    unsigned c = cap_ds ? 2 * cap_ds : 8;
-                    struct dir_sync *p = realloc(ds, c * sizeof *p);
-                    if (!p)
-                        goto out;
-                    ds = p;
-                    cap_ds = c;
-                }
-                ds[k].name = strdup(name);
-                if (!ds[k].name)
+            if (k == n_dirs) {
+                struct dirsync *d = grow(dirs, &cap_dirs, n_dirs + 1, sizeof *d);
+                if (!d)
                     goto out;
-                n_ds++;
+                dirs = d;
+                dirs[n_dirs++].name = o->name;
             }
-            ds[k].at = o->ordinal;
-            continue;
+            dirs[k].next = o->ordinal;
         }
-        if (!is_ns(o->kind) && !is_data(o->kind))
-            continue;
-        x->durable_at[PT_PREFIX] = o->ordinal;
         if (is_data(o->kind)) {
+            x->durable_at[PT_PREFIX] = o->ordinal;
             if (o->kind == PK_WRITE && o->sync_write) {
                 /* O_SYNC/O_DSYNC: durable when the call returned; a later failed fsync
                  * concerns other dirty pages, not these. */
                 x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = o->ordinal;
-            } else if (o->ino <= t->n_inodes && next_f[o->ino] != NEVER) {
-                if (next_ok[o->ino])
-                    x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_f[o->ino];
-                else
-                    x->lost_at = next_f[o->ino]; /* pages marked clean, never written */
+                continue;
             }
-            continue;
-        }
-        char *p1 = parent_of(o->name);
-        char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
-        if (!p1 || (o->kind == PK_RENAME && !p2)) {
+            /* The first fsync after the write decides (Linux errseq): a success makes it
+             * durable for good, whatever a later failure reports about later pages; a failure
+             * marks its pages clean unwritten, lost whatever a later success says. */
+            if (next_ok[o->ino] < next_fail[o->ino])
+                x->durable_at[PT_POSIX] = x->durable_at[PT_EXT4_ORDERED] = next_ok[o->ino];
+            else
+                x->lost_at = next_fail[o->ino];
+        } else if (is_ns(o->kind)) {
+            x->durable_at[PT_PREFIX] = o->ordinal;
+            /* ext4: any fsync commits the one journal, every namespace change before it. */
+            x->durable_at[PT_EXT4_ORDERED] = next_any;
+            char *p1 = parent_of(o->name);
+            char *p2 = o->kind == PK_RENAME ? parent_of(o->name2) : NULL;
+            if (!p1 || (o->kind == PK_RENAME && !p2)) {
+                free(p1);
+                goto out;
+            }
+            unsigned d1 = dir_next(dirs, n_dirs, p1);
+            unsigned d2 = p2 ? dir_next(dirs, n_dirs, p2) : d1;
+            x->durable_at[PT_POSIX] = d1 > d2 ? d1 : d2; /* both parents synced */
             free(p1);
-            goto out;
+            free(p2);
         }
-        /* ext4: any successful fsync commits every namespace change before it. */
-        x->durable_at[PT_EXT4_ORDERED] = next_any;
-        unsigned d1 = dir_sync_at(ds, n_ds, p1), d2 = p2 ? dir_sync_at(ds, n_ds, p2) : d1;
-        x->durable_at[PT_POSIX] = d1 == NEVER || d2 == NEVER ? NEVER : d1 > d2 ? d1 : d2;
-        free(p1);
-        free(p2);
     }
     rc = 0;
 out:
-    for (unsigned k = 0; k < n_ds; k++)
-        free(ds[k].name);
-    free(ds);
-    free(next_f);
     free(next_ok);
+    free(next_fail);
+    free(dirs);
     return rc;
 }
 
@@ -683,6 +720,9 @@ int pt_trace_load(struct pt_trace **out, const char *trace_path, const char *dat
         goto out;
     for (unsigned i = 0; i < t->n_tpl; i++)
         if (view_set(&v, t->tpl[i].name, i + 1) != 0)
+            goto out;
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        if (view_set(&v, t->tdirs[i], 0) != 0)
             goto out;
     int dfd = open(data_path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -748,9 +788,13 @@ void pt_trace_destroy(struct pt_trace *t)
         if (t->tpl[i].map && t->tpl[i].size)
             munmap((void *)t->tpl[i].map, t->tpl[i].size);
         free(t->tpl[i].name);
+        free(t->tpl[i].link);
     }
     if (t->data)
         munmap((void *)t->data, t->data_len);
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        free(t->tdirs[i]);
+    free(t->tdirs);
     free(t->tpl);
     free(t->ops);
     free(t->x);
@@ -768,6 +812,18 @@ unsigned pt_trace_last(const struct pt_trace *t)
 const struct pt_op *pt_trace_op(const struct pt_trace *t, unsigned ordinal)
 {
     return ordinal >= 1 && ordinal <= t->n_ops ? &t->ops[ordinal - 1] : NULL;
+}
+
+unsigned pt_forced_lost(unsigned **out, const struct pt_trace *t, unsigned cut)
+{
+    unsigned n = 0;
+    *out = malloc((t->n_ops ? t->n_ops : 1) * sizeof **out);
+    if (!*out)
+        return 0;
+    for (unsigned i = 0; i < t->n_ops; i++)
+        if (t->ops[i].ordinal <= cut && t->x[i].lost_at <= cut)
+            (*out)[n++] = t->ops[i].ordinal;
+    return n;
 }
 
 unsigned pt_unsynced(unsigned **out, const struct pt_trace *t, enum pt_model m, unsigned cut)
@@ -858,24 +914,18 @@ bool pt_choice_allowed(const struct pt_trace *t, enum pt_model m, unsigned cut,
 static int seg_put(struct inode *in, uint64_t off, uint64_t len, bool with_seg, enum src src,
                    uint32_t src_id, uint64_t src_off)
 {
-    /* Appending past the last segment (a sequential writer) costs O(1), and a write that
-     * continues the last segment in the file and in its source just extends it: 10^5 page
-     * writes do not copy the list 10^5 times. */
-    if (with_seg && (in->n == 0 || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
-        struct seg *l = in->n ? &in->segs[in->n - 1] : NULL;
-        if (l && l->src == (uint8_t)src && l->src_id == src_id && l->off + l->len == off &&
-            l->src_off + l->len == src_off) {
-            l->len += len;
+    /* Appending past the last segment (sequential writes): no rebuild. */
+    if (with_seg && (!in->n || in->segs[in->n - 1].off + in->segs[in->n - 1].len <= off)) {
+        struct seg *last = in->n ? &in->segs[in->n - 1] : NULL;
+        if (last && last->src == src && last->src_id == src_id && last->off + last->len == off &&
+            last->src_off + last->len == src_off) {
+            last->len += len;
             return 0;
         }
-        if (in->n == in->cap) {
-            unsigned c = in->cap ? 2 * in->cap : 8;
-            struct seg *g = realloc(in->segs, c * sizeof *g);
-            if (!g)
-                return -1;
-            in->segs = g;
-            in->cap = c;
-        }
+        struct seg *g = grow(in->segs, &in->cap, in->n + 1, sizeof *g);
+        if (!g)
+            return -1;
+        in->segs = g;
         in->segs[in->n++] = (struct seg){off, len, src_off, src_id, (uint8_t)src};
         return 0;
     }
@@ -976,9 +1026,26 @@ static void st_del(struct pt_state *s, const char *name)
     s->e[i] = s->e[--s->n];
 }
 
+/* true when the directory holding name is in the state (a lost mkdir takes what would have
+ * been created under it along). */
+static bool parent_present(const struct pt_state *s, const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    if (!slash)
+        return true;
+    char parent[PATH_MAX];
+    fmtp(parent, sizeof parent, "%.*s", (int)(slash - name), name);
+    int i = st_find(s, parent);
+    return i >= 0 && s->e[i].ino == 0;
+}
+
 static int apply(struct pt_state *s, const struct pt_op *o, bool torn)
 {
     struct inode *in = o->ino ? &s->ino[o->ino] : NULL;
+    if ((o->kind == PK_CREATE || o->kind == PK_MKDIR) && !parent_present(s, o->name))
+        return 0;
+    if (o->kind == PK_RENAME && !parent_present(s, o->name2))
+        return 0;
     switch (o->kind) {
     case PK_CREATE:
         free(in->segs);
@@ -1031,8 +1098,10 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
-static uint64_t inode_digest(const struct inode *in)
+static uint64_t inode_digest(const struct pt_trace *t, const struct inode *in)
 {
+    if (in->tpl >= 0 && !in->modified && t->tpl[in->tpl].link)
+        return add_str(0x11c, t->tpl[in->tpl].link);
     uint64_t h = add(0x5eed, in->size);
     for (unsigned i = 0; i < in->n; i++) {
         const struct seg *g = &in->segs[i];
@@ -1096,6 +1165,9 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         if (st_set(s, t->tpl[i].name, i + 1) != 0)
             goto fail;
     }
+    for (unsigned i = 0; i < t->n_tdirs; i++)
+        if (st_set(s, t->tdirs[i], 0) != 0)
+            goto fail;
     for (unsigned i = t->n_tpl + 1; i <= t->n_inodes; i++)
         s->ino[i].tpl = -1;
     if (cut > t->n_ops)
@@ -1119,7 +1191,7 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         h = add_str(h, s->e[i].name);
         if (s->e[i].ino) {
             canonical(&s->ino[s->e[i].ino]);
-            s->digest[i] = inode_digest(&s->ino[s->e[i].ino]);
+            s->digest[i] = inode_digest(t, &s->ino[s->e[i].ino]);
         } else {
             s->digest[i] = 0xd1;
         }
@@ -1173,6 +1245,11 @@ void pt_state_file(const struct pt_state *s, unsigned i, const char **name, uint
     *is_untouched = untouched(s, i);
 }
 
+bool pt_state_is_dir(const struct pt_state *s, unsigned i)
+{
+    return i < s->n && s->e[i].ino == 0;
+}
+
 uint64_t pt_state_name_digest(const struct pt_state *s, const char *name)
 {
     int i = st_find(s, name);
@@ -1185,7 +1262,7 @@ static const uint8_t *tpl_map(const struct pt_trace *t, uint32_t id)
     if (f->map || !f->size)
         return f->map;
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", t->tpl_dir, f->name);
+    fmtp(p, sizeof p, "%s/%s", t->tpl_dir, f->name);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
@@ -1233,6 +1310,36 @@ int pt_state_write_file(const struct pt_state *s, unsigned i, const char *path)
     return rc;
 }
 
+/* Store files carry a fixed mtime (2001-09-09 01:46:40 UTC), so a write through one of their
+ * hard links shows. */
+#define STAMP_SEC 1000000000
+
+static int stamp(const char *path)
+{
+    struct timespec ts[2] = {{STAMP_SEC, 0}, {STAMP_SEC, 0}};
+    return utimensat(AT_FDCWD, path, ts, 0);
+}
+
+int pt_state_store_check(const struct pt_state *s, const char *store_dir)
+{
+    int n = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        if (!s->e[i].ino || untouched(s, i))
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        fmtp(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
+        if (lstat(p, &st) != 0)
+            continue;
+        if ((uint64_t)st.st_size != s->ino[s->e[i].ino].size || st.st_mtim.tv_sec != STAMP_SEC ||
+            st.st_mtim.tv_nsec != 0) {
+            unlink(p); /* written through a link: made again when next needed */
+            n++;
+        }
+    }
+    return n;
+}
+
 int pt_state_write(const struct pt_state *s, const char *dst, const char *store_dir, char *err,
                    size_t err_cap)
 {
@@ -1243,7 +1350,7 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
     }
     for (unsigned i = 0; i < s->n; i++) {
         const struct entry *e = &s->e[i];
-        snprintf(q, sizeof q, "%s/%s", dst, e->name);
+        fmtp(q, sizeof q, "%s/%s", dst, e->name);
         if (!e->ino) {
             if (mkdir(q, 0755) != 0) {
                 fail(err, err_cap, "cannot create %s: %s", q, strerror(errno));
@@ -1252,15 +1359,23 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
             continue;
         }
         const struct inode *in = &s->ino[e->ino];
+        if (untouched(s, i) && s->t->tpl[in->tpl].link) {
+            if (symlink(s->t->tpl[in->tpl].link, q) != 0) {
+                fail(err, err_cap, "cannot create the link %s: %s", q, strerror(errno));
+                return -1;
+            }
+            continue;
+        }
         if (untouched(s, i)) {
-            snprintf(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
+            fmtp(p, sizeof p, "%s/%s", s->t->tpl_dir, s->t->tpl[in->tpl].name);
         } else {
-            snprintf(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
+            fmtp(p, sizeof p, "%s/%016" PRIx64, store_dir, s->digest[i]);
             if (access(p, F_OK) != 0) {
                 char tmp[PATH_MAX + 32];
                 snprintf(tmp, sizeof tmp, "%s.tmp%ld", p, (long)getpid());
                 unlink(tmp);
-                if (pt_state_write_file(s, i, tmp) != 0 || rename(tmp, p) != 0) {
+                if (pt_state_write_file(s, i, tmp) != 0 || stamp(tmp) != 0 ||
+                    rename(tmp, p) != 0) {
                     fail(err, err_cap, "cannot write %s: %s", p, strerror(errno));
                     unlink(tmp);
                     return -1;
@@ -1329,50 +1444,80 @@ static bool file_matches(const struct pt_state *s, unsigned i, const char *path)
     return same;
 }
 
-int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
+struct diffbuf {
+    char *dst;
+    size_t cap, used;
+    int n;
+};
+
+static void note(struct diffbuf *b, const char *name, const char *why)
 {
-    DIR *d = opendir(dir);
+    if (b->used < b->cap) {
+        int w = snprintf(b->dst + b->used, b->cap - b->used, "%s%s (%s)", b->n ? ", " : "", name,
+                         why);
+        if (w > 0)
+            b->used += (size_t)w;
+    }
+    b->n++;
+}
+
+/* Entries of dir/rel that are not in s or differ; @return -1 when dir cannot be read. */
+static int compare_tree(const struct pt_state *s, const char *dir, const char *rel,
+                        struct diffbuf *b)
+{
+    char dpath[PATH_MAX];
+    fmtp(dpath, sizeof dpath, "%s%s%s", dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(dpath);
     if (!d)
         return -1;
-    int n = 0;
-    size_t used = 0;
-    diff[0] = 0;
-#define NOTE(...)                                                                                  \
-    do {                                                                                           \
-        if (used < diff_cap) {                                                                     \
-            int w = snprintf(diff + used, diff_cap - used, "%s", n ? ", " : "");                 \
-            if (w > 0)                                                                             \
-                used += (size_t)w;                                                                 \
-            if (used < diff_cap) {                                                                 \
-                w = snprintf(diff + used, diff_cap - used, __VA_ARGS__);                           \
-                if (w > 0)                                                                         \
-                    used += (size_t)w;                                                             \
-            }                                                                                      \
-        }                                                                                          \
-        n++;                                                                                       \
-    } while (0)
     struct dirent *de;
-    char p[PATH_MAX];
+    int rc = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        int i = st_find(s, de->d_name);
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char name[PATH_MAX], p[PATH_MAX];
+        fmtp(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        fmtp(p, sizeof p, "%s/%s", dir, name);
+        int i = st_find(s, name);
+        struct stat st;
+        bool is_dir = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
         if (i < 0)
-            NOTE("%s (not in the trace)", de->d_name);
-        else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
-            NOTE("%s (bytes differ from the trace)", de->d_name);
+            note(b, name, "not in the trace");
+        else if (!s->e[i].ino != is_dir)
+            note(b, name, is_dir ? "a directory, a file in the trace" : "a file, a directory in the trace");
+        else if (s->e[i].ino && untouched(s, (unsigned)i) &&
+                 s->t->tpl[s->ino[s->e[i].ino].tpl].link) {
+            char target[PATH_MAX];
+            ssize_t n = S_ISLNK(st.st_mode) ? readlink(p, target, sizeof target - 1) : -1;
+            if (n >= 0)
+                target[n] = 0;
+            if (n < 0 || strcmp(target, s->t->tpl[s->ino[s->e[i].ino].tpl].link))
+                note(b, name, "the link differs from the template's");
+        } else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
+            note(b, name, "bytes differ from the trace");
+        if (is_dir && i >= 0 && !s->e[i].ino && compare_tree(s, dir, name, b) != 0)
+            rc = -1;
     }
     closedir(d);
+    return rc;
+}
+
+int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap)
+{
+    struct diffbuf b = {diff, diff_cap, 0, 0};
+    diff[0] = 0;
+    if (compare_tree(s, dir, "", &b) != 0)
+        return -1;
+    char p[PATH_MAX];
     for (unsigned i = 0; i < s->n; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, s->e[i].name);
-        if (access(p, F_OK) != 0)
-            NOTE("%s (missing: the trace created it)", s->e[i].name);
+        fmtp(p, sizeof p, "%s/%s", dir, s->e[i].name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            note(&b, s->e[i].name, "missing: the trace created it");
     }
-#undef NOTE
-    if (used >= diff_cap && diff_cap > 4)
+    if (b.used >= diff_cap && diff_cap > 4)
         memcpy(diff + diff_cap - 4, "...", 4);
-    return n;
+    return b.n;
 }
 
 static void human(char *dst, size_t cap, uint64_t v)

@@ -62,6 +62,11 @@ const struct pt_op *pt_trace_op(const struct pt_trace *t, unsigned ordinal);
  * failed fsync (Linux errseq) are not in it: they are lost in every state. @return the count. */
 unsigned pt_unsynced(unsigned **out, const struct pt_trace *t, enum pt_model m, unsigned cut);
 
+/* Ordinals of the operations a failed fsync before cut has lost in every state (Linux errseq:
+ * the first fsync after a write failed), ascending, into a new heap array *out (free it).
+ * @return the count. */
+unsigned pt_forced_lost(unsigned **out, const struct pt_trace *t, unsigned cut);
+
 /* true when write `ordinal` can be torn at a 512-byte sector boundary. */
 bool pt_tearable(const struct pt_trace *t, unsigned ordinal);
 
@@ -93,6 +98,9 @@ unsigned pt_state_files(const struct pt_state *s);
 void pt_state_file(const struct pt_state *s, unsigned i, const char **name, uint64_t *size,
                    uint64_t *digest, bool *untouched);
 
+/* true when entry i of s is a directory. */
+bool pt_state_is_dir(const struct pt_state *s, unsigned i);
+
 /* Digest of the file called name in s, or 0 when there is none. */
 uint64_t pt_state_name_digest(const struct pt_state *s, const char *name);
 
@@ -101,6 +109,11 @@ uint64_t pt_state_name_digest(const struct pt_state *s, const char *name);
  * first time. @return 0, or -1 with the reason in err. */
 int pt_state_write(const struct pt_state *s, const char *dst, const char *store_dir, char *err,
                    size_t err_cap);
+
+/* After judging runs on a directory written by pt_state_write: remove every store file of s
+ * that a run wrote through its hard link (size or the fixed mtime changed), so that it is
+ * written again when a later state needs it. @return the number removed. */
+int pt_state_store_check(const struct pt_state *s, const char *store_dir);
 
 /* Write the bytes of file i of s to path (created, must not exist). @return 0 or -1. */
 int pt_state_write_file(const struct pt_state *s, unsigned i, const char *path);

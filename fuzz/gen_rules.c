@@ -485,6 +485,31 @@ static void fix_mem_crc(struct pin *in, unsigned i)
     snap_put_le64(t + 56, snap_crc64(0, t, 56));
 }
 
+/* Make level `level` of in a full pair of mib MiB: ram_size, mem_pages, mem_file_len,
+ * payload_len, mem_size_mib and the memory trailer's mem_pages follow, the page map grows by
+ * zero entries, and flags bit 0 (repair) has pair_load recompute the CRCs. */
+static void resize_full(struct pin *in, unsigned level, unsigned mib)
+{
+    unsigned si = 2 * level, mi = 2 * level + 1;
+    uint64_t pages = (uint64_t)mib << 8, old = snap_get_le64(in->p[si] + 104);
+    size_t add = (size_t)(pages - old) * 8, n = in->len[si] + add;
+    uint8_t *p = malloc(n);
+    if (!p)
+        die("memory");
+    memcpy(p, in->p[si], in->len[si] - 8);
+    memset(p + in->len[si] - 8, 0, add + 8);
+    snap_put_le64(p + 16, snap_get_le64(p + 16) + add);
+    snap_put_le64(p + 40, (uint64_t)mib << 20);
+    snap_put_le64(p + 104, pages);
+    snap_put_le64(p + 112, pages * 4096 + SNAP_MEM_TRAILER_LEN);
+    snap_put_le32(p + 256, mib); /* mem_size_mib */
+    free(in->p[si]);
+    in->p[si] = p;
+    in->len[si] = n;
+    snap_put_le64(in->p[mi] + in->len[mi] - SNAP_MEM_TRAILER_LEN + 32, pages);
+    in->flags |= 1;
+}
+
 static void pair_rules(void)
 {
     struct pin in;
@@ -533,7 +558,37 @@ static void pair_rules(void)
     pin_free(&other);
     pin_free(&in);
 
-    /* the state at load (6.1 step 6): undecodable, and incompatible (SMT) */
+    /* memory file length (6.1 step 3) and pages (step 4) of compatible pairs: unpadded (short),
+     * a byte before the trailer (long), a page byte of a full and of a diff; a missing base */
+    pin_read(&in, "padded-full-4096");
+    in.flags &= (uint8_t)~2u;
+    pin_write(&in, corpus, "mem-len-short");
+    in.flags |= 2;
+    in.p[1][5] ^= 0x20;
+    pin_write(&in, corpus, "page-flip-full");
+    pin_free(&in);
+    pin_read(&in, "padded-diff-4096");
+    in.p[1][7] ^= 0x20;
+    pin_write(&in, corpus, "page-flip-diff");
+    in.p[1][7] ^= 0x20;
+    {
+        uint8_t *p = realloc(in.p[1], in.len[1] + 1);
+        if (!p)
+            die("memory");
+        size_t t = in.len[1] - SNAP_MEM_TRAILER_LEN;
+        memmove(p + t + 1, p + t, SNAP_MEM_TRAILER_LEN);
+        p[t] = 0;
+        in.p[1] = p;
+        in.len[1] += 1;
+        pin_write(&in, corpus, "mem-len-long");
+    }
+    pin_free(&in);
+    pin_read(&in, "padded-diff-4096");
+    in.present[2] = false;
+    pin_write(&in, corpus, "base-state-missing");
+    pin_free(&in);
+
+    /* the state at load (6.1 step 1): undecodable, and incompatible (SMT) */
     pin_read(&in, "padded-full-4096");
     in.p[0][256 + 4] = 2;
     fix_state_crc(&in, 0);
@@ -543,29 +598,41 @@ static void pair_rules(void)
     pin_write(&in, corpus, "load-state-smt");
     pin_free(&in);
 
-    /* a 4 MiB image (the loader asks for huge pages from 4 MiB on): header, state and memory
-     * trailer say 4 MiB, the page map grows by 768 entries, and flags bit 0 lets pair_load
+    /* a 4 MiB image (the loader asks for huge pages from 4 MiB on); flags bit 0 lets pair_load
      * recompute the page CRCs and trailers */
     pin_read(&in, "padded-full-4096");
+    resize_full(&in, 0, 4);
+    pin_write(&in, corpus, "image-4mib");
+    pin_free(&in);
+    /* a base of the right id, generation and page size but another ram_size (6.1 step 5) */
+    pin_read(&in, "padded-diff-4096");
+    resize_full(&in, 1, 2);
+    pin_write(&in, corpus, "base-mismatch-ram-size");
+    pin_free(&in);
+    /* a diff with no dirty page over its base: loads (the image is the base's) */
+    pin_read(&in, "padded-diff-4096");
     {
-        size_t add = 768 * 8, n = in.len[0] + add;
-        uint8_t *p = malloc(n);
-        if (!p)
-            die("memory");
-        memcpy(p, in.p[0], in.len[0] - 8);
-        memset(p + in.len[0] - 8, 0, add + 8);
-        snap_put_le64(p + 16, snap_get_le64(p + 16) + add);
-        snap_put_le64(p + 40, 4u << 20);
-        snap_put_le64(p + 104, 1024);
-        snap_put_le64(p + 112, 1024 * 4096 + SNAP_MEM_TRAILER_LEN);
-        snap_put_le32(p + 256, 4); /* mem_size_mib */
-        free(in.p[0]);
-        in.p[0] = p;
-        in.len[0] = n;
-        snap_put_le64(in.p[1] + in.len[1] - SNAP_MEM_TRAILER_LEN + 32, 1024);
+        uint8_t *st = in.p[0];
+        size_t bm = SNAP_HEADER_LEN + (size_t)snap_get_le64(st + 96);
+        memset(st + bm, 0, 32);
+        memmove(st + bm + 32, st + bm + 40, in.len[0] - (bm + 40));
+        in.len[0] -= 8;
+        snap_put_le64(st + 16, snap_get_le64(st + 16) - 8);
+        snap_put_le64(st + 104, 0);
+        snap_put_le64(st + 112, SNAP_MEM_TRAILER_LEN);
+        memmove(in.p[1], in.p[1] + in.len[1] - SNAP_MEM_TRAILER_LEN, SNAP_MEM_TRAILER_LEN);
+        in.len[1] = SNAP_MEM_TRAILER_LEN;
+        snap_put_le64(in.p[1] + 32, 0);
         in.flags |= 1;
-        pin_write(&in, corpus, "image-4mib");
+        pin_write(&in, corpus, "diff-no-dirty-page");
     }
+    pin_free(&in);
+    /* mem_name begins with the id but not "<id>." (6.1 step 2) */
+    pin_read(&in, "padded-full-4096");
+    memset(in.p[0] + 128, 0, 64);
+    memcpy(in.p[0] + 128, "vmx.g7.mem", 10);
+    fix_state_crc(&in, 0);
+    pin_write(&in, corpus, "mem-name-other-id");
     pin_free(&in);
 
     /* I/O faults (memio.h): call, which one, how (bits 0-1 mode, 2-7 errno index) */
@@ -581,6 +648,9 @@ static void pair_rules(void)
         {"io-pread0-eof", {1, 0, 3, 0}},     {"io-pread1-eof", {1, 1, 3, 0}},
         {"io-fstat0-enomem", {2, 0, 1 << 2, 0}}, {"io-fstat1-eio", {2, 1, 0, 0}},
         {"io-close0-eio", {3, 0, 0, 0}},     {"io-pread4-eio", {1, 4, 0, 0}},
+        {"io-pread5-eio", {1, 5, 0, 0}},     {"io-pread6-eio", {1, 6, 0, 0}},
+        {"io-pread7-eio", {1, 7, 0, 0}},     {"io-fstat1-eisdir", {2, 1, 3 << 2, 0}},
+        {"io-fstat0-espipe", {2, 0, 4 << 2, 0}},
     };
     for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) {
         pin_read(&in, "padded-diff-4096");

@@ -38,7 +38,8 @@ static const struct memio_file *file_of(const struct memio *m, int fd)
 
 static const int open_errs[] = {EACCES, EIO, EMFILE, ENFILE, ENOMEM, ELOOP, EPERM, EOVERFLOW};
 static const int pread_errs[] = {EIO, EISDIR, EINVAL, EOVERFLOW, ENXIO};
-static const int fstat_errs[] = {EIO, ENOMEM, EOVERFLOW};
+/* EISDIR, ESPIPE: what the table's fsize says for a directory, FIFO, socket or device */
+static const int fstat_errs[] = {EIO, ENOMEM, EOVERFLOW, EISDIR, ESPIPE};
 static const int close_errs[] = {EIO, ENOSPC, EDQUOT};
 
 const char *memio_call_op(enum memio_call call)

@@ -108,6 +108,7 @@ struct scenario_run {
     char *clean_run;
     char *clean_step;
     char *clean_load;
+    char *clean_trace; /* the census run's calls when that run failed, else NULL */
     /* The trace-completeness audit (scenario.c audit): NULL when the replayed data trace gives
      * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
     char *unchecked;

@@ -59,6 +59,7 @@ struct conform {
     bool format_detected;       /* decided from the IUT's pair rather than --format */
     char interposer[4096];      /* "" when none was found */
     char workdir[512];
+    char vectors_buf[4096]; /* the golden vectors' directory when found beside the executable */
     unsigned seq;           /* numbering of scratch directories */
     struct dataset data;    /* at 4096-byte pages */
     struct req_result *res; /* one per conform_reqs() entry */

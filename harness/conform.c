@@ -52,8 +52,8 @@ static void usage(FILE *f)
           "  --page-size N        only this page size (default 4096, 16384 and 65536)\n"
           "  --vectors DIR        golden vectors (default: the source tree's tests/vectors, or\n"
           "                       the installed <datadir>/snapcheck/vectors)\n"
-          "  --tier smoke|full    also run the `snapcheck faults` campaign at this tier\n"
-          "                       (P-COMMIT-1 ... P-LEFTOVER-1); default: not run\n"
+          "  --tier smoke|full    also run `snapcheck faults` and `snapcheck crash` at this\n"
+          "                       tier (P-COMMIT-1 ... P-VISIBLE-1); default: not run\n"
           "  --interposer PATH    libsnapfault.so (stale temporaries and --tier)\n"
           "  --json FILE          write a JSON report\n"
           "  --junit FILE         write a JUnit XML report (one testcase per requirement)\n"
@@ -367,23 +367,37 @@ static void detect_format(struct conform *c, const char *dir)
                                            : "the IUT's pair is not docs/FORMAT.md");
 }
 
-static const char *const oracle_req[][2] = {
+/* A campaign of this snapcheck run on the same IUT, and how its oracles map to requirements.
+ * A process crash (faults) and a power cut (crash) break the same rules of ADAPTER.md 2. */
+struct campaign_map {
+    const char *command; /* "faults" or "crash" */
+    const char *what;    /* "fault campaign" */
+    const char *count;   /* the report's key counting what was judged: "cases", "judged" */
+    const char *unit;    /* "cases", "power-cut states" */
+    const char *const (*oracles)[2];
+    size_t n_oracles;
+};
+
+static const char *const faults_oracles[][2] = {
     {"prior-pair", "P-COMMIT-1"}, {"committed", "P-DURABLE-1"},  {"clean-load", "P-CLEANLOAD-1"},
     {"recovery", "P-RECOVER-1"},  {"leftovers", "P-LEFTOVER-1"},
 };
+static const char *const crash_oracles[][2] = {
+    {"prior-pair", "P-COMMIT-1"}, {"durable", "P-DURABLE-1"},    {"fsync-failure", "P-FSYNC-1"},
+    {"recovery", "P-RECOVER-1"},  {"leftovers", "P-LEFTOVER-1"}, {"clean-run", "P-SAVE-1"},
+};
+static const struct campaign_map campaigns[] = {
+    {"faults", "fault campaign", "cases", "fault cases", faults_oracles,
+     sizeof faults_oracles / sizeof faults_oracles[0]},
+    {"crash", "power-cut campaign", "judged", "power-cut states", crash_oracles,
+     sizeof crash_oracles / sizeof crash_oracles[0]},
+};
 
-/* The commit protocol: `snapcheck faults --tier T` on the same IUT, its JSON findings mapped
- * to requirements by oracle. @return 0, or -1 (set-up error, said on stderr). */
-static int run_faults(struct conform *c)
+/* Run `snapcheck <command> --tier T` on the same IUT and map its JSON findings to requirements
+ * by oracle (crash: its unchecked scenarios to P-VISIBLE-1). @return 0, or -1 (set-up error,
+ * said on stderr). */
+static int run_campaign(struct conform *c, const struct campaign_map *m)
 {
-    size_t n_or = sizeof oracle_req / sizeof oracle_req[0];
-    if (!c->opt.tier) {
-        for (size_t i = 0; i < n_or; i++)
-            conform_na(c, oracle_req[i][1],
-                       "not run: give --tier smoke|full to run the fault "
-                       "campaign (or run snapcheck faults)");
-        return 0;
-    }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
@@ -392,41 +406,41 @@ static int run_faults(struct conform *c)
     struct impl me;
     char err[300];
     if (strchr(self, ' ') || impl_parse(&me, self, err, sizeof err) != 0)
-        return setup_error("cannot run %s for the fault campaign", self), -1;
+        return setup_error("cannot run %s for the %s", self, m->what), -1;
     me.timeout_s = 24 * 3600;
-    char json[600], so[600], se[600], ps[16];
-    snprintf(json, sizeof json, "%s/faults.json", c->workdir);
-    snprintf(so, sizeof so, "%s/faults.out", c->workdir);
-    snprintf(se, sizeof se, "%s/faults.err", c->workdir);
+    char json[600], so[600], se[600], ps[16], seed[32];
+    snprintf(json, sizeof json, "%s/%s.json", c->workdir, m->command);
+    snprintf(so, sizeof so, "%s/%s.out", c->workdir, m->command);
+    snprintf(se, sizeof se, "%s/%s.err", c->workdir, m->command);
     snprintf(ps, sizeof ps, "%u", (unsigned)c->data.page_size);
-    const char *args[20] = {"faults", "--impl", c->opt.impl_cmd, "--tier", c->opt.tier, "--json",
-                            json,     "-q",     "--page-size",   ps,       "--seed",    NULL};
-    char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->opt.seed);
-    int k = 11;
-    args[k++] = seed;
+    const char *args[20] = {m->command, "--impl", c->opt.impl_cmd, "--tier", c->opt.tier, "--json",
+                            json,       "-q",     "--page-size",   ps,       "--seed",    seed,
+                            NULL};
+    int k = 12;
     if (c->interposer[0]) {
         args[k++] = "--interposer";
         args[k++] = c->interposer;
     }
     args[k] = NULL;
     if (!c->opt.quiet)
-        fprintf(stderr, "snapcheck conform: fault campaign (%s tier)\n", c->opt.tier);
+        fprintf(stderr, "snapcheck conform: %s (%s tier)\n", m->what, c->opt.tier);
     struct impl_result r;
     impl_run(&r, &me, args, NULL, so, se);
     impl_finish(&me);
     if (r.end != IMPL_EXITED || (r.code != 0 && r.code != 1)) {
-        char t[300];
+        char t[300], e1[300];
         impl_result_text(t, sizeof t, &r);
-        return setup_error("the fault campaign failed to run: %s", t), -1;
+        file_first_line(e1, sizeof e1, se);
+        return setup_error("the %s failed to run: %s%s%s", m->what, t, e1[0] ? ": " : "", e1), -1;
     }
     json_object *root = json_object_from_file(json);
-    json_object *findings = NULL, *cases = NULL;
+    json_object *findings = NULL, *count = NULL, *unchecked = NULL;
     if (!root || !json_object_object_get_ex(root, "findings", &findings) ||
         !json_object_is_type(findings, json_type_array) ||
-        !json_object_object_get_ex(root, "cases", &cases)) {
+        !json_object_object_get_ex(root, m->count, &count)) {
         json_object_put(root);
-        return setup_error("cannot read the fault campaign's report %s", json), -1;
+        return setup_error("cannot read the %s's report %s", m->what, json), -1;
     }
     size_t nf = json_object_array_length(findings);
     unsigned per[8] = {0};
@@ -436,21 +450,53 @@ static int run_faults(struct conform *c)
         json_object_object_get_ex(f, "id", &id);
         json_object_object_get_ex(f, "detail", &det);
         const char *oracle = o ? json_object_get_string(o) : "";
-        for (size_t j = 0; j < n_or; j++)
-            if (!strcmp(oracle, oracle_req[j][0])) {
+        for (size_t j = 0; j < m->n_oracles; j++)
+            if (!strcmp(oracle, m->oracles[j][0])) {
                 per[j]++;
-                conform_fail(c, oracle_req[j][1], "case %s: %s",
+                conform_fail(c, m->oracles[j][1], "%s %s: %s", m->command,
                              id ? json_object_get_string(id) : "?",
                              det ? json_object_get_string(det) : "");
             }
     }
     char ok[200];
-    snprintf(ok, sizeof ok, "%d cases of the %s tier, no finding of this oracle",
-             json_object_get_int(cases), c->opt.tier);
-    for (size_t j = 0; j < n_or; j++)
+    snprintf(ok, sizeof ok, "%lld %s of the %s tier, no finding of this oracle",
+             (long long)json_object_get_int64(count), m->unit, c->opt.tier);
+    for (size_t j = 0; j < m->n_oracles; j++)
         if (!per[j])
-            conform_pass(c, oracle_req[j][1], ok);
+            conform_pass(c, m->oracles[j][1], ok);
+    if (json_object_object_get_ex(root, "unchecked", &unchecked) &&
+        json_object_is_type(unchecked, json_type_array)) {
+        size_t nu = json_object_array_length(unchecked);
+        for (size_t i = 0; i < nu; i++) {
+            json_object *u = json_object_array_get_idx(unchecked, i), *sc = NULL, *why = NULL;
+            json_object_object_get_ex(u, "scenario", &sc);
+            json_object_object_get_ex(u, "why", &why);
+            conform_fail(c, "P-VISIBLE-1", "%s scenario %s unchecked: %s", m->command,
+                         sc ? json_object_get_string(sc) : "?",
+                         why ? json_object_get_string(why) : "");
+        }
+        if (!nu)
+            conform_pass(c, "P-VISIBLE-1", "the trace audit saw every file change");
+    }
     json_object_put(root);
+    return 0;
+}
+
+/* The commit protocol through the fault and power-cut campaigns (--tier). */
+static int run_protocol(struct conform *c)
+{
+    static const char *const ids[] = {"P-COMMIT-1",   "P-DURABLE-1", "P-CLEANLOAD-1", "P-RECOVER-1",
+                                      "P-LEFTOVER-1", "P-FSYNC-1",   "P-VISIBLE-1"};
+    if (!c->opt.tier) {
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+            conform_na(c, ids[i],
+                       "not run: give --tier smoke|full to run the fault and power-cut "
+                       "campaigns (or run snapcheck faults and snapcheck crash)");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof campaigns / sizeof campaigns[0]; i++)
+        if (run_campaign(c, &campaigns[i]) != 0)
+            return -1;
     return 0;
 }
 
@@ -528,16 +574,13 @@ static int run(struct conform *c)
         return EXIT_FINDINGS;
     detect_format(c, rt);
     if (c->format == FMT_REFERENCE) {
-        char vbuf[PATH_MAX];
-        c->opt.vectors_dir = vectors_dir(c, vbuf, sizeof vbuf);
-        if (c->opt.vectors_dir == vbuf)
-            c->opt.vectors_dir = xstrdup(vbuf); /* leaked once per run: a path */
+        c->opt.vectors_dir = vectors_dir(c, c->vectors_buf, sizeof c->vectors_buf);
         if (conform_vectors(c) != 0 || conform_interop(c) != 0)
             return EXIT_SETUP;
     }
     if (conform_probe(c) != 0)
         return EXIT_SETUP;
-    if (run_faults(c) != 0)
+    if (run_protocol(c) != 0)
         return EXIT_SETUP;
     return conform_ok(c) ? EXIT_HELD : EXIT_FINDINGS;
 }

@@ -116,14 +116,14 @@ static const struct req_def reqs[] = {
     {"P-LOAD-3", "ADAPTER.md 5", "load is a function of the directory's bytes", MODE_BOTH},
     {"P-STALE-1", "ADAPTER.md 2", "files left by a crashed save do not change what load returns",
      MODE_BOTH},
-    /* The commit protocol, from `snapcheck faults` (--tier). */
+    /* The commit protocol, from `snapcheck faults` and `snapcheck crash` (--tier). */
     {"P-COMMIT-1", "ADAPTER.md 2, 6",
-     "a failed or crashed save leaves the prior or the new pair "
+     "a failed, crashed or power-cut save leaves the prior or the new pair "
      "(prior-pair oracle)",
      MODE_BOTH},
     {"P-DURABLE-1", "ADAPTER.md 2, 6",
-     "a save that exited 0 loads as the new pair (committed "
-     "oracle)",
+     "a save that exited 0 loads as the new pair, after a process crash (committed oracle) "
+     "and a power cut (durable oracle)",
      MODE_BOTH},
     {"P-CLEANLOAD-1", "ADAPTER.md 2, 6",
      "a faulted load refuses or returns the exact pair "
@@ -137,6 +137,10 @@ static const struct req_def reqs[] = {
      "the next save removes what a failed save left "
      "(leftovers oracle)",
      MODE_BOTH},
+    {"P-FSYNC-1", "FORMAT.md 9, CRASH.md",
+     "a failed fsync is never retried into a reported success (fsync-failure oracle)", MODE_BOTH},
+    {"P-VISIBLE-1", "ADAPTER.md 4",
+     "every file change goes through calls the interposer sees (the crash trace audit)", MODE_BOTH},
 };
 
 #define N_REQS (sizeof reqs / sizeof reqs[0])

@@ -218,51 +218,15 @@ struct vec_stats {
     char wrong_names[300];
 };
 
-static void check_vector(struct conform *c, struct vec_stats *st, const char *vdir,
-                         const char *file, const char *expect, const char *desc)
+/* What the load of one vector gave, against what the MANIFEST expects. placed_ok: a valid
+ * vector whose pair could be placed (else it cannot be judged and fails F-VEC-1). */
+static void judge_vector(struct conform *c, struct vec_stats *st, const char *file,
+                         const char *expect, const char *desc, const char *req, bool placed_ok,
+                         const struct load_check *lcp)
 {
+    struct load_check lc = *lcp;
     bool ok = !strcmp(expect, "ok");
-    const char *req = requirement_of(file, ok);
-    char path[1200], dir[600];
-    uint8_t *b = NULL;
-    size_t len = 0;
-    if (fmt_path(path, sizeof path, "%s/files/%s", vdir, file) ||
-        file_read(&b, &len, path, (size_t)256 << 20) != 0) {
-        conform_fail(c, "F-VEC-1", "vector %s cannot be read (%s)", file, path);
-        return;
-    }
-    char stem[128];
-    snprintf(stem, sizeof stem, "%.*s", (int)(strlen(file) > 5 ? strlen(file) - 5 : 0), file);
-    if (conform_scratch(c, dir, sizeof dir, "vector") != 0 ||
-        fmt_path(path, sizeof path, "%s/%s", dir, file) || file_write(path, b, len) != 0) {
-        free(b);
-        conform_fail(c, "F-VEC-1", "vector %s cannot be placed in %s", file, dir);
-        return;
-    }
-    struct raw_hdr h;
-    bool placed = raw_decode(&h, b, len) == 0 && place_memory(dir, &h, raw_bitmap(&h, b, len)) == 0;
-    if (placed && h.kind == SNAP_KIND_DIFF)
-        placed = place_base(dir, &h, b, len) == 0;
-    /* The pair a valid vector stands for. */
-    uint8_t *mem = NULL;
-    size_t mem_len = 0;
-    const uint8_t *state = NULL;
-    size_t state_len = 0;
-    if (ok && placed && h.ram_size <= VEC_MAX_MEM && h.state_len <= len - SNAP_HEADER_LEN) {
-        mem_len = (size_t)h.ram_size;
-        mem = xmalloc(mem_len ? mem_len : 1);
-        const uint8_t *bm = raw_bitmap(&h, b, len);
-        for (uint64_t i = 0; i < h.ram_size / h.page_size; i++) {
-            bool dirty = h.kind == SNAP_KIND_FULL || (bm && snap_bitmap_test(bm, i));
-            memset(mem + i * h.page_size, page_value(i, dirty ? h.generation : h.base_generation),
-                   h.page_size);
-        }
-        state = b + SNAP_HEADER_LEN;
-        state_len = (size_t)h.state_len;
-    }
-    struct load_check lc;
-    conform_load(&lc, c, dir, stem, state, state_len, mem, mem_len,
-                 placed && h.page_size ? h.page_size : 4096);
+    const bool mem = placed_ok;
     if (ok) {
         if (!mem) {
             conform_fail(c, "F-VEC-1", "valid vector %s could not be placed as a pair", file);
@@ -308,8 +272,89 @@ static void check_vector(struct conform *c, struct vec_stats *st, const char *vd
         if (lc.outcome == LOAD_ABNORMAL)
             conform_fail(c, "P-LOAD-2", "load of vector %s: %s", file, lc.text);
     }
+}
+
+static void check_vector(struct conform *c, struct vec_stats *st, const char *vdir,
+                         const char *file, const char *expect, const char *desc)
+{
+    bool ok = !strcmp(expect, "ok");
+    const char *req = requirement_of(file, ok);
+    char path[1200], dir[600];
+    uint8_t *b = NULL;
+    size_t len = 0;
+    if (fmt_path(path, sizeof path, "%s/files/%s", vdir, file) ||
+        file_read(&b, &len, path, (size_t)256 << 20) != 0) {
+        conform_fail(c, "F-VEC-1", "vector %s cannot be read (%s)", file, path);
+        return;
+    }
+    char stem[128];
+    snprintf(stem, sizeof stem, "%.*s", (int)(strlen(file) > 5 ? strlen(file) - 5 : 0), file);
+    if (conform_scratch(c, dir, sizeof dir, "vector") != 0 ||
+        fmt_path(path, sizeof path, "%s/%s", dir, file) || file_write(path, b, len) != 0) {
+        free(b);
+        conform_fail(c, "F-VEC-1", "vector %s cannot be placed in %s", file, dir);
+        return;
+    }
+    struct raw_hdr h;
+    bool placed = raw_decode(&h, b, len) == 0 && place_memory(dir, &h, raw_bitmap(&h, b, len)) == 0;
+    if (placed && h.kind == SNAP_KIND_DIFF)
+        placed = place_base(dir, &h, b, len) == 0;
+    /* The pair a valid vector stands for. */
+    uint8_t *mem = NULL;
+    size_t mem_len = 0;
+    const uint8_t *state = NULL;
+    size_t state_len = 0;
+    if (ok && placed && h.ram_size <= VEC_MAX_MEM && h.state_len <= len - SNAP_HEADER_LEN) {
+        mem_len = (size_t)h.ram_size;
+        mem = xmalloc(mem_len ? mem_len : 1);
+        const uint8_t *bm = raw_bitmap(&h, b, len);
+        for (uint64_t i = 0; i < h.ram_size / h.page_size; i++) {
+            bool dirty = h.kind == SNAP_KIND_FULL || (bm && snap_bitmap_test(bm, i));
+            memset(mem + i * h.page_size, page_value(i, dirty ? h.generation : h.base_generation),
+                   h.page_size);
+        }
+        state = b + SNAP_HEADER_LEN;
+        state_len = (size_t)h.state_len;
+    }
+    struct load_check lc;
+    conform_load(&lc, c, dir, stem, state, state_len, mem, mem_len,
+                 placed && h.page_size ? h.page_size : 4096);
+    judge_vector(c, st, file, expect, desc, req, ok && mem, &lc);
     free(mem);
     free(b);
+}
+
+/* A pair directory vector "<case>/<id>.snap": the directory files/<case> as it is, <id> loaded
+ * through the IUT; a valid one must give what the reference loads from it. */
+static void check_pair_dir(struct conform *c, struct vec_stats *st, const char *vdir,
+                           const char *file, const char *expect, const char *desc)
+{
+    bool ok = !strcmp(expect, "ok");
+    const char *slash = strrchr(file, '/');
+    char src[1200], dir[600], id[128];
+    struct fset fs;
+    snprintf(id, sizeof id, "%.*s", (int)(strlen(slash + 1) > 5 ? strlen(slash + 1) - 5 : 0),
+             slash + 1);
+    if (fmt_path(src, sizeof src, "%s/files/%.*s", vdir, (int)(slash - file), file) ||
+        fset_read(&fs, src) != 0) {
+        conform_fail(c, "F-VEC-1", "vector directory of %s cannot be read (%s)", file, src);
+        return;
+    }
+    int rc = conform_scratch(c, dir, sizeof dir, "vector-dir") || fset_write(&fs, dir);
+    fset_finish(&fs);
+    if (rc) {
+        conform_fail(c, "F-VEC-1", "vector %s cannot be placed in %s", file, dir);
+        return;
+    }
+    struct snap_image img;
+    bool have = ok && snap_pair_load(&img, &snap_io_posix, dir, id, NULL) == 0;
+    struct load_check lc;
+    conform_load(&lc, c, dir, id, have ? img.state_bytes : NULL, have ? img.state_len : 0,
+                 have ? img.memory : NULL, have ? (size_t)img.hdr.ram_size : 0,
+                 have ? img.hdr.page_size : 4096);
+    if (have)
+        snap_image_finish(&img);
+    judge_vector(c, st, file, expect, desc, requirement_of(slash + 1, ok), have, &lc);
 }
 
 int conform_vectors(struct conform *c)
@@ -344,9 +389,12 @@ int conform_vectors(struct conform *c)
             *sp2 = 0;
             desc = sp2 + 1;
         }
+        if (!strcmp(expect, "-"))
+            continue; /* another file of a pair directory */
         if (strchr(file, '/'))
-            continue;
-        check_vector(c, &st, vdir, file, expect, desc);
+            check_pair_dir(c, &st, vdir, file, expect, desc);
+        else
+            check_vector(c, &st, vdir, file, expect, desc);
         n++;
     }
     free(m);

@@ -369,25 +369,60 @@ static bool base_intact(const struct uctx *x, const struct pt_state *st)
     return true;
 }
 
-/* The files the judging runs opened in the state directory, seen through inotify. */
+/* The files the judging runs opened in the state directory (and its subdirectories), seen
+ * through inotify. */
 struct opened {
     int fd; /* the unit's inotify descriptor (closing one waits for the kernel: keep it) */
-    int wd;
+    int *wd;
+    char **prefix; /* per watch: the directory's path in the state, "" for the top */
+    unsigned n_wd;
     bool overflow;
     char **names;
     unsigned n;
 };
 
-static void opened_start(struct opened *o, int ifd, const char *dir)
+static void opened_watch(struct opened *o, const char *dir, const char *rel)
+{
+    char p[1400];
+    say(p, sizeof p, "%s%s%s", dir, *rel ? "/" : "", rel);
+    int wd = inotify_add_watch(o->fd, p, IN_OPEN);
+    if (wd < 0) {
+        o->overflow = true; /* unwatched: no memo entry */
+        return;
+    }
+    o->wd = realloc(o->wd, (o->n_wd + 1) * sizeof *o->wd);
+    o->prefix = realloc(o->prefix, (o->n_wd + 1) * sizeof *o->prefix);
+    if (!o->wd || !o->prefix) {
+        o->overflow = true;
+        o->n_wd = 0;
+        return;
+    }
+    o->wd[o->n_wd] = wd;
+    o->prefix[o->n_wd++] = xstrdup(rel);
+}
+
+static void opened_start(struct opened *o, int ifd, const char *dir, const struct pt_state *st)
 {
     memset(o, 0, sizeof *o);
     o->fd = ifd;
-    o->wd = ifd >= 0 ? inotify_add_watch(ifd, dir, IN_OPEN) : -1;
+    if (ifd < 0) {
+        o->overflow = true;
+        return;
+    }
+    opened_watch(o, dir, "");
+    for (unsigned i = 0; i < pt_state_files(st); i++) {
+        const char *name;
+        uint64_t size, dg;
+        bool un;
+        pt_state_file(st, i, &name, &size, &dg, &un);
+        if (pt_state_is_dir(st, i))
+            opened_watch(o, dir, name);
+    }
 }
 
 static void opened_collect(struct opened *o)
 {
-    if (o->fd < 0 || o->wd < 0) {
+    if (o->fd < 0 || !o->n_wd) {
         o->overflow = true;
         return;
     }
@@ -398,30 +433,43 @@ static void opened_collect(struct opened *o)
             break;
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
             if (ev->mask & IN_Q_OVERFLOW)
                 o->overflow = true;
-            if (ev->wd == o->wd && (ev->mask & IN_OPEN) && ev->len && ev->name[0]) {
-                bool dup = false;
-                for (unsigned i = 0; i < o->n && !dup; i++)
-                    dup = !strcmp(o->names[i], ev->name);
-                if (!dup) {
-                    o->names = realloc(o->names, (o->n + 1) * sizeof *o->names);
-                    if (!o->names) {
-                        o->overflow = true;
-                        o->n = 0;
-                    } else {
-                        o->names[o->n++] = xstrdup(ev->name);
-                    }
-                }
+            if (!(ev->mask & IN_OPEN) || !ev->len || !ev->name[0])
+                continue;
+            const char *prefix = NULL;
+            for (unsigned k = 0; k < o->n_wd && !prefix; k++)
+                if (o->wd[k] == ev->wd)
+                    prefix = o->prefix[k];
+            if (!prefix)
+                continue;
+            char name[1400];
+            say(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "", ev->name);
+            bool dup = false;
+            for (unsigned i = 0; i < o->n && !dup; i++)
+                dup = !strcmp(o->names[i], name);
+            if (dup)
+                continue;
+            char **nn = realloc(o->names, (o->n + 1) * sizeof *o->names);
+            if (!nn) {
+                o->overflow = true;
+                continue;
             }
-            p += sizeof *ev + ev->len;
+            o->names = nn;
+            o->names[o->n++] = xstrdup(name);
         }
     }
-    inotify_rm_watch(o->fd, o->wd);
+    for (unsigned k = 0; k < o->n_wd; k++)
+        inotify_rm_watch(o->fd, o->wd[k]);
 }
 
 static void opened_finish(struct opened *o)
 {
+    for (unsigned k = 0; k < o->n_wd; k++)
+        free(o->prefix[k]);
+    free(o->prefix);
+    free(o->wd);
     for (unsigned i = 0; i < o->n; i++)
         free(o->names[i]);
     free(o->names);
@@ -518,6 +566,9 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     const struct scenario *s = x->s;
     char err[400];
     double t0 = mono();
+    oracle[0] = detail[0] = load[0] = 0;
+    if (op)
+        memset(op, 0, sizeof *op);
     say(x->sdir, sizeof x->sdir, "%s/s%u", x->udir, x->seq++);
     if (pt_state_write(st, x->sdir, x->store, err, sizeof err) != 0) {
         x->err = 1;
@@ -531,7 +582,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     double t1 = mono();
     x->prof[1] += t1 - t0;
     if (op)
-        opened_start(op, x->ifd, x->sdir);
+        opened_start(op, x->ifd, x->sdir, st);
     c->drv->load(&lo, c, x->sdir, s->id, x->udir, prior, fresh, x->errp);
     say(load, lcap, "%s", lo.text);
     double t2 = mono();
@@ -618,6 +669,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     if (op)
         opened_collect(op);
     tpl_repair(x);
+    pt_state_store_check(st, x->store);
     if (!x->c->opt.keep_dir || !bad)
         path_remove_tree(x->sdir);
     x->prof[5] += mono() - t4;
@@ -671,7 +723,8 @@ static void describe(char *dst, size_t cap, const struct uctx *x, unsigned model
         if (is_lost || !o || (o->kind != PK_RENAME && o->kind != PK_UNLINK && o->kind != PK_CREATE))
             continue;
         pt_op_describe(d, sizeof d, t, u[i]);
-        say(line, sizeof line, "%s%s", first ? "; kept: " : ", ", d);
+        say(line, sizeof line, "%s%s", first ? (dst[0] ? "; kept: " : "nothing lost; kept: ") : ", ",
+            d);
         str_append(dst, cap, line);
         first = false;
     }
@@ -789,7 +842,8 @@ static int on_choice(void *arg, const unsigned *lost, unsigned n_lost, unsigned 
         say(detail, sizeof detail, "%s", hit->detail);
         say(load, sizeof load, "%s", hit->load);
     } else {
-        struct opened op;
+        /* judge may return before it watches anything: then nothing may be memoised */
+        struct opened op = {.fd = -1, .overflow = true};
         bad = judge(x, st, x->cut, true, oracle, sizeof oracle, detail, sizeof detail, load,
                     sizeof load, &op);
         memo_add(x, st, exit_kind, &op, bad, oracle, detail, load);
@@ -1339,6 +1393,24 @@ int crash_run(struct campaign *c, double t0, struct report_out *json, struct rep
 {
     if (!c->opt.models)
         c->opt.models = 1u << PT_POSIX;
+    if (c->opt.case_id) { /* the model is the id's: <scenario>/<cut>/<model>[+eio@F]/<set> */
+        char buf[200];
+        say(buf, sizeof buf, "%s", c->opt.case_id);
+        char *p = strchr(buf, '/');
+        p = p ? strchr(p + 1, '/') : NULL;
+        char *end = p ? strpbrk(p + 1, "+/") : NULL;
+        if (end)
+            *end = 0;
+        int m = p && end ? pt_model_find(p + 1) : -1;
+        if (m < 0) {
+            fprintf(stderr,
+                    "snapcheck: set-up error: bad --case '%s': a crash state id is "
+                    "<scenario>/<cut|exit>/<model>[+eio@F]/<lost=...|torn=N>\n",
+                    c->opt.case_id);
+            return EXIT_SETUP;
+        }
+        c->opt.models = 1u << m;
+    }
     unsigned n_sc;
     const struct scenario *tab = scenario_table(&n_sc);
     /* units: each scenario (a load writes nothing: no power cut can lose anything of it) with
@@ -1455,6 +1527,14 @@ int crash_run(struct campaign *c, double t0, struct report_out *json, struct rep
         r.unchecked += first_unchecked(&r, i);
     }
     r.seconds = now_mono() - t0;
+    if (c->opt.case_id && !r.states && !r.unchecked) {
+        fprintf(stderr,
+                "snapcheck: set-up error: no state '%s' (list the states with --list and the "
+                "same --model)\n",
+                c->opt.case_id);
+        rc = EXIT_SETUP;
+        goto out;
+    }
     report_text_crash(stdout, &r);
     fflush(stdout);
     if (c->opt.json_path && report_json_crash(json, &r) != 0)

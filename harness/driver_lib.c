@@ -25,10 +25,6 @@ static int locate_runner(char *dst, size_t dst_cap, char *err, size_t err_cap)
         snprintf(dst, dst_cap, "%s", env);
         return 0;
     }
-    if (SNAPCHECK_LIB_RUNNER_PATH[0] && access(SNAPCHECK_LIB_RUNNER_PATH, X_OK) == 0) {
-        snprintf(dst, dst_cap, "%s", SNAPCHECK_LIB_RUNNER_PATH);
-        return 0;
-    }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
     if (n > 0) {
@@ -42,9 +38,13 @@ static int locate_runner(char *dst, size_t dst_cap, char *err, size_t err_cap)
             }
         }
     }
+    if (SNAPCHECK_LIB_RUNNER_PATH[0] && access(SNAPCHECK_LIB_RUNNER_PATH, X_OK) == 0) {
+        snprintf(dst, dst_cap, "%s", SNAPCHECK_LIB_RUNNER_PATH);
+        return 0;
+    }
     snprintf(err, err_cap,
-             "--lib needs snapcheck-lib-runner, found neither in the build nor beside the "
-             "snapcheck executable (or set SNAPCHECK_LIB_RUNNER)");
+             "--lib needs snapcheck-lib-runner, found neither beside the snapcheck "
+             "executable nor in the build (or set SNAPCHECK_LIB_RUNNER)");
     return -1;
 }
 

@@ -8,8 +8,9 @@
 #include <stddef.h>
 
 /* The command line that serves the library of --lib 'PATH [ARG...]':
- * "<runner> PATH [ARG...] --" (heap, free()). The runner is $SNAPCHECK_LIB_RUNNER, else the one
- * of the build, else snapcheck-lib-runner beside the snapcheck executable.
+ * "<runner> PATH [ARG...] --" (heap, free()). The runner is $SNAPCHECK_LIB_RUNNER, else
+ * snapcheck-lib-runner beside the snapcheck executable (installed, or in the build), else the
+ * one of the build tree.
  * @return 0, or -1 with a message in err (library or runner missing). */
 int lib_command(char **out, const char *lib_opt, char *err, size_t err_cap);
 

@@ -113,12 +113,28 @@ static int send_all(const char *src, size_t len)
     return 0;
 }
 
-/* The first line of the server's log, for messages ("" if none). */
+/* The last line of the servers' log (every server of the campaign appends to it, so the last
+ * line is the latest word), for messages ("" if none). */
 static void log_line(char *dst, size_t dst_cap, const struct impl *im)
 {
     dst[0] = 0;
-    if (im->serve_log)
-        file_first_line(dst, dst_cap, im->serve_log);
+    if (!im->serve_log)
+        return;
+    int fd = open(im->serve_log, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[2048];
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    char *last = strrchr(buf, '\n');
+    str_append(dst, dst_cap, last ? last + 1 : buf);
 }
 
 static int server_start(const struct impl *im, char *err, size_t err_cap)
@@ -266,6 +282,7 @@ static void serve_once(struct impl_result *out, const struct impl *im, const cha
         srv.fd = -1;
         srv.pid = 0;
         srv.len = 0;
+        impl_track_group(IMPL_GROUP_SERVER, 0);
     }
     if (srv.pid == 0 && server_start(im, err, sizeof err) != 0) {
         out->end = IMPL_SPAWN_FAILED;
@@ -314,7 +331,7 @@ static void serve_once(struct impl_result *out, const struct impl *im, const cha
                      "the serve process of %s answered '%.60s', not 'exit N' or 'signal N'",
                      im->argv[0], reply);
         else
-            snprintf(out->stderr1, sizeof out->stderr1, "the serve process of %s ended%s%s",
+            snprintf(out->stderr1, sizeof out->stderr1, "the serve process of %s ended%s%.120s",
                      im->argv[0], log[0] ? ": " : "", log);
     }
 }

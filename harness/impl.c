@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -173,6 +174,35 @@ int impl_wait_group(int pid, unsigned timeout_s, bool *timed_out, bool *stopped)
         if (errno != EINTR)
             return -1;
     return status;
+}
+
+void impl_become_subreaper(void)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+void impl_kill_orphans(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)getpid());
+    for (int round = 0; round < 64; round++) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return;
+        pid_t pids[256];
+        int n = 0;
+        long pid;
+        while (n < 256 && fscanf(f, "%ld", &pid) == 1)
+            pids[n++] = (pid_t)pid;
+        fclose(f);
+        if (n == 0)
+            return;
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        for (int i = 0; i < n; i++)
+            while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+    }
 }
 
 void impl_result_status(struct impl_result *out, int status, bool timed_out, bool stopped)

@@ -81,6 +81,16 @@ void impl_track_group(int slot, int pgid);
 void impl_stop(int sig);
 int impl_stopped(void);
 
+/* Make this process the subreaper of everything it starts (PR_SET_CHILD_SUBREAPER): a process
+ * an IUT leaves behind outside its group (setsid, a double fork) is then adopted by snapcheck
+ * instead of init, and impl_kill_orphans ends it. Call once, in the main process. */
+void impl_become_subreaper(void);
+
+/* SIGKILL and reap every child this process still has (besides pids it is about to wait for,
+ * there should be none: what is left are adopted orphans), and theirs, until none is left.
+ * Uses /proc/self/task/<tid>/children; without it, does nothing. */
+void impl_kill_orphans(void);
+
 /* Wait for pid (a group leader), at most timeout_s seconds, or until impl_stop: then, and
  * when it has ended, SIGKILL its group (nothing it started outlives it) and reap it.
  * @return the wait status, -1 on error; *timed_out / *stopped say why it was killed. */

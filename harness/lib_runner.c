@@ -411,8 +411,9 @@ static int serve(void)
             fprintf(stderr, "snapcheck-lib-runner: serve: malformed request\n");
             return EXIT_USAGE;
         }
-        /* Map a save's inputs here, once, so every child shares them. */
-        for (int i = dd + 2; i + 1 < n; i += 2)
+        /* Map a save's inputs here, once, so every child shares them (while the cache has
+         * room: an uncached mapping would stay in the server for nothing). */
+        for (int i = dd + 2; i + 1 < n && n_maps < sizeof maps / sizeof maps[0]; i += 2)
             if (!strcmp(fields[i], "--state") || !strcmp(fields[i], "--memory") ||
                 !strcmp(fields[i], "--dirty")) {
                 const uint8_t *d;

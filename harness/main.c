@@ -146,7 +146,7 @@ static int select_scenarios(struct campaign *c)
 {
     unsigned n;
     const struct scenario *t = scenario_table(&n);
-    bool want[sizeof(unsigned) * 8] = {false};
+    bool *want = xcalloc(n, sizeof *want);
     c->runs = xcalloc(n, sizeof *c->runs);
     if (c->opt.case_id) {
         const char *slash = strchr(c->opt.case_id, '/');
@@ -159,6 +159,7 @@ static int select_scenarios(struct campaign *c)
                     "snapcheck faults: bad --case '%s': it must be "
                     "<scenario>/<ordinal>/<call>/<action> with a known scenario\n",
                     c->opt.case_id);
+            free(want);
             return EXIT_SETUP;
         }
         want[s] = true;
@@ -172,11 +173,14 @@ static int select_scenarios(struct campaign *c)
     for (unsigned i = 0; i < n; i++) {
         if (!want[i])
             continue;
-        if (!scenario_supported(c, &t[i]))
+        if (!scenario_supported(c, &t[i])) {
+            free(want);
             return setup_error("scenario %s needs a capability the IUT does not list (%s)",
                                t[i].name, t[i].op == OP_MERGE ? "merge" : "save-diff");
+        }
         c->runs[c->n_runs++].scenario = i;
     }
+    free(want);
     return 0;
 }
 
@@ -343,7 +347,7 @@ static int run_campaign(struct campaign *c)
                                c->opt.shard_k, c->opt.shard_n, n_all, n_all);
         return setup_error("no case selected (the census counted no calls)");
     }
-    sample_apply(c, now_s());
+    unsigned strata = sample_apply(c, now_s());
     unsigned collapsed = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
         collapsed += c->runs[r].collapsed;
@@ -366,9 +370,12 @@ static int run_campaign(struct campaign *c)
                     collapsed);
         fprintf(stderr, "), %u workers\n", c->opt.jobs);
         if (c->n_enumerated > c->n_cases || c->deadline > 0)
-            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata)\n",
+            fprintf(stderr, "snapcheck: budget: %s %u of %u cases (stratified: %u strata%s)\n",
                     c->deadline > 0 ? "at most" : "sampled", c->n_cases, c->n_enumerated,
-                    sample_strata(c->cases, c->n_cases));
+                    strata,
+                    c->n_cases < strata ? "; fewer cases than strata: not every scenario x "
+                                          "fault kind x call is represented"
+                                        : "");
     }
     runner_alloc_results(c);
     if (runner_run(c) != 0)
@@ -414,9 +421,11 @@ int main(int argc, char **argv)
     }
     c.drv = driver_select(&c.opt);
     impl_init_signals();
+    impl_become_subreaper(); /* what an IUT leaves outside its group comes back to us */
     runner_catch_signals();
     int rc = run_campaign(&c);
     serve_stop();
+    impl_kill_orphans();
     /* A set-up error (or --list) writes no report: remove what was opened for one. */
     report_out_abandon(&json_out);
     report_out_abandon(&junit_out);

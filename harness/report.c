@@ -360,6 +360,7 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
         jset(so, "ambiguous", json_object_new_int64(amb));
         jset(so, "findings", json_object_new_int64(fnd));
         jset(so, "baseline_files", json_object_new_int64(c->runs[r].baseline_files));
+        jset(so, "collapsed", json_object_new_int64(c->runs[r].collapsed));
         json_object_array_add(scen, so);
     }
     jset(root, "scenarios", scen);

@@ -293,9 +293,12 @@ int runner_run(struct campaign *c)
     while (alive) {
         if (interrupted) {
             for (unsigned w = 0; w < jobs; w++) /* each kills its IUT's group, then exits */
-                kill(pids[w], SIGTERM);
-            while (waitpid(-1, NULL, 0) > 0)
-                ;
+                if (pids[w] > 0)
+                    kill(pids[w], SIGTERM);
+            for (unsigned w = 0; w < jobs; w++)
+                while (pids[w] > 0 && waitpid(pids[w], NULL, 0) < 0 && errno == EINTR)
+                    ;
+            impl_kill_orphans(); /* adopted leftovers of IUTs (main is their subreaper) */
             fprintf(stderr, "\nsnapcheck: interrupted (signal %d): stopped the workers\n",
                     (int)interrupted);
             return -1;
@@ -305,6 +308,7 @@ int runner_run(struct campaign *c)
         if (p > 0) {
             for (unsigned w = 0; w < jobs; w++)
                 if (pids[w] == p) {
+                    pids[w] = 0;
                     alive--;
                     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                         fprintf(stderr, "snapcheck: worker %u died unexpectedly\n", w);

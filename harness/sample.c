@@ -44,6 +44,76 @@ static unsigned bit_reverse(unsigned v, unsigned bits)
     return r;
 }
 
+struct stratum_key {
+    unsigned s;        /* the stratum */
+    unsigned scenario; /* rank of its scenario (first appearance) */
+    unsigned rank;     /* rank inside its scenario */
+};
+
+static int by_rank(const void *a, const void *b)
+{
+    const struct stratum_key *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->scenario != y->scenario)
+        return x->scenario < y->scenario ? -1 : 1;
+    return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/* The order in which strata are visited, so that a budget smaller than the number of strata
+ * still spreads: scenarios take turns, and inside a scenario the strata go diagonally over
+ * (call in order of appearance, fault kind): call 1 errno, call 2 errno, call 1 short, call 3
+ * errno, call 2 short, call 1 crash-before, ... (key: call index + kind, then call index). */
+static void stratum_order(unsigned *sorder, const struct sc_case *cases, const unsigned *members,
+                          const unsigned *start, unsigned k)
+{
+    struct stratum_key *key = xcalloc(k + 1, sizeof *key);
+    unsigned *scen_seen = xcalloc(k + 1, sizeof *scen_seen), n_scen = 0;
+    const char **calls = xcalloc(k + 1, sizeof *calls);
+    unsigned *call_scen = xcalloc(k + 1, sizeof *call_scen), n_calls = 0;
+    unsigned *diag = xcalloc(k + 1, sizeof *diag), *callno = xcalloc(k + 1, sizeof *callno);
+    for (unsigned s = 0; s < k; s++) { /* strata are numbered in order of first appearance */
+        const struct sc_case *c = &cases[members[start[s]]];
+        unsigned sc = 0;
+        while (sc < n_scen && scen_seen[sc] != c->scenario)
+            sc++;
+        if (sc == n_scen)
+            scen_seen[n_scen++] = c->scenario;
+        unsigned ci = 0, idx = 0; /* the call's index among its scenario's calls */
+        while (ci < n_calls && !(call_scen[ci] == c->scenario && !strcmp(calls[ci], c->call))) {
+            idx += call_scen[ci] == c->scenario;
+            ci++;
+        }
+        if (ci == n_calls) {
+            calls[n_calls] = c->call;
+            call_scen[n_calls++] = c->scenario;
+        }
+        key[s].s = s;
+        key[s].scenario = sc;
+        diag[s] = idx + (unsigned)c->kind;
+        callno[s] = idx;
+    }
+    /* rank inside the scenario: by (diag, call index) */
+    for (unsigned s = 0; s < k; s++) {
+        unsigned r = 0;
+        for (unsigned t = 0; t < k; t++)
+            if (key[t].scenario == key[s].scenario &&
+                (diag[t] < diag[s] || (diag[t] == diag[s] && callno[t] < callno[s]) ||
+                 (diag[t] == diag[s] && callno[t] == callno[s] && t < s)))
+                r++;
+        key[s].rank = r;
+    }
+    qsort(key, k, sizeof *key, by_rank);
+    for (unsigned j = 0; j < k; j++)
+        sorder[j] = key[j].s;
+    free(key);
+    free(scen_seen);
+    free(calls);
+    free(call_scen);
+    free(diag);
+    free(callno);
+}
+
 void sample_order(unsigned *order, const struct sc_case *cases, unsigned n)
 {
     unsigned *stratum = xcalloc(n ? n : 1, sizeof *stratum);
@@ -69,12 +139,17 @@ void sample_order(unsigned *order, const struct sc_case *cases, unsigned n)
                 spread[start[s] + out++] = members[start[s] + idx];
         }
     }
-    /* round robin over the strata */
+    /* round robin over the strata, in the order of stratum_order */
+    unsigned *sorder = xcalloc(k + 1, sizeof *sorder);
+    stratum_order(sorder, cases, members, start, k);
     unsigned out = 0;
     for (unsigned round = 0; out < n; round++)
-        for (unsigned s = 0; s < k; s++)
+        for (unsigned j = 0; j < k; j++) {
+            unsigned s = sorder[j];
             if (round < start[s + 1] - start[s])
                 order[out++] = spread[start[s] + round];
+        }
+    free(sorder);
     free(stratum);
     free(start);
     free(fill);
@@ -88,14 +163,15 @@ static int by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void sample_apply(struct campaign *c, double now)
+unsigned sample_apply(struct campaign *c, double now)
 {
     c->n_enumerated = c->n_cases;
     for (unsigned i = 0; i < c->n_cases; i++)
         c->cases[i].seq = i;
     bool cut = c->opt.max_cases && c->opt.max_cases < c->n_cases;
     if (!cut && c->opt.time_budget <= 0)
-        return;
+        return 0;
+    unsigned strata = sample_strata(c->cases, c->n_cases);
     unsigned *order = xcalloc(c->n_cases ? c->n_cases : 1, sizeof *order);
     sample_order(order, c->cases, c->n_cases);
     unsigned keep = cut ? c->opt.max_cases : c->n_cases;
@@ -110,6 +186,7 @@ void sample_apply(struct campaign *c, double now)
     free(c->cases);
     c->cases = sampled;
     c->n_cases = keep;
+    return strata;
 }
 
 struct seq_idx {

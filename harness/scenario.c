@@ -267,6 +267,18 @@ out:
     return rc;
 }
 
+/* The calls of a failed census run, for its clean-run finding. */
+static void keep_census_trace(struct scenario_run *run, const char *trace_path, const char *dir)
+{
+    struct trace t;
+    struct strbuf b = {0};
+    if (trace_load(&t, trace_path, NULL) == 0)
+        trace_excerpt(&b, &t, dir, ~0UL, NULL);
+    trace_finish(&t);
+    free(run->clean_trace);
+    run->clean_trace = strbuf_take(&b);
+}
+
 /* The trace-completeness audit (docs/CRASH.md): the step once more on a copy of the template
  * with the data trace; replayed, that trace must give exactly what the step left, or the IUT
  * changed files behind the interposer and the scenario is UNCHECKED. */
@@ -369,6 +381,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
                  "injected)",
                  s->name, op);
         rc = clean_step_failed(run, &r, err, err_cap, what);
+        keep_census_trace(run, trace, d);
         goto out;
     }
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
@@ -379,6 +392,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
             rc = clean_run_failed(run, &r, cls,
                                   "the clean census run of scenario %s: load exited 0 with %s",
                                   s->name, cls);
+            keep_census_trace(run, trace, d);
             goto out;
         }
     } else {
@@ -390,6 +404,7 @@ int scenario_prepare(struct campaign *c, struct scenario_run *run, char *err, si
                                   "the clean census run of scenario %s: after a clean %s that "
                                   "exited 0, %s",
                                   s->name, op, lo.text);
+            keep_census_trace(run, trace, d);
             goto out;
         }
     }
@@ -431,10 +446,11 @@ void scenario_run_finish(struct scenario_run *run)
     free(run->clean_run);
     free(run->clean_step);
     free(run->clean_load);
+    free(run->clean_trace);
     free(run->unchecked);
     free(run->not_audited);
     run->template_dir = run->clean_run = run->clean_step = run->clean_load = NULL;
-    run->unchecked = run->not_audited = NULL;
+    run->clean_trace = run->unchecked = run->not_audited = NULL;
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
@@ -488,6 +504,18 @@ static const struct scenario_run *find_run(const struct campaign *c, unsigned sc
     return NULL;
 }
 
+/* The names of dir's entries ("a, b"), all of them: with ref_dir, only those not in ref_dir. */
+static char *entry_names(const char *dir, const char *ref_dir)
+{
+    for (size_t cap = 256;; cap *= 4) {
+        char *names = xmalloc(cap);
+        int n = ref_dir ? dir_new_entries(names, cap, dir, ref_dir) : dir_list(names, cap, dir);
+        if (n < 0 || strlen(names) + 4 < cap) /* str_append did not have to cut */
+            return names;
+        free(names);
+    }
+}
+
 /* The clean-run pseudo-case: the finding recorded while preparing the scenario. */
 static void clean_run_case(const struct scenario_run *run, struct case_result *res)
 {
@@ -496,6 +524,7 @@ static void clean_run_case(const struct scenario_run *run, struct case_result *r
                    run->clean_run ? run->clean_run : "the clean run failed");
     set_text(&res->step, run->clean_step ? run->clean_step : "");
     set_text(&res->load, run->clean_load ? run->clean_load : "");
+    set_text(&res->trace, run->clean_trace ? run->clean_trace : "");
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
@@ -578,19 +607,8 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
             oracle_finding(res, "prior-pair",
                            "after the faulted load the pair no longer loads intact: %s", lo.text);
     } else {
-        if (step.end != IMPL_EXITED || step.code != 0) {
-            char *left = NULL;
-            size_t cap = 256;
-            for (;;) { /* as long as the names need */
-                left = xmalloc(cap);
-                int n = dir_new_entries(left, cap, d, run->template_dir);
-                if (n < 0 || strlen(left) + 4 < cap)
-                    break;
-                free(left);
-                cap *= 4;
-            }
-            res->left = left;
-        }
+        if (step.end != IMPL_EXITED || step.code != 0)
+            res->left = entry_names(d, run->template_dir);
         if (!unchanged)
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
@@ -617,12 +635,7 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         n = count_entries(d);
     }
     if (n > run->baseline_files) {
-        char *names = NULL;
-        if (!unchanged) {
-            size_t cap = (size_t)n * 64 + 64;
-            names = xmalloc(cap);
-            dir_list(names, cap, d);
-        }
+        char *names = unchanged ? NULL : entry_names(d, NULL);
         oracle_finding(res, "leftovers",
                        "after the recovery save the directory holds %d files where a clean run "
                        "leaves %d%s%s",

@@ -55,25 +55,32 @@ def write_all(fd, data, path):
 
 
 def read_all(path, max_len):
-    """The whole file, or Refused; FileNotFoundError passes through."""
+    """The whole file (a bytearray), or Refused; FileNotFoundError passes through.
+
+    One read into a buffer of the size fstat gives (plus one byte, so a file that grew shows),
+    not a list of chunks joined: half the copying of a 2 MiB image."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
         if size > max_len:
             raise Refused("%s: %d bytes, more than the %d expected" % (path, size, max_len))
-        chunks, got = [], 0
+        buf = bytearray(min(size, max_len) + 1)
+        got = 0
         while True:
-            try:
-                chunk = os.read(fd, max(1, min(1 << 20, max_len + 1 - got)))
-            except InterruptedError:
-                continue
-            if not chunk:
+            if got == len(buf):
+                if got > max_len:
+                    raise Refused("%s: longer than the %d bytes expected" % (path, max_len))
+                buf.extend(bytes(min(1 << 20, max_len + 1 - got)))  # it grew: read on
+            with memoryview(buf) as view:
+                try:
+                    n = os.readv(fd, [view[got:]])
+                except InterruptedError:
+                    continue
+            if n == 0:
                 break
-            got += len(chunk)
-            if got > max_len:
-                raise Refused("%s: longer than the %d bytes expected" % (path, max_len))
-            chunks.append(chunk)
-        return b"".join(chunks)
+            got += n
+        del buf[got:]
+        return buf
     finally:
         os.close(fd)
 

@@ -292,6 +292,33 @@ static unsigned unsynced_after_in_place_write(struct fx *f, const char *open_ext
     return found;
 }
 
+/* Linux errseq: the first fsync after a write decides. A write made durable by a successful
+ * fsync stays durable when a later fsync of the same file fails (that failure concerns the
+ * later pages only). */
+static void persist__later_failed_fsync_keeps_synced_data(void **state)
+{
+    struct fx *f = *state;
+    line(f, "open64", "vm.snap", NULL, -1, -1, NULL, 4, "flags=0x1,mode=0");
+    unsigned w1 = line(f, "pwrite64", "vm.snap", NULL, 4, 0, "NEWSNAP:g1", 10, NULL);
+    line(f, "fsync", "vm.snap", NULL, 4, -1, NULL, 0, NULL);
+    unsigned w2 = line(f, "pwrite64", "vm.snap", NULL, 4, 0, "LATER", 5, NULL);
+    unsigned bad = line(f, "fsync", "vm.snap", NULL, 4, -1, NULL, -1, NULL);
+    line(f, "close", "vm.snap", NULL, 4, -1, NULL, 0, NULL);
+    struct pt_trace *t = load(f);
+    unsigned *lost = NULL;
+    unsigned n = pt_forced_lost(&lost, t, pt_trace_last(t));
+    bool has1 = false, has2 = false;
+    for (unsigned i = 0; i < n; i++) {
+        has1 |= lost[i] == w1;
+        has2 |= lost[i] == w2;
+    }
+    free(lost);
+    (void)bad;
+    assert_false(has1);
+    assert_true(has2);
+    pt_trace_destroy(t);
+}
+
 static void persist__dsync_write_is_durable_on_return(void **state)
 {
     /* 0x1001: O_WRONLY | O_DSYNC; 0x101001: O_WRONLY | O_SYNC */
@@ -433,6 +460,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(persist__ext4_keeps_namespace_order, setup, teardown),
         cmocka_unit_test_setup_teardown(persist__dsync_write_is_durable_on_return, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(persist__later_failed_fsync_keeps_synced_data, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(persist__sync_write_survives_a_later_failed_fsync, setup,
                                         teardown),

@@ -8,6 +8,7 @@
 #include "census.h"
 #include "dirimage.h"
 #include "oracle.h"
+#include "sample.h"
 #include "util.h"
 
 #include <model.h>
@@ -299,6 +300,51 @@ static void census__kinds_of_actions(void **st)
     assert_int_equal(census_action_kind("crash-after"), FK_CRASH_AFTER);
 }
 
+/* Budgets: the priority order is a permutation whose every prefix as long as the number of
+ * strata holds one case of each (scenario, fault kind, call), the same every time. */
+static void sample__order_is_stratified_and_deterministic(void **st)
+{
+    (void)st;
+    const char *const names[] = {"open64", "pwrite64", "pwrite64", "pwrite64", "pwrite64",
+                                 "pwrite64", "pwrite64", "fsync", "rename"};
+    const char *const paths[] = {"a", "a", "a", "a", "a", "a", "a", "a", "a"};
+    struct scenario_run *run = calls_of(9, names, paths);
+    struct sc_case *cases = NULL;
+    unsigned n = 0, cap = 0;
+    census_enumerate(&cases, &n, &cap, run, "x", TIER_FULL);
+    run->scenario = 2;
+    census_enumerate(&cases, &n, &cap, run, "y", TIER_SMOKE);
+    unsigned strata = sample_strata(cases, n);
+    /* x: open64 errno/crash-before/crash-after, pwrite64 errno/short/2 crashes, fsync 3,
+     * rename 3; y: the same 13 */
+    assert_int_equal(strata, 26);
+    unsigned *order = calloc(n, sizeof *order), *again = calloc(n, sizeof *again);
+    bool *seen = calloc(n, sizeof *seen);
+    sample_order(order, cases, n);
+    sample_order(again, cases, n);
+    for (unsigned i = 0; i < n; i++) {
+        assert_true(order[i] < n);
+        assert_false(seen[order[i]]);
+        seen[order[i]] = true;
+        assert_int_equal(order[i], again[i]);
+    }
+    /* scenarios take turns, and the first cases of a scenario are different calls */
+    assert_int_not_equal(cases[order[0]].scenario, cases[order[1]].scenario);
+    assert_int_equal(cases[order[0]].scenario, cases[order[2]].scenario);
+    assert_string_not_equal(cases[order[0]].call, cases[order[2]].call);
+    for (unsigned a = 0; a < strata; a++)
+        for (unsigned b = 0; b < a; b++) {
+            const struct sc_case *p = &cases[order[a]], *q = &cases[order[b]];
+            assert_false(p->scenario == q->scenario && p->kind == q->kind &&
+                         !strcmp(p->call, q->call));
+        }
+    free(order);
+    free(again);
+    free(seen);
+    free(cases);
+    arena_finish(&run->text);
+}
+
 static struct impl_result ended(enum impl_end end, int code, const char *msg)
 {
     struct impl_result r;
@@ -486,6 +532,7 @@ int main(void)
         cmocka_unit_test(census__smoke_tier_has_one_errno_half_short_and_both_crashes),
         cmocka_unit_test(census__full_tier_has_every_errno_of_the_model),
         cmocka_unit_test(census__kinds_of_actions),
+        cmocka_unit_test(sample__order_is_stratified_and_deterministic),
         cmocka_unit_test(oracle__save_verdict_matrix),
         cmocka_unit_test(oracle__load_verdicts),
         cmocka_unit_test(oracle__classify_tells_prior_new_and_mixes),

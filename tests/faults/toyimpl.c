@@ -13,6 +13,8 @@
  *                            wrong memory byte (clean-run finding of diff-same-id only)
  *   --protocol segv-on-error a save that fails dies of SIGSEGV instead of exiting 1 (clean-exit
  *                            finding expected)
+ *   --protocol hang-on-error a save that fails sleeps forever instead of exiting (killed at
+ *                            snapcheck's time-out: clean-exit finding expected)
  *   --protocol nondet        like good, but the header is written in one or two write calls at
  *                            random, so the calls before a fault differ from run to run
  *                            (determinism finding expected)
@@ -21,7 +23,7 @@
  *                            save exits 0 with a hole: committed finding, only when the fault
  *                            hits the middle of the run)
  *   --chunk N                (before the operation) write the pair in writes of at most N bytes:
- *                            one run of many counted calls (2 MiB / 16 B = 131,072 writes)
+ *                            one run of many counted calls (2 MiB / 20 B = 104,858 writes)
  * Diff saves store the full image (allowed by the contract); no merge. */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +44,7 @@ enum protocol {
     FAIL_SAVE,
     BAD_DIFF_SAME_ID,
     SEGV_ON_ERROR,
+    HANG_ON_ERROR,
     NONDET,
     MID_RUN_BUG
 };
@@ -269,6 +272,8 @@ static int save(const char *dir, const char *id, const char *kind, const char *s
     free(mem);
     if (rc != 0 && proto == SEGV_ON_ERROR)
         raise(SIGSEGV);
+    while (rc != 0 && proto == HANG_ON_ERROR)
+        pause();
     return rc;
 }
 
@@ -339,6 +344,7 @@ int main(int argc, char **argv)
                     : !strcmp(p, "fail-save")        ? FAIL_SAVE
                     : !strcmp(p, "bad-diff-same-id") ? BAD_DIFF_SAME_ID
                     : !strcmp(p, "segv-on-error")    ? SEGV_ON_ERROR
+                    : !strcmp(p, "hang-on-error")    ? HANG_ON_ERROR
                     : !strcmp(p, "nondet")           ? NONDET
                     : !strcmp(p, "mid-run-bug")      ? MID_RUN_BUG
                                                      : GOOD;

@@ -17,7 +17,7 @@ meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >"$work/install
 
 for f in "$bin/snapcheck" "$bin/snapref" "$lib/libsnapfault.so" "$lib/libsnapref.a" \
          "$lib/libsnapref.so" "$lib/pkgconfig/snapref.pc" "$inc/snap/snap.h" "$inc/snap/pair.h" \
-         "$inc/snapcheck/adapter.h" \
+         "$inc/snapcheck/adapter.h" "$bin/snapcheck-lib-runner" "$lib/libsnapref-adapter.so" \
          "$man/man1/snapcheck.1" "$man/man1/snapref.1" "$man/man7/snapcheck-adapter.7"; do
     [ -e "$f" ] || fail "$f was not installed"
 done
@@ -71,6 +71,21 @@ if command -v strace >/dev/null; then
         fail "the installed snapcheck did not preload $lib/libsnapfault.so"
 else
     echo "install test: strace missing, interposer location not checked"
+fi
+# --lib with the installed reference adapter library, served by the installed runner (the one
+# beside snapcheck; a wrong one would not list the reference's cases).
+"$bin/snapcheck" faults --lib "$lib/libsnapref-adapter.so" --scenario first-save --list -q \
+    >"$work/lib.list" 2>"$work/lib.err" || { cat "$work/lib.err" >&2; fail "--lib does not run"; }
+"$bin/snapcheck" faults --impl "$bin/snapref" --scenario first-save --list -q >"$work/ref.list" ||
+    fail "the installed snapcheck cannot list the reference's cases"
+cmp -s "$work/lib.list" "$work/ref.list" || fail "--lib lists other cases than --impl snapref"
+if command -v strace >/dev/null; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -e trace=execve -o "$work/strace-lib" \
+        "$bin/snapcheck" faults --lib "$lib/libsnapref-adapter.so" --scenario first-save --list \
+        -q >/dev/null || fail "the installed snapcheck --lib cannot run a census"
+    grep -q "execve(\"$bin/snapcheck-lib-runner\"" "$work/strace-lib" ||
+        fail "the installed snapcheck did not run the installed snapcheck-lib-runner"
 fi
 # The installed snapcheck conform finds the installed golden vectors and judges the installed
 # snapref conforming.

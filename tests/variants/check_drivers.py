@@ -13,6 +13,8 @@
   term-run       SIGTERM while a worker's IUT hangs in a faulted step: same
   timeout-child  SNAPCHECK_TIMEOUT=2 and a faulted step that hangs after forking a child: the
                  step is killed at the time-out with the child it forked
+  escape         a faulted step leaves a daemon (setsid, double fork): it does not outlive
+                 snapcheck (snapcheck is the subreaper of its IUTs)
   abi            an adapter library built by another compiler (--lib, or --cargo-dir: a Rust
                  crate built here) is loaded by snapcheck-lib-runner: its capabilities, and its
                  refusal message relayed on stderr with exit 1
@@ -38,7 +40,19 @@ spec = importlib.util.spec_from_file_location("snapadapter", os.environ["HANG_RE
 real = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(real)
 where = os.environ["HANG_AT"]
-if sys.argv[1] == "save" and (where == "setup" or "SNAPFAULT_CASE" in os.environ):
+if sys.argv[1] == "save" and where == "escape" and "SNAPFAULT_CASE" in os.environ:
+    if os.fork() == 0:  # a daemon: new session (out of the step's process group), double fork
+        os.setsid()
+        if os.fork() == 0:
+            with open(os.environ["HANG_PIDS"] + ".tmp", "w") as f:
+                f.write("%d\n" % os.getpid())
+            os.rename(os.environ["HANG_PIDS"] + ".tmp", os.environ["HANG_PIDS"])
+            time.sleep(300)
+        os._exit(0)
+    os.wait()
+    while not os.path.exists(os.environ["HANG_PIDS"]):
+        time.sleep(0.01)
+elif sys.argv[1] == "save" and (where == "setup" or "SNAPFAULT_CASE" in os.environ):
     child = os.fork()
     if child == 0:
         time.sleep(300)
@@ -221,6 +235,31 @@ def timeout_child(a, tmp):
           % took)
 
 
+def escape(a, tmp):
+    script = os.path.join(tmp, "hang.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(HANG_ADAPTER)
+    pids = os.path.join(tmp, "pids")
+    env = env_tmp(tmp)
+    env.update(HANG_AT="escape", HANG_PIDS=pids, HANG_REAL=os.path.abspath(a.adapter))
+    p = subprocess.run([a.snapcheck, "faults", "--impl", "%s -I -S %s" % (sys.executable, script),
+                        "--case", "first-save/1/open64/crash-before", "-q"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=100,
+                       check=False)
+    out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+    if not os.path.exists(pids) or p.returncode not in (0, 1):
+        sys.exit("FAIL: the faulted step left no daemon, or snapcheck failed (exit %d)\n%s" % (
+            p.returncode, out))
+    with open(pids, encoding="ascii") as f:
+        daemon = int(f.read())
+    time.sleep(0.2)
+    if alive(daemon):
+        os.kill(daemon, signal.SIGKILL)
+        sys.exit("FAIL: the daemon the faulted step started (setsid, double fork) outlived "
+                 "snapcheck")
+    print("OK: the daemon a faulted step left outside its process group ended with snapcheck")
+
+
 def hang(a, tmp, where, sig):
     script = os.path.join(tmp, "hang.py")
     with open(script, "w", encoding="utf-8") as f:
@@ -275,7 +314,7 @@ def hang(a, tmp, where, sig):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("check", choices=["same-as-exec", "serve-check", "lib-as-exec", "term-setup",
-                                      "int-setup", "term-run", "timeout-child", "abi"])
+                                      "int-setup", "term-run", "timeout-child", "escape", "abi"])
     ap.add_argument("--snapcheck", default="")
     ap.add_argument("--adapter", help="examples/python/snapadapter.py")
     ap.add_argument("--runner", help="snapcheck-lib-runner")
@@ -297,6 +336,8 @@ def main():
             lib_as_exec(a, tmp)
         elif a.check == "timeout-child":
             timeout_child(a, tmp)
+        elif a.check == "escape":
+            escape(a, tmp)
         elif a.check == "abi":
             abi(a, tmp)
         elif a.check == "term-setup":

@@ -248,10 +248,6 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
             fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name, why);
             free(why);
         }
-    for (unsigned r = 0; r < c->n_runs; r++)
-        if (c->runs[r].not_audited)
-            fprintf(out, "note: %s not audited for calls behind the interposer: %s\n",
-                    table[c->runs[r].scenario].name, c->runs[r].not_audited);
     char unc[160] = "";
     if (unchecked)
         snprintf(unc, sizeof unc, ", %u unchecked", unchecked);
@@ -329,15 +325,6 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
                                 : unchecked ? "unchecked"
                                             : "pass"));
     jset(root, "unchecked", unch);
-    json_object *na = json_object_new_array();
-    for (unsigned r = 0; r < c->n_runs; r++)
-        if (c->runs[r].not_audited) {
-            json_object *u = json_object_new_object();
-            jset(u, "scenario", json_object_new_string(table[c->runs[r].scenario].name));
-            jset(u, "why", jstr(c->runs[r].not_audited));
-            json_object_array_add(na, u);
-        }
-    jset(root, "not_audited", na);
     jset(root, "cases", json_object_new_int64(t.cases));
     jset(root, "enumerated",
          json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));

@@ -426,18 +426,6 @@ int dir_walk(const char *root, int (*fn)(const char *rel, const struct stat *st,
     return walk_at(root, "", fn, ctx);
 }
 
-static int only_regular(const char *rel, const struct stat *st, void *ctx)
-{
-    (void)rel;
-    (void)ctx;
-    return S_ISREG(st->st_mode) ? 0 : 1;
-}
-
-bool dir_tree_flat(const char *dir)
-{
-    return dir_walk(dir, only_regular, NULL) == 0;
-}
-
 int file_copy_sparse(const char *dst, const char *src, unsigned mode)
 {
     int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

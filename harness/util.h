@@ -41,10 +41,6 @@ bool file_equals(const char *path, const uint8_t *src, size_t src_len);
 int dir_walk(const char *root, int (*fn)(const char *rel, const struct stat *st, void *ctx),
              void *ctx);
 
-/* true when every entry under dir is a regular file (no subdirectory, symlink or other),
- * and dir can be read. */
-bool dir_tree_flat(const char *dir);
-
 /* Copy regular file src to dst (created, must not exist, with the given mode), keeping holes:
  * only the data extents (SEEK_DATA/SEEK_HOLE) are copied, so a sparse file stays sparse.
  * Never reads the whole file into memory. @return 0 or -1 with errno. */

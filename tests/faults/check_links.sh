@@ -28,9 +28,9 @@ r = json.load(open(sys.argv[1], encoding="utf-8"))
 ids = {f["id"] for f in r["findings"]}
 if not any(f["oracle"] == "prior-pair" for f in r["findings"]):
     sys.exit("FAIL: the in-place protocol was not flagged by prior-pair")
-# The replay of the audit models a flat directory: a tree is noted as not audited, not UNCHECKED.
-if r["verdict"] == "unchecked" or not r.get("not_audited"):
-    sys.exit(f"FAIL: a tree with a subdirectory must be not_audited, not unchecked: {r['verdict']}")
+# The audit replays trees too: a subdirectory whose files the interposer saw is not UNCHECKED.
+if r["verdict"] == "unchecked" or r["unchecked"]:
+    sys.exit(f"FAIL: a tree with a subdirectory was found unchecked: {r['unchecked']}")
 # A fault before the first write leaves the prior pair whole: never a finding.
 early = [i for i in ids if i.split("/")[1] == "1"]
 if early:

@@ -112,6 +112,9 @@ struct scenario_run {
     /* The trace-completeness audit (scenario.c audit): NULL when the replayed data trace gives
      * exactly what the clean step left, else the files that differ (scenario UNCHECKED). */
     char *unchecked;
+    /* Why the audit was not made (NULL: it was): the replay models a flat directory of
+     * regular files, so a tree with subdirectories or symlinks is not audited (a note). */
+    char *not_audited;
 };
 
 struct driver_ops;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static const char *const KIND_NAMES[FK_COUNT] = {"errno", "short", "crash-before", "crash-after",
-                                                 "clean-run"};
+                                                  "clean-run"};
 
 void report_totals(struct report_totals *out, const struct campaign *c)
 {
@@ -225,20 +225,16 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     for (unsigned i = 0; i < c->n_cases; i++)
         nondet += c->results[i].nondeterministic;
     if (collapsed)
-        fprintf(out,
-                "note: run reduction: %u counted calls in runs of like calls were not "
-                "faulted (--tier all faults them)\n",
-                collapsed);
+        fprintf(out, "note: run reduction: %u counted calls in runs of like calls were not "
+                     "faulted (--tier all faults them)\n", collapsed);
     char sampled[64] = "", nd[160] = "";
     if (c->n_enumerated > c->n_cases)
         snprintf(sampled, sizeof sampled, "sampled %u of %u cases", t.cases, c->n_enumerated);
     else
         snprintf(sampled, sizeof sampled, "%u cases", t.cases);
     if (nondet)
-        snprintf(nd, sizeof nd,
-                 ", non-deterministic implementation in %u cases: see "
-                 "docs/ADAPTER.md section 5",
-                 nondet);
+        snprintf(nd, sizeof nd, ", non-deterministic implementation in %u cases: see "
+                                "docs/ADAPTER.md section 5", nondet);
     char *impl = utf8_clean(c->opt.impl_cmd);
     unsigned unchecked = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
@@ -248,14 +244,16 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
             fprintf(out, "UNCHECKED %s: %s\n", table[c->runs[r].scenario].name, why);
             free(why);
         }
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].not_audited)
+            fprintf(out, "note: %s not audited for calls behind the interposer: %s\n",
+                    table[c->runs[r].scenario].name, c->runs[r].not_audited);
     char unc[160] = "";
     if (unchecked)
         snprintf(unc, sizeof unc, ", %u unchecked", unchecked);
     fprintf(out, "VERDICT: %s (%s, %u findings%s%s, %.1f s, impl: %s)%s\n",
-            t.findings  ? "FAIL"
-            : unchecked ? "UNCHECKED"
-                        : "PASS",
-            sampled, t.findings, unc, nd, seconds, impl,
+            t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS", sampled, t.findings, unc, nd,
+            seconds, impl,
             unchecked && !t.findings ? " -- the IUT changed files through calls the interposer "
                                        "did not see: no verdict for those scenarios"
                                      : "");
@@ -302,10 +300,9 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     jset(root, "tool", json_object_new_string("snapcheck"));
     jset(root, "version", json_object_new_string(SNAPCHECK_VERSION));
     jset(root, "impl", jstr(c->opt.impl_cmd));
-    jset(root, "tier",
-         json_object_new_string(c->opt.tier == TIER_ALL    ? "all"
-                                : c->opt.tier == TIER_FULL ? "full"
-                                                           : "smoke"));
+    jset(root, "tier", json_object_new_string(c->opt.tier == TIER_ALL    ? "all"
+                                                  : c->opt.tier == TIER_FULL ? "full"
+                                                                             : "smoke"));
     jset(root, "seed", json_object_new_uint64(c->opt.seed));
     jset(root, "page_size", json_object_new_int64(c->opt.page_size));
     char secs[32]; /* milliseconds, printed as a plain decimal */
@@ -321,13 +318,19 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
         }
     bool unchecked = json_object_array_length(unch) > 0;
     jset(root, "verdict",
-         json_object_new_string(t.findings  ? "fail"
-                                : unchecked ? "unchecked"
-                                            : "pass"));
+         json_object_new_string(t.findings ? "fail" : unchecked ? "unchecked" : "pass"));
     jset(root, "unchecked", unch);
+    json_object *na = json_object_new_array();
+    for (unsigned r = 0; r < c->n_runs; r++)
+        if (c->runs[r].not_audited) {
+            json_object *u = json_object_new_object();
+            jset(u, "scenario", json_object_new_string(table[c->runs[r].scenario].name));
+            jset(u, "why", jstr(c->runs[r].not_audited));
+            json_object_array_add(na, u);
+        }
+    jset(root, "not_audited", na);
     jset(root, "cases", json_object_new_int64(t.cases));
-    jset(root, "enumerated",
-         json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));
+    jset(root, "enumerated", json_object_new_int64(c->n_enumerated > t.cases ? c->n_enumerated : t.cases));
     jset(root, "passed", json_object_new_int64(t.passed));
     jset(root, "ambiguous", json_object_new_int64(t.ambiguous));
     jset(root, "not_reached", json_object_new_int64(t.not_reached));
@@ -386,8 +389,8 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     int rc = -1;
     FILE *f = report_out_stream(o);
     if (f) {
-        fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-                                                       JSON_C_TO_STRING_NOSLASHESCAPE),
+        fputs(json_object_to_json_string_ext(
+                  root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
               f);
         fputc('\n', f);
         rc = report_out_close(o, f);

@@ -180,6 +180,11 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
         fputs(" <b>UNCHECKED:</b> ", f);
         esc(f, run->unchecked);
     }
+    if (run->not_audited) {
+        fputs(" Not audited for calls behind the interposer: ", f);
+        esc(f, run->not_audited);
+        fputc('.', f);
+    }
     if (shown < n)
         fprintf(f,
                 " Only the %u calls with cases have a column (%u calls without a case are "

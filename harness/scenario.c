@@ -301,6 +301,8 @@ static int audit(const struct campaign *c, struct scenario_run *run, const char 
     char diff[600];
     free(run->unchecked);
     run->unchecked = NULL;
+    free(run->not_audited);
+    run->not_audited = NULL;
     if (crash_audit(trace, data, d, run->template_dir, diff, sizeof diff) != 0)
         run->unchecked =
             xasprintf("the directory the step left differs from its replayed data trace: %s", diff);
@@ -439,8 +441,9 @@ void scenario_run_finish(struct scenario_run *run)
     free(run->clean_load);
     free(run->clean_trace);
     free(run->unchecked);
+    free(run->not_audited);
     run->template_dir = run->clean_run = run->clean_step = run->clean_load = NULL;
-    run->clean_trace = run->unchecked = NULL;
+    run->clean_trace = run->unchecked = run->not_audited = NULL;
 }
 
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,

@@ -28,9 +28,10 @@ r = json.load(open(sys.argv[1], encoding="utf-8"))
 ids = {f["id"] for f in r["findings"]}
 if not any(f["oracle"] == "prior-pair" for f in r["findings"]):
     sys.exit("FAIL: the in-place protocol was not flagged by prior-pair")
-# The audit replays trees too: a subdirectory whose files the interposer saw is not UNCHECKED.
-if r["verdict"] == "unchecked" or r["unchecked"]:
-    sys.exit(f"FAIL: a tree with a subdirectory was found unchecked: {r['unchecked']}")
+# The audit replays trees: a subdirectory with symlinks is audited and found complete.
+if r["verdict"] != "fail" or r.get("unchecked") or r.get("not_audited"):
+    sys.exit(f"FAIL: a tree with a subdirectory must be audited and complete: {r['verdict']}, "
+             f"unchecked {r.get('unchecked')}, not audited {r.get('not_audited')}")
 # A fault before the first write leaves the prior pair whole: never a finding.
 early = [i for i in ids if i.split("/")[1] == "1"]
 if early:

@@ -188,7 +188,8 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (parse_uint(&n, v, 0, UINT64_MAX) != 0)
                 return bad("--seed needs a decimal number from 0 to 18446744073709551615, "
-                           "not '%s'", v);
+                           "not '%s'",
+                           v);
             out->seed = n;
         } else if (!strcmp(a, "--json")) {
             out->json_path = v;
@@ -204,8 +205,7 @@ enum cli_action cli_parse(struct options *out, int argc, char **argv)
             out->page_size = (uint32_t)n;
         } else if (!strcmp(a, "--max-cases")) {
             if (parse_uint(&n, v, 1, UINT32_MAX) != 0)
-                return bad("--max-cases needs a number of cases from 1 to 4294967295, not '%s'",
-                           v);
+                return bad("--max-cases needs a number of cases from 1 to 4294967295, not '%s'", v);
             out->max_cases = (unsigned)n;
         } else if (!strcmp(a, "--time-budget")) {
             if (parse_uint(&n, v, 1, 31u * 24 * 3600) != 0)

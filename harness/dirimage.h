@@ -17,11 +17,11 @@ enum dir_kind { DK_FILE, DK_DIR, DK_LINK };
 struct dir_file {
     char *name; /* path relative to the image's root, "pairs/vm.pair" */
     enum dir_kind kind;
-    unsigned mode;   /* permission bits */
-    uint64_t len;    /* DK_FILE: size in bytes */
-    uint64_t hash;   /* DK_FILE: snap_crc64 of the contents */
-    char *target;    /* DK_LINK: the link's target, as read (never resolved) */
-    bool marked;     /* caller's flag (e.g. "belongs to the base pair") */
+    unsigned mode; /* permission bits */
+    uint64_t len;  /* DK_FILE: size in bytes */
+    uint64_t hash; /* DK_FILE: snap_crc64 of the contents */
+    char *target;  /* DK_LINK: the link's target, as read (never resolved) */
+    bool marked;   /* caller's flag (e.g. "belongs to the base pair") */
 };
 
 /* Invariant: files in dir_walk order (a directory before what it holds); root is the

@@ -186,8 +186,9 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
         fputc('.', f);
     }
     if (shown < n)
-        fprintf(f, " Only the %u calls with cases have a column (%u calls without a case are "
-                   "not shown).",
+        fprintf(f,
+                " Only the %u calls with cases have a column (%u calls without a case are "
+                "not shown).",
                 shown, n - shown);
     fputs("</p>\n<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>call</th>", f);
     unsigned col = 0;
@@ -245,8 +246,7 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
         if (j)
             fputs("</div>\n", f);
         unsigned o = refs[j].ordinal, kd = refs[j].kind;
-        fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%u\"><h3>call %u ", table[s].name, o, kd,
-                o);
+        fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%u\"><h3>call %u ", table[s].name, o, kd, o);
         esc(f, run->calls[o - 1]);
         fprintf(f, ", %s</h3>\n", KIND_ROWS[kd]);
         put_case(f, c, refs[j].i);
@@ -277,8 +277,8 @@ int report_html(struct report_out *o, const struct campaign *c, double seconds)
             "<style>%s</style></head>\n<body>\n<h1 class=\"%s\" id=\"verdict\">VERDICT: %s</h1>\n"
             "<p class=\"meta\">%u cases, %u findings, %u ambiguous, %u passed, %.1f s; %s tier, "
             "seed %llu, page size %u; impl: <code>",
-            v, STYLE, t.findings || unchecked ? "v-fail" : "v-pass", v, t.cases, t.findings, t.ambiguous,
-            t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
+            v, STYLE, t.findings || unchecked ? "v-fail" : "v-pass", v, t.cases, t.findings,
+            t.ambiguous, t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
             (unsigned long long)c->opt.seed, (unsigned)c->opt.page_size);
     esc(f, c->opt.impl_cmd);
     fputs("</code></p>\n<p class=\"legend\"><span><i class=\"sw pass\"></i>pass</span>"

@@ -319,8 +319,8 @@ char *utf8_clean(const char *s)
     while (*p) {
         uint32_t cp;
         size_t len = utf8_seq(p, &cp);
-        bool ok = len && (cp >= 0x20 || cp == '\t' || cp == '\n') && cp != 0x7f &&
-                  cp != 0xfffe && cp != 0xffff;
+        bool ok = len && (cp >= 0x20 || cp == '\t' || cp == '\n') && cp != 0x7f && cp != 0xfffe &&
+                  cp != 0xffff;
         if (ok) {
             memcpy(o, p, len);
             o += len;
@@ -445,7 +445,7 @@ int file_copy_sparse(const char *dst, const char *src, unsigned mode)
         off_t data = lseek(in, pos, SEEK_DATA);
         if (data < 0) {
             if (errno == ENXIO)
-                break; /* only a hole up to the end */
+                break;  /* only a hole up to the end */
             data = pos; /* no SEEK_DATA here: copy everything */
         }
         off_t hole = lseek(in, data, SEEK_HOLE);
@@ -459,8 +459,8 @@ int file_copy_sparse(const char *dst, const char *src, unsigned mode)
             if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
                 /* Plain read/write for file systems without copy_file_range. */
                 char buf[1 << 16];
-                size_t want = (size_t)(hole - from) < sizeof buf ? (size_t)(hole - from)
-                                                                 : sizeof buf;
+                size_t want =
+                    (size_t)(hole - from) < sizeof buf ? (size_t)(hole - from) : sizeof buf;
                 ssize_t r = pread(in, buf, want, from);
                 if (r <= 0 || pwrite(out, buf, (size_t)r, to) != r) {
                     rc = -1;

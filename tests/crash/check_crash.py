@@ -72,7 +72,8 @@ def main():
     extra = [a for a in args.rest if a != "--"]
     with tempfile.TemporaryDirectory() as tmp:
         rp = os.path.join(tmp, "report.json")
-        cmd = [args.snapcheck, args.command, "--impl", args.impl, "-q", "--json", rp] + extra
+        impl = [] if args.impl == "-" else ["--impl", args.impl]  # "-": --lib in the extra
+        cmd = [args.snapcheck, args.command] + impl + ["-q", "--json", rp] + extra
         corpus = os.path.join(tmp, "corpus")
         if args.expect_corpus:
             cmd += ["--export-corpus", corpus]

@@ -26,8 +26,18 @@ static void util__parse_uint_is_strict(void **st)
 {
     (void)st;
     uint64_t v = 77;
-    const char *bad[] = {"",   "-1", "+1",   " 1",   "1 ",  "0x10", "1e3", "1/2",
-                         "1.", "--", "18446744073709551616", "99999999999999999999"};
+    const char *bad[] = {"",
+                         "-1",
+                         "+1",
+                         " 1",
+                         "1 ",
+                         "0x10",
+                         "1e3",
+                         "1/2",
+                         "1.",
+                         "--",
+                         "18446744073709551616",
+                         "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse_uint(&v, bad[i], 0, UINT64_MAX), -1);
         assert_int_equal(v, 77);
@@ -88,16 +98,20 @@ static void util__utf8_clean_replaces_invalid_bytes(void **st)
         const char *in, *out;
     } t[] = {
         {"plain ascii", "plain ascii"},
-        {"d\xc3\xa9tail \xe2\x80\x94 \xf0\x9f\x98\x80", "d\xc3\xa9tail \xe2\x80\x94 \xf0\x9f\x98\x80"},
-        {"a\xff" "b", "a\xef\xbf\xbd" "b"},           /* invalid byte */
-        {"\xc3", "\xef\xbf\xbd"},                     /* cut short at the end */
-        {"\xe2\x80", "\xef\xbf\xbd\xef\xbf\xbd"},     /* cut short: each byte replaced */
-        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},     /* overlong '/' */
-        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+        {"d\xc3\xa9tail \xe2\x80\x94 \xf0\x9f\x98\x80",
+         "d\xc3\xa9tail \xe2\x80\x94 \xf0\x9f\x98\x80"},
+        {"a\xff"
+         "b",
+         "a\xef\xbf\xbd"
+         "b"},                                    /* invalid byte */
+        {"\xc3", "\xef\xbf\xbd"},                 /* cut short at the end */
+        {"\xe2\x80", "\xef\xbf\xbd\xef\xbf\xbd"}, /* cut short: each byte replaced */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong '/' */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},                 /* a surrogate */
         {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
-        {"esc\x1b[31m", "esc\xef\xbf\xbd[31m"},       /* C0 control */
-        {"tab\tnl\n", "tab\tnl\n"},                   /* kept */
-        {"\xef\xbf\xbe", "\xef\xbf\xbd"},             /* U+FFFE, not an XML character */
+        {"esc\x1b[31m", "esc\xef\xbf\xbd[31m"},                                   /* C0 control */
+        {"tab\tnl\n", "tab\tnl\n"},                                               /* kept */
+        {"\xef\xbf\xbe", "\xef\xbf\xbd"}, /* U+FFFE, not an XML character */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char *c = utf8_clean(t[i].in);

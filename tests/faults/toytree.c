@@ -98,8 +98,8 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 }
 
 /* File = "TTR1" u64 token u64 len, bytes, u64 fnv(all before); tmp then rename to fin. */
-static int put_file(const char *tmp, const char *fin, uint64_t token, const uint8_t *a,
-                    size_t alen, const uint8_t *b, size_t blen)
+static int put_file(const char *tmp, const char *fin, uint64_t token, const uint8_t *a, size_t alen,
+                    const uint8_t *b, size_t blen)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
@@ -110,8 +110,8 @@ static int put_file(const char *tmp, const char *fin, uint64_t token, const uint
     memcpy(head + 4, &token, 8);
     memcpy(head + 12, &total, 8);
     uint64_t h = fnv(b, blen, fnv(a, alen, fnv(head, sizeof head, 0xcbf29ce484222325ull)));
-    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) ||
-             write_all(fd, b, blen) || write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
+    int rc = write_all(fd, head, sizeof head) || write_all(fd, a, alen) || write_all(fd, b, blen) ||
+             write_all(fd, (uint8_t *)&h, 8) || fsync(fd);
     if (close(fd) != 0)
         rc = -1;
     if (rc == 0 && fin && rename(tmp, fin) != 0)
@@ -310,8 +310,9 @@ int main(int argc, char **argv)
             break;
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: toytree [--flat] [--protocol good|two-rename|in-place] [--sparse-mib N] "
-                        "capabilities|save|load ...\n");
+        fprintf(stderr,
+                "usage: toytree [--flat] [--protocol good|two-rename|in-place] [--sparse-mib N] "
+                "capabilities|save|load ...\n");
         return 2;
     }
     const char *op = argv[i];

@@ -1,12 +1,11 @@
-// A C++ adapter library built against <snapcheck/adapter.h>: proof that the header compiles
-// as C++ (extern "C", the layout checks) and that snapcheck-lib-runner loads what a C++
-// compiler exports. It lists save-full and load and refuses every request with a message.
+// A C++ adapter library built against <snapcheck/adapter.h>: proof that the header compiles as
+// C++ (extern "C", the layout checks, the export attribute: this library is built with hidden
+// visibility and marks nothing itself) and that snapcheck-lib-runner loads what it exports.
+// It lists save-full and load and refuses every request with a message.
 #include <snapcheck/adapter.h>
 
 #include <cstdio>
 #include <string>
-
-#define EXPORT __attribute__((visibility("default")))
 
 namespace {
 int refuse(const char *op, const char *id, char *msg, size_t msg_cap)
@@ -17,20 +16,20 @@ int refuse(const char *op, const char *id, char *msg, size_t msg_cap)
 }
 } // namespace
 
-EXPORT uint32_t snapcheck_adapter_abi(void) { return SNAPCHECK_ADAPTER_ABI_VERSION; }
+uint32_t snapcheck_adapter_abi(void) { return SNAPCHECK_ADAPTER_ABI_VERSION; }
 
-EXPORT int snapcheck_adapter_capabilities(uint32_t *out_caps, char *, size_t)
+int snapcheck_adapter_capabilities(uint32_t *out_caps, char *, size_t)
 {
     *out_caps = SNAPCHECK_CAP_SAVE_FULL | SNAPCHECK_CAP_LOAD;
     return SNAPCHECK_ADAPTER_OK;
 }
 
-EXPORT int snapcheck_adapter_save(const struct snapcheck_save_req *req, char *msg, size_t msg_cap)
+int snapcheck_adapter_save(const struct snapcheck_save_req *req, char *msg, size_t msg_cap)
 {
     return refuse("save", req->id, msg, msg_cap);
 }
 
-EXPORT int snapcheck_adapter_load(const struct snapcheck_load_req *req, char *msg, size_t msg_cap)
+int snapcheck_adapter_load(const struct snapcheck_load_req *req, char *msg, size_t msg_cap)
 {
     return refuse("load", req->id, msg, msg_cap);
 }

@@ -114,16 +114,29 @@ SNAPCHECK_ABI_ASSERT(sizeof(struct snapcheck_merge_req) == 24, "snapcheck_merge_
 #endif
 #endif
 
+/* Exported whatever the library's default visibility (-fvisibility=hidden included): the
+ * declarations below carry it, and a definition inherits it from its declaration. */
+#if defined(__GNUC__)
+#define SNAPCHECK_ADAPTER_EXPORT __attribute__((visibility("default")))
+#else
+#define SNAPCHECK_ADAPTER_EXPORT
+#endif
+
 /* The library's exports. Declared here so that a C or C++ library gets its definitions
  * checked against them; a Rust cdylib declares them with #[no_mangle] extern "C". */
-uint32_t snapcheck_adapter_abi(void);
-int snapcheck_adapter_capabilities(uint32_t *out_caps, char *msg, size_t msg_cap);
-int snapcheck_adapter_save(const struct snapcheck_save_req *req, char *msg, size_t msg_cap);
-int snapcheck_adapter_load(const struct snapcheck_load_req *req, char *msg, size_t msg_cap);
-int snapcheck_adapter_merge(const struct snapcheck_merge_req *req, char *msg, size_t msg_cap);
+SNAPCHECK_ADAPTER_EXPORT uint32_t snapcheck_adapter_abi(void);
+SNAPCHECK_ADAPTER_EXPORT int snapcheck_adapter_capabilities(uint32_t *out_caps, char *msg,
+                                                            size_t msg_cap);
+SNAPCHECK_ADAPTER_EXPORT int snapcheck_adapter_save(const struct snapcheck_save_req *req,
+                                                    char *msg, size_t msg_cap);
+SNAPCHECK_ADAPTER_EXPORT int snapcheck_adapter_load(const struct snapcheck_load_req *req,
+                                                    char *msg, size_t msg_cap);
+SNAPCHECK_ADAPTER_EXPORT int snapcheck_adapter_merge(const struct snapcheck_merge_req *req,
+                                                     char *msg, size_t msg_cap);
 /* Optional: called once after loading with the words that follow the path in
  * --lib 'PATH WORD...' (argc may be 0). */
-int snapcheck_adapter_init(int argc, const char *const *argv, char *msg, size_t msg_cap);
+SNAPCHECK_ADAPTER_EXPORT int snapcheck_adapter_init(int argc, const char *const *argv, char *msg,
+                                                    size_t msg_cap);
 
 #ifdef __cplusplus
 }

@@ -322,6 +322,11 @@ static int materialize(const struct blob *b, const char *dir)
         return 0;
     bool fix = b->p[0] & 1, pad = b->p[0] & 2;
     struct writer w = {b->p + 1, b->len - 1};
+    if (b->p[0] & 4) { /* bit 2: an I/O fault for the in-memory target; an exec'd IUT has none */
+        size_t skip = w.left < 4 ? w.left : 4;
+        w.p += skip;
+        w.left -= skip;
+    }
     char id[SNAP_NAME_FIELD_LEN] = "vm", path[1200];
     for (unsigned level = 0; level < FZ_MAX_LEVELS; level++) {
         const uint8_t *st = NULL, *mem = NULL;

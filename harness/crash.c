@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1117,43 +1118,18 @@ static double now_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A JSON string through json-c, from text cleaned to UTF-8 (utf8_clean): valid whatever the
+ * IUT wrote. */
 static void json_s(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
+    char *t = utf8_clean(s);
+    json_object *o = json_object_new_string(t);
+    fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+          f);
+    json_object_put(o);
+    free(t);
 }
 
-static void xml_s(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n')
-                fputc(*s, f);
-        }
-    }
-}
 
 struct report {
     const struct campaign *c;
@@ -1371,16 +1347,16 @@ static int report_junit_crash(struct report_out *o, const struct report *r)
                 r->units[i].fail_at ? "/eio@" : "/clean", r->units[i].fail_at);
         if (u->unchecked) {
             fputs("      <failure type=\"unchecked\" message=\"", f);
-            xml_s(f, u->unchecked_why);
+            xml_escape(f, u->unchecked_why);
             fputs("\"/>\n", f);
         }
         for (unsigned k = 0; k < kept_findings(fs); k++) {
             fprintf(f, "      <failure type=\"%s\" message=\"", fs[k].oracle);
-            xml_s(f, fs[k].id);
+            xml_escape(f, fs[k].id);
             fputs(": ", f);
-            xml_s(f, fs[k].detail);
+            xml_escape(f, fs[k].detail);
             fputs("\">", f);
-            xml_s(f, fs[k].minimal);
+            xml_escape(f, fs[k].minimal);
             fputs("</failure>\n", f);
         }
         fputs("    </testcase>\n  </testsuite>\n", f);

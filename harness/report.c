@@ -399,40 +399,6 @@ int report_json(struct report_out *o, const struct campaign *c, double seconds)
     return rc;
 }
 
-/* XML 1.0 character data or attribute value: s cleaned to UTF-8 without the controls XML
- * forbids, then the five special characters escaped. */
-static void xml_str(FILE *f, const char *s)
-{
-    char *t = utf8_clean(s);
-    for (const char *p = t; *p; p++) {
-        switch (*p) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        case '\n':
-            fputs("&#10;", f);
-            break;
-        case '\t':
-            fputs("&#9;", f);
-            break;
-        default:
-            fputc(*p, f);
-        }
-    }
-    free(t);
-}
 
 int report_junit(struct report_out *o, const struct campaign *c, double seconds)
 {
@@ -462,9 +428,9 @@ int report_junit(struct report_out *o, const struct campaign *c, double seconds)
                 continue;
             const struct case_result *res = &c->results[i];
             fputs("    <testcase classname=\"snapcheck.", f);
-            xml_str(f, table[s].name);
+            xml_escape(f, table[s].name);
             fputs("\" name=\"", f);
-            xml_str(f, c->cases[i].id);
+            xml_escape(f, c->cases[i].id);
             fputs("\"", f);
             if (res->verdict == V_PASS) {
                 fputs("/>\n", f);
@@ -474,22 +440,22 @@ int report_junit(struct report_out *o, const struct campaign *c, double seconds)
             if (res->verdict == V_FINDING) {
                 char *repro = report_reproducer(c, &c->cases[i]);
                 fputs("      <failure type=\"", f);
-                xml_str(f, res->oracle);
+                xml_escape(f, res->oracle);
                 fputs("\" message=\"", f);
-                xml_str(f, res->detail);
+                xml_escape(f, res->detail);
                 fputs("\">step: ", f);
-                xml_str(f, res->step);
+                xml_escape(f, res->step);
                 fputs("&#10;load: ", f);
-                xml_str(f, res->load);
+                xml_escape(f, res->load);
                 fputs("&#10;calls up to the fault:&#10;", f);
-                xml_str(f, res->trace);
+                xml_escape(f, res->trace);
                 fputs("&#10;reproduce: ", f);
-                xml_str(f, repro);
+                xml_escape(f, repro);
                 fputs("</failure>\n", f);
                 free(repro);
             } else {
                 fputs("      <system-out>ambiguous: failed after its commit point; ", f);
-                xml_str(f, res->load);
+                xml_escape(f, res->load);
                 fputs("</system-out>\n", f);
             }
             fputs("    </testcase>\n", f);

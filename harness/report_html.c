@@ -18,30 +18,6 @@
 enum { MATRIX_ROWS = FK_CLEAN_RUN };
 static const char *const KIND_ROWS[MATRIX_ROWS] = {"errno", "short", "crash-before", "crash-after"};
 
-/* Text content or attribute value: cleaned UTF-8, XML's special characters escaped. */
-static void esc(FILE *f, const char *s)
-{
-    char *t = utf8_clean(s);
-    for (const char *p = t; *p; p++) {
-        switch (*p) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*p, f);
-        }
-    }
-    free(t);
-}
 
 static const char *verdict_class(enum verdict v)
 {
@@ -78,31 +54,31 @@ static void put_case(FILE *f, const struct campaign *c, unsigned i)
     const struct sc_case *k = &c->cases[i];
     const struct case_result *r = &c->results[i];
     fputs("<div class=\"case\"><b>", f);
-    esc(f, k->id);
+    xml_escape(f, k->id);
     fprintf(f, "</b> <span class=\"tag %s\">%s</span>", verdict_class(r->verdict),
             verdict_class(r->verdict));
     if (r->verdict == V_FINDING) {
         fputs(" oracle <b>", f);
-        esc(f, r->oracle);
+        xml_escape(f, r->oracle);
         fputs("</b>", f);
     }
     if (r->detail[0]) {
         fputs("<br/>", f);
-        esc(f, r->detail);
+        xml_escape(f, r->detail);
     }
     fputs("<br/>step: ", f);
-    esc(f, r->step);
+    xml_escape(f, r->step);
     fputs("<br/>load: ", f);
-    esc(f, r->load);
+    xml_escape(f, r->load);
     if (r->left[0]) {
         fputs("<br/>left behind: ", f);
-        esc(f, r->left);
+        xml_escape(f, r->left);
     }
     fputs("<pre>", f);
-    esc(f, r->trace);
+    xml_escape(f, r->trace);
     fputs("</pre>reproduce: <code>", f);
     char *repro = report_reproducer(c, k);
-    esc(f, repro);
+    xml_escape(f, repro);
     free(repro);
     fputs("</code></div>\n", f);
 }
@@ -171,18 +147,18 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
         shown += all_columns || column[o - 1];
 
     fprintf(f, "<h2 id=\"s-%s\">", table[s].name);
-    esc(f, table[s].name);
+    xml_escape(f, table[s].name);
     fprintf(f, "</h2>\n<p class=\"meta\">%u counted calls, %zu cases, %u findings, %u ambiguous. ",
             n, n_refs, fnd, amb);
-    esc(f, table[s].summary);
+    xml_escape(f, table[s].summary);
     fputc('.', f);
     if (run->unchecked) {
         fputs(" <b>UNCHECKED:</b> ", f);
-        esc(f, run->unchecked);
+        xml_escape(f, run->unchecked);
     }
     if (run->not_audited) {
         fputs(" Not audited for calls behind the interposer: ", f);
-        esc(f, run->not_audited);
+        xml_escape(f, run->not_audited);
         fputc('.', f);
     }
     if (shown < n)
@@ -212,7 +188,7 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
             fputs("<td>", f);
             if (w < 0) {
                 fprintf(f, "<a class=\"cell notrun\" title=\"%u ", o);
-                esc(f, run->calls[o - 1]);
+                xml_escape(f, run->calls[o - 1]);
                 fprintf(f, " / %s: not run\"></a>", KIND_ROWS[kd]);
             } else {
                 /* The hover text: each case id of the cell with its verdict. */
@@ -223,11 +199,11 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
                     unsigned i = refs[j].i;
                     if (j != (size_t)first[cell])
                         fputs("&#10;", f);
-                    esc(f, c->cases[i].id);
+                    xml_escape(f, c->cases[i].id);
                     fprintf(f, ": %s", verdict_class(c->results[i].verdict));
                     if (c->results[i].verdict == V_FINDING) {
                         fputs(" (", f);
-                        esc(f, c->results[i].oracle);
+                        xml_escape(f, c->results[i].oracle);
                         fputc(')', f);
                     }
                 }
@@ -247,7 +223,7 @@ static void put_scenario(FILE *f, const struct campaign *c, unsigned r)
             fputs("</div>\n", f);
         unsigned o = refs[j].ordinal, kd = refs[j].kind;
         fprintf(f, "<div class=\"cases\" id=\"c-%s-%u-%u\"><h3>call %u ", table[s].name, o, kd, o);
-        esc(f, run->calls[o - 1]);
+        xml_escape(f, run->calls[o - 1]);
         fprintf(f, ", %s</h3>\n", KIND_ROWS[kd]);
         put_case(f, c, refs[j].i);
     }
@@ -280,7 +256,7 @@ int report_html(struct report_out *o, const struct campaign *c, double seconds)
             v, STYLE, t.findings || unchecked ? "v-fail" : "v-pass", v, t.cases, t.findings,
             t.ambiguous, t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
             (unsigned long long)c->opt.seed, (unsigned)c->opt.page_size);
-    esc(f, c->opt.impl_cmd);
+    xml_escape(f, c->opt.impl_cmd);
     fputs("</code></p>\n<p class=\"legend\"><span><i class=\"sw pass\"></i>pass</span>"
           "<span><i class=\"sw ambiguous\"></i>ambiguous (failed after its commit point)</span>"
           "<span><i class=\"sw finding\"></i>finding</span>"

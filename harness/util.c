@@ -628,3 +628,36 @@ int dir_new_entries(char *dst, size_t dst_cap, const char *dir, const char *ref_
     struct list_ctx lc = {dst, dst_cap, 0, ref_dir};
     return dir_walk(dir, list_entry, &lc) == 0 ? lc.n : -1;
 }
+
+void xml_escape(FILE *f, const char *s)
+{
+    char *t = utf8_clean(s);
+    for (const char *p = t; *p; p++) {
+        switch (*p) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
+        case '\n':
+            fputs("&#10;", f);
+            break;
+        case '\t':
+            fputs("&#9;", f);
+            break;
+        default:
+            fputc(*p, f);
+        }
+    }
+    free(t);
+}

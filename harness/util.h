@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 /* malloc/calloc/strdup that abort with a message on exhaustion (the tool has no useful way on). */
@@ -96,5 +97,9 @@ void utf8_trim_partial(char *s);
 /* Append to dst (always NUL-terminated, truncated with "..." when full, the cut at a UTF-8
  * character boundary). */
 void str_append(char *dst, size_t dst_cap, const char *src);
+
+/* s as XML 1.0 character data or attribute value (JUnit, HTML): cleaned by utf8_clean, the
+ * five special characters escaped, newline and tab as character references. */
+void xml_escape(FILE *f, const char *s);
 
 #endif

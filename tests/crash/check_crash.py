@@ -9,6 +9,7 @@ fails to run (usage or set-up error).
 """
 import argparse
 import json
+import xml.etree.ElementTree
 import os
 import subprocess
 import sys
@@ -73,7 +74,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rp = os.path.join(tmp, "report.json")
         impl = [] if args.impl == "-" else ["--impl", args.impl]  # "-": --lib in the extra
-        cmd = [args.snapcheck, args.command] + impl + ["-q", "--json", rp] + extra
+        xp = os.path.join(tmp, "report.xml")
+        cmd = [args.snapcheck, args.command] + impl + ["-q", "--json", rp, "--junit", xp] + extra
         corpus = os.path.join(tmp, "corpus")
         if args.expect_corpus:
             cmd += ["--export-corpus", corpus]
@@ -83,6 +85,8 @@ def main():
             return 99
         with open(rp, encoding="utf-8") as f:
             rep = json.load(f)
+        # The JUnit report must be well-formed XML whatever the IUT wrote on stderr.
+        xml.etree.ElementTree.parse(xp)
         if args.expect_corpus:
             for kind in ("state", "memory"):
                 d = os.path.join(corpus, kind)

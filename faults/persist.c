@@ -1182,7 +1182,8 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
         if (apply(s, o, o->ordinal == torn && tear_point(o) != 0) != 0)
             goto fail;
     }
-    qsort(s->e, s->n, sizeof *s->e, entry_cmp);
+    if (s->n) /* qsort(NULL, 0, ...) is undefined: a state may hold no file */
+        qsort(s->e, s->n, sizeof *s->e, entry_cmp);
     s->digest = calloc(s->n ? s->n : 1, sizeof *s->digest);
     if (!s->digest)
         goto fail;

@@ -17,7 +17,9 @@
 #include "scenario.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -223,6 +225,7 @@ struct verdicts {
 };
 
 struct uctx {
+    unsigned judged_since_prune; /* store_prune */
     const struct campaign *c;
     const struct scenario *s;
     const struct scenario_run *run;
@@ -557,6 +560,41 @@ static void memo_add(struct uctx *x, const struct pt_state *st, bool exit_kind,
     x->n_memo++;
 }
 
+/* The content store only saves rewriting a file that consecutive states share; nothing needs
+ * it once a state's directory is gone. Every 32 judged states, when the store holds more than
+ * STORE_CAP bytes, its files that no state directory links any more (link count 1) are
+ * removed, so a step of many calls on a large image cannot fill a tmpfs. */
+enum { STORE_PRUNE_EVERY = 32 };
+#define STORE_CAP ((uint64_t)256 << 20)
+
+static void store_prune(struct uctx *x)
+{
+    if (++x->judged_since_prune < STORE_PRUNE_EVERY)
+        return;
+    x->judged_since_prune = 0;
+    DIR *d = opendir(x->store);
+    if (!d)
+        return;
+    uint64_t bytes = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            bytes += (uint64_t)st.st_blocks * 512;
+    }
+    if (bytes > STORE_CAP) {
+        rewinddir(d);
+        while ((de = readdir(d))) {
+            struct stat st;
+            if (de->d_name[0] != '.' &&
+                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_nlink == 1)
+                unlinkat(dirfd(d), de->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
 /* Judge the state: 0 held, 1 broke an oracle (oracle, detail, load filled). full: also the
  * recovery save and the leftovers count (not needed while shrinking). */
 static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool full,
@@ -673,6 +711,7 @@ static int judge(struct uctx *x, const struct pt_state *st, unsigned cut, bool f
     pt_state_store_check(st, x->store);
     if (!x->c->opt.keep_dir || !bad)
         path_remove_tree(x->sdir);
+    store_prune(x);
     x->prof[5] += mono() - t4;
     str_replace_all(detail, dcap, x->sdir, "<state>");
     str_replace_all(load, lcap, x->sdir, "<state>");

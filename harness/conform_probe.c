@@ -113,6 +113,27 @@ static const struct field {
       {48, 8, "trailer reserved", NULL},   {56, 8, "trailer crc", NULL},
 };
 
+/* Whether fs with its file f replaced by file g of src is, name for name and byte for byte,
+ * all of src. Then the "damaged" directory is exactly the one the previous save left (a store
+ * of one file, such as an SQLite database, replaced whole): no loader can tell it from a
+ * directory in which the newer save never ran, and returning the previous pair is right. */
+static bool is_whole_set(const struct fset *fs, unsigned f, const struct fset *src, unsigned g)
+{
+    if (fs->n != src->n || strcmp(fs->name[f], src->name[g]))
+        return false;
+    for (unsigned i = 0; i < fs->n; i++) {
+        if (i == f)
+            continue;
+        bool found = false;
+        for (unsigned j = 0; j < src->n && !found; j++)
+            found = j != g && !strcmp(fs->name[i], src->name[j]) && fs->len[i] == src->len[j] &&
+                    !memcmp(fs->data[i], src->data[j], fs->len[i]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
 static void flip(struct prober *pr, unsigned t, unsigned f, size_t off, const char *field,
                  const char *req)
 {
@@ -233,6 +254,8 @@ static void structural(struct prober *pr, unsigned t)
                     continue;
                 if (src->len[g] == len && !memcmp(src->data[g], fs->data[f], len))
                     continue; /* the same bytes: no damage */
+                if (!s && is_whole_set(fs, f, src, g))
+                    continue; /* the previous save's whole directory: its pair is right */
                 struct probe *p = add(pr, t, D_SWAP, f);
                 p->src = src;
                 p->src_file = g;

@@ -265,6 +265,33 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Calls a and b continue one run: the same call on the same file (docs/CRASH.md 4). */
+static bool same_run(const struct pt_op *a, const struct pt_op *b)
+{
+    return a && b && a->kind == b->kind && a->ino == b->ino && !strcmp(a->call, b->call) &&
+           (a->name == b->name || (a->name && b->name && !strcmp(a->name, b->name)));
+}
+
+/* Run reduction of the cuts, as snapcheck faults reduces its cases: inside a run of like calls
+ * (a save writing a large image page by page before one fsync), only the cuts after the run's
+ * first, second, middle and second-to-last call are taken, and always the one after its last.
+ * The states of a skipped cut are those of the run's last cut with a suffix of the run lost,
+ * which the enumeration there includes (each suffix lost), unless the run is longer than the
+ * exhaustive bound and the seeded sample misses one. --tier all takes every cut. */
+static bool cut_taken(const struct pt_trace *t, unsigned cut, unsigned last)
+{
+    const struct pt_op *o = pt_trace_op(t, cut);
+    if (cut >= last || !same_run(o, pt_trace_op(t, cut + 1)))
+        return true;
+    unsigned first = cut, end = cut;
+    while (first > 1 && same_run(pt_trace_op(t, first - 1), o))
+        first--;
+    while (end < last && same_run(pt_trace_op(t, end + 1), o))
+        end++;
+    unsigned len = end - first + 1, k = cut - first;
+    return k == 0 || k == 1 || k == (len - 1) / 2 || k + 2 == len;
+}
+
 static bool is_exit_cut(const struct uctx *x, unsigned cut)
 {
     return cut >= pt_trace_last(x->t);
@@ -1086,6 +1113,8 @@ static void run_unit(const struct campaign *c, const struct unit *u, unsigned in
         unsigned from = u->fail_at ? u->fail_at : 1;
         for (unsigned cut = from; cut <= last && !x->err; cut++) {
             if (case_cut && cut != case_cut)
+                continue;
+            if (!case_cut && c->opt.tier != TIER_ALL && !cut_taken(x->t, cut, last))
                 continue;
             x->cut = cut;
             if (pt_enumerate(x->t, m, cut, exhaustive, budget, c->opt.seed, on_choice, x) < 0)

@@ -13,7 +13,7 @@ CFLAGS="${CFLAGS:-} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L"
 CFLAGS="$CFLAGS -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I$ROOT/ref/include"
 
 codec="error crc64 envelope state"
-load="io names load"
+load="io names load save cleanup"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

@@ -271,6 +271,31 @@ void impl_env_free(char **envp, const struct impl *im)
     free(envp);
 }
 
+void impl_spawn_attr(posix_spawnattr_t *attr)
+{
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGCHLD);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &def);
+    /* A process group of its own: killed as a whole, and out of the terminal's reach (Ctrl-C
+     * goes to snapcheck, which stops it). */
+    posix_spawnattr_setpgroup(attr, 0);
+    posix_spawnattr_setflags(attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+}
+
+int impl_spawn(pid_t *out, char *const *argv, const posix_spawn_file_actions_t *fa,
+               const posix_spawnattr_t *attr, char *const *envp)
+{
+    return strchr(argv[0], '/') ? posix_spawn(out, argv[0], fa, attr, argv, envp)
+                                : posix_spawnp(out, argv[0], fa, attr, argv, envp);
+}
+
 void impl_run(struct impl_result *out, const struct impl *im, const char *const *op_args,
               const struct impl_faults *f, const char *stdout_path, const char *stderr_path)
 {
@@ -306,24 +331,9 @@ void impl_exec(struct impl_result *out, const struct impl *im, const char *const
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, stderr_path ? stderr_path : "/dev/null",
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    sigset_t none, def;
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGCHLD);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGTERM);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &def);
-    /* A process group of its own: killed as a whole, and out of the terminal's reach (Ctrl-C
-     * goes to snapcheck, which stops it). */
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
+    impl_spawn_attr(&attr);
     pid_t pid;
-    int rc = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], &fa, &attr, argv, envp)
-                                  : posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+    int rc = impl_spawn(&pid, argv, &fa, &attr, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     impl_env_free(envp, im);

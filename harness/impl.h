@@ -7,6 +7,7 @@
 #define SNAPCHECK_IMPL_H
 
 #include <stdbool.h>
+#include <spawn.h>
 #include <stddef.h>
 
 #define IMPL_MAX_ARGS 64
@@ -101,5 +102,13 @@ void impl_result_status(struct impl_result *out, int status, bool timed_out, boo
 
 /* Human text of a result: "exit 0", "exit 1 (snapref: ...)", "killed by SIGKILL". */
 void impl_result_text(char *dst, size_t dst_cap, const struct impl_result *r);
+
+/* Spawn attributes of every IUT process: signal mask empty, SIGCHLD/SIGPIPE/SIGINT/SIGTERM at
+ * their defaults, a process group of its own (killed as a whole, out of the terminal's reach). */
+void impl_spawn_attr(posix_spawnattr_t *attr);
+
+/* posix_spawn (argv[0] with a '/') or posix_spawnp (searched in PATH). @return its result. */
+int impl_spawn(pid_t *out, char *const *argv, const posix_spawn_file_actions_t *fa,
+               const posix_spawnattr_t *attr, char *const *envp);
 
 #endif

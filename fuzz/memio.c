@@ -5,6 +5,8 @@
  * (open(2), pread(2), fstat(2), close(2)): never ENOENT, which means a missing file. */
 #include "memio.h"
 
+#include "fuzz-common.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -369,4 +371,141 @@ unsigned memio_open_count(const struct memio *m)
     for (int slot = 0; slot < MEMIO_MAX_FDS; slot++)
         n += m->fds[slot] != 0;
     return n;
+}
+
+/* ---- the split format of the pair_load target (pair_load.c) ---- */
+
+struct cursor {
+    const uint8_t *p;
+    size_t left;
+};
+
+/* Next section: 1 present (*out, *out_len), 0 absent, -1 end of input. */
+static int next_section(struct cursor *c, const uint8_t **out, size_t *out_len)
+{
+    if (c->left < 4)
+        return -1;
+    uint32_t len = snap_get_le32(c->p);
+    c->p += 4;
+    c->left -= 4;
+    if (len == MEMIO_ABSENT)
+        return 0;
+    size_t n = len < c->left ? len : c->left;
+    *out = c->p;
+    *out_len = n;
+    c->p += n;
+    c->left -= n;
+    return 1;
+}
+
+/* The NUL-terminated string of a 64-byte name field at off, if the file holds it and it is a
+ * usable file name; else "". */
+static void name_field(char dst[SNAP_NAME_FIELD_LEN], const uint8_t *file, size_t len, size_t off)
+{
+    dst[0] = '\0';
+    if (len < off + SNAP_NAME_FIELD_LEN || !memchr(file + off, '\0', SNAP_NAME_FIELD_LEN))
+        return;
+    memcpy(dst, file + off, SNAP_NAME_FIELD_LEN);
+    if (strchr(dst, '/'))
+        dst[0] = '\0';
+}
+
+bool memio_keep(struct memio *m, void *p)
+{
+    if (m->owned_count == MEMIO_MAX_OWNED) {
+        free(p);
+        return false;
+    }
+    m->owned[m->owned_count++] = p;
+    return true;
+}
+
+void memio_release(struct memio *m)
+{
+    for (size_t i = 0; i < m->owned_count; i++)
+        free(m->owned[i]);
+    m->owned_count = 0;
+}
+
+bool memio_parse_split(struct memio *m, const uint8_t *data, size_t size, uint64_t max_ram)
+{
+    memio_init(m);
+    if (size < 1)
+        return false;
+    bool repair = data[0] & 1, pad = data[0] & 2, faulty = data[0] & 4;
+    struct cursor c = {data + 1, size - 1};
+    if (faulty) {
+        if (c.left < 4)
+            return false;
+        memio_fault_arm(m, c.p);
+        c.p += 4;
+        c.left -= 4;
+    }
+    char id[SNAP_NAME_FIELD_LEN] = "vm";
+
+    for (unsigned level = 0; level < MEMIO_MAX_LEVELS; level++) {
+        const uint8_t *st = NULL, *mem = NULL;
+        size_t st_len = 0, mem_len = 0;
+        int have_st = next_section(&c, &st, &st_len);
+        if (have_st < 0)
+            break;
+        int have_mem = next_section(&c, &mem, &mem_len);
+        if (have_st > 0 && st_len >= 48 && snap_get_le64(st + 40) > max_ram)
+            return false; /* ram_size: offset 40 */
+
+        /* The memory file as head + zeros + tail, the tail being its 64-byte trailer. */
+        struct memio_file mf = {.head = mem, .head_len = mem_len};
+        if (mem_len >= SNAP_MEM_TRAILER_LEN) {
+            mf.head_len = mem_len - SNAP_MEM_TRAILER_LEN;
+            mf.tail = mem + mf.head_len;
+            mf.tail_len = SNAP_MEM_TRAILER_LEN;
+        }
+        /* Padding (flags bit 1): zero-fill between the page bytes and the trailer up to the
+         * mem_file_len of the state file (offset 112). */
+        if (pad && have_st > 0 && have_mem > 0 && st_len >= 120 && mf.tail_len) {
+            uint64_t want = snap_get_le64(st + 112);
+            if (want >= mem_len && want <= max_ram + SNAP_MEM_TRAILER_LEN && want <= SIZE_MAX)
+                mf.zeros = (size_t)(want - mem_len);
+        }
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+        if (repair && have_mem > 0 && mf.tail_len) {
+            uint8_t *t = malloc(SNAP_MEM_TRAILER_LEN);
+            if (!t || !memio_keep(m, t))
+                return false;
+            memcpy(t, mf.tail, SNAP_MEM_TRAILER_LEN);
+            fuzz_fix_mem_trailer(t, SNAP_MEM_TRAILER_LEN);
+            mf.tail = t;
+        }
+        if (repair && have_st > 0) {
+            uint8_t *copy;
+            if (!fuzz_crc_fixed_copy(&copy, &st_len, st, st_len) || !memio_keep(m, copy))
+                return false;
+            if (have_mem > 0)
+                fuzz_fix_page_map(copy, st_len, memio_file_crc, &mf, memio_file_len(&mf));
+            st = copy;
+        }
+#endif
+
+        char mem_name[SNAP_NAME_FIELD_LEN] = "";
+        char base[SNAP_NAME_FIELD_LEN] = "";
+        if (have_st > 0) {
+            struct memio_file sf = {.head = st, .head_len = st_len};
+            snprintf(sf.name, sizeof sf.name, "%s.snap", id);
+            memio_add(m, &sf);
+            name_field(mem_name, st, st_len, 128);
+            name_field(base, st, st_len, 192);
+        }
+        if (mem_name[0] == '\0')
+            snprintf(mem_name, sizeof mem_name, "%s.g1.mem", id);
+        if (have_mem > 0) {
+            snprintf(mf.name, sizeof mf.name, "%s", mem_name);
+            memio_add(m, &mf);
+        }
+        if (snap_id_valid(base))
+            memcpy(id, base, sizeof id);
+        else
+            snprintf(id, sizeof id, "base%u", level + 1);
+    }
+    (void)repair;
+    return true;
 }

@@ -11,10 +11,14 @@
 #include <stdint.h>
 
 #include "snap/io.h"
+#include "snap/snap.h"
 
 #define MEMIO_MAX_FILES 32
 #define MEMIO_MAX_FDS 64
 #define MEMIO_NAME_MAX 128
+#define MEMIO_MAX_LEVELS (SNAP_MAX_CHAIN + 2) /* chain levels of the split format */
+#define MEMIO_MAX_OWNED (2 * MEMIO_MAX_LEVELS + 2)
+#define MEMIO_ABSENT 0xffffffffu /* section length of an absent file */
 
 /* A file is head bytes, then `zeros` zero bytes, then tail bytes (all borrowed: they must outlive
  * the memio). The zero run lets a seed of a few bytes stand for a memory file of megabytes
@@ -58,6 +62,8 @@ struct memio {
     size_t file_count;
     int fds[MEMIO_MAX_FDS];
     struct memio_fault fault;
+    uint8_t *owned[MEMIO_MAX_OWNED]; /* heap blocks the files borrow: freed by memio_release */
+    size_t owned_count;
 };
 
 /* Set up an empty file system and its I/O table. */
@@ -94,5 +100,18 @@ bool memio_file_equal(const struct memio_file *f, uint64_t off, const uint8_t *s
 
 /* Number of descriptors still open: after a library call returns it must be 0. */
 unsigned memio_open_count(const struct memio *m);
+
+/* Set up m (memio_init) with the snapshot directory an input in the split format of the
+ * pair_load target describes (pair_load.c: flags byte, optional fault, sections), the fault
+ * armed, the checksums repaired when the flags ask (fuzzing builds only), memory files padded
+ * to their mem_file_len. Inputs declaring a ram_size over max_ram are skipped.
+ * @return false to skip the input (call memio_release all the same). */
+bool memio_parse_split(struct memio *m, const uint8_t *data, size_t size, uint64_t max_ram);
+
+/* Keep heap block p until memio_release (it frees p and returns false when the table is full). */
+bool memio_keep(struct memio *m, void *p);
+
+/* Free the blocks kept for m's files. */
+void memio_release(struct memio *m);
 
 #endif

@@ -19,7 +19,7 @@
  *                    (memio.h, memio_fault_arm)
  *   then sections    u32 length + that many bytes; 0xFFFFFFFF: the file is absent; a length
  *                    past the end takes the rest of the input; the input may end at any point
- *   sections 2k, 2k+1 are the state and memory files of chain level k (k < FUZZ_MAX_LEVELS).
+ *   sections 2k, 2k+1 are the state and memory files of chain level k (k < MEMIO_MAX_LEVELS).
  * Level 0 is stored as "vm.snap". Level k+1's id is the base_name field of level k's state file
  * when it is a valid id, else "base<k+1>". A memory file is stored under the mem_name field of
  * its state file when that is a plausible name, else "<id>.g1.mem". The first file added under
@@ -31,8 +31,6 @@
 #include "fuzz-decode.h"
 #include "memio.h"
 
-#define FUZZ_MAX_LEVELS (SNAP_MAX_CHAIN + 2)
-#define FUZZ_ABSENT 0xffffffffu
 /* Loading allocates ram_size bytes by design (the image); inputs declaring more are skipped so
  * that an exec stays fast and within the fuzzer's memory limit. */
 #define FUZZ_MAX_RAM (16u << 20)
@@ -51,41 +49,6 @@ static uint64_t max_ram(void)
         init = true;
     }
     return cap;
-}
-
-struct cursor {
-    const uint8_t *p;
-    size_t left;
-};
-
-/* Next section: 1 present (*out, *out_len), 0 absent, -1 end of input. */
-static int next_section(struct cursor *c, const uint8_t **out, size_t *out_len)
-{
-    if (c->left < 4)
-        return -1;
-    uint32_t len = snap_get_le32(c->p);
-    c->p += 4;
-    c->left -= 4;
-    if (len == FUZZ_ABSENT)
-        return 0;
-    size_t n = len < c->left ? len : c->left;
-    *out = c->p;
-    *out_len = n;
-    c->p += n;
-    c->left -= n;
-    return 1;
-}
-
-/* The NUL-terminated string of a 64-byte name field at off, if the file holds it and it is a
- * usable file name; else "". */
-static void name_field(char dst[SNAP_NAME_FIELD_LEN], const uint8_t *file, size_t len, size_t off)
-{
-    dst[0] = '\0';
-    if (len < off + SNAP_NAME_FIELD_LEN || !memchr(file + off, '\0', SNAP_NAME_FIELD_LEN))
-        return;
-    memcpy(dst, file + off, SNAP_NAME_FIELD_LEN);
-    if (strchr(dst, '/'))
-        dst[0] = '\0';
 }
 
 /* The loaded image agrees with the committed state file src (level 0) and its memory file.
@@ -262,92 +225,13 @@ static bool check_fault_outcome(const struct memio_fault *f, int rc, const struc
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
-    bool repair = data[0] & 1, pad = data[0] & 2, faulty = data[0] & 4;
-    struct cursor c = {data + 1, size - 1};
     struct memio m;
-    memio_init(&m);
-    if (faulty) {
-        if (c.left < 4)
-            return 0;
-        memio_fault_arm(&m, c.p);
-        c.p += 4;
-        c.left -= 4;
+    if (!memio_parse_split(&m, data, size, max_ram())) {
+        memio_release(&m);
+        return 0;
     }
-
-    uint8_t *owned[2 * FUZZ_MAX_LEVELS + 1] = {0};
-    size_t owned_count = 0;
     const uint8_t *top = NULL; /* level 0 state file as stored */
     size_t top_len = 0;
-    char id[SNAP_NAME_FIELD_LEN] = "vm";
-
-    for (unsigned level = 0; level < FUZZ_MAX_LEVELS; level++) {
-        const uint8_t *st = NULL, *mem = NULL;
-        size_t st_len = 0, mem_len = 0;
-        int have_st = next_section(&c, &st, &st_len);
-        if (have_st < 0)
-            break;
-        int have_mem = next_section(&c, &mem, &mem_len);
-        if (have_st > 0 && st_len >= 48 && snap_get_le64(st + 40) > max_ram())
-            goto out; /* ram_size: offset 40 */
-
-        /* The memory file as head + zeros + tail, the tail being its 64-byte trailer. */
-        struct memio_file mf = {.head = mem, .head_len = mem_len};
-        if (mem_len >= SNAP_MEM_TRAILER_LEN) {
-            mf.head_len = mem_len - SNAP_MEM_TRAILER_LEN;
-            mf.tail = mem + mf.head_len;
-            mf.tail_len = SNAP_MEM_TRAILER_LEN;
-        }
-        /* Padding (flags bit 1): zero-fill between the page bytes and the trailer up to the
-         * mem_file_len of the state file (offset 112). */
-        if (pad && have_st > 0 && have_mem > 0 && st_len >= 120 && mf.tail_len) {
-            uint64_t want = snap_get_le64(st + 112);
-            if (want >= mem_len && want <= max_ram() + SNAP_MEM_TRAILER_LEN && want <= SIZE_MAX)
-                mf.zeros = (size_t)(want - mem_len);
-        }
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-        if (repair && have_mem > 0 && mf.tail_len) {
-            uint8_t *t = malloc(SNAP_MEM_TRAILER_LEN);
-            if (!t)
-                goto out;
-            owned[owned_count++] = t;
-            memcpy(t, mf.tail, SNAP_MEM_TRAILER_LEN);
-            fuzz_fix_mem_trailer(t, SNAP_MEM_TRAILER_LEN);
-            mf.tail = t;
-        }
-        if (repair && have_st > 0) {
-            uint8_t *copy;
-            if (!fuzz_crc_fixed_copy(&copy, &st_len, st, st_len))
-                goto out;
-            owned[owned_count++] = copy;
-            if (have_mem > 0)
-                fuzz_fix_page_map(copy, st_len, memio_file_crc, &mf, memio_file_len(&mf));
-            st = copy;
-        }
-#endif
-
-        char mem_name[SNAP_NAME_FIELD_LEN] = "";
-        char base[SNAP_NAME_FIELD_LEN] = "";
-        if (have_st > 0) {
-            struct memio_file sf = {.head = st, .head_len = st_len};
-            snprintf(sf.name, sizeof sf.name, "%s.snap", id);
-            memio_add(&m, &sf);
-            name_field(mem_name, st, st_len, 128);
-            name_field(base, st, st_len, 192);
-        }
-        if (mem_name[0] == '\0')
-            snprintf(mem_name, sizeof mem_name, "%s.g1.mem", id);
-        if (have_mem > 0) {
-            snprintf(mf.name, sizeof mf.name, "%s", mem_name);
-            memio_add(&m, &mf);
-        }
-        if (snap_id_valid(base))
-            memcpy(id, base, sizeof id);
-        else
-            snprintf(id, sizeof id, "base%u", level + 1);
-    }
-    (void)repair;
     /* The top state file is whatever is stored as vm.snap: a level's memory file may have
      * taken that name first (its mem_name field said so). */
     const struct memio_file *vm = memio_find(&m, "vm.snap");
@@ -362,9 +246,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (top_oversized)
             len = SNAP_HEADER_LEN;
         uint8_t *copy = malloc(len ? len : 1);
-        if (!copy)
+        if (!copy || !memio_keep(&m, copy))
             goto out;
-        owned[owned_count++] = copy;
         top_len = memio_file_read(vm, copy, len, 0);
         top = copy;
     }
@@ -430,7 +313,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_diag(&vdiag);
 
 out:
-    for (size_t i = 0; i < owned_count; i++)
-        free(owned[i]);
+    memio_release(&m);
     return 0;
 }

@@ -15,6 +15,9 @@ int conform_main(int argc, char **argv);
  * load, differential against libsnapref (conform_fuzz.c). @return 0, 1 findings, 2 set-up. */
 int conform_fuzz_main(int argc, char **argv);
 
+/* `snapcheck fuzz --lib`: the libFuzzer driver over an adapter library (fuzz_lib.c). */
+int fuzz_lib_main(int argc, char **argv);
+
 /* Find libsnapfault.so as `snapcheck faults` does (main.c): explicit (may be NULL), else
  * $SNAPCHECK_INTERPOSER, else installed, else the build's, else beside the executable.
  * @return 0 with the real path in dst, or non-zero after printing why on stderr. */

@@ -55,7 +55,8 @@ static uint64_t rnd(uint64_t *s)
 
 static void usage(FILE *f)
 {
-    fputs("usage: snapcheck fuzz --impl CMD [options]\n\n"
+    fputs("usage: snapcheck fuzz --impl CMD [options]\n"
+          "       snapcheck fuzz --lib 'PATH [WORD...]' [options] (see snapcheck fuzz --lib x --help)\n\n"
           "Mutates snapshot directories (fuzz/corpus/pair_load, split format of fuzz/README.md)\n"
           "and loads each with CMD (an adapter of docs/FORMAT.md: docs/ADAPTER.md) and with the\n"
           "reference: a finding is a crash, a hang, or a disagreement (accepting what the\n"
@@ -396,6 +397,9 @@ static double now_s(void)
 
 int conform_fuzz_main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--lib"))
+            return fuzz_lib_main(argc, argv);
     struct fuzz_opts o;
     int rc = parse(&o, argc, argv);
     if (rc >= 0)

@@ -7,7 +7,13 @@
  *   accept-trailing  bytes after the state file's trailer are cut off
  *   accept-major     an unknown version_major is read as 1
  *   ignore-binding   the memory trailer's snapshot_id and generation are taken as the header's
- *   none             no repair: the reference loader (the control) */
+ *   none             no repair: the reference loader (the control)
+ * and two that `snapcheck fuzz --lib` must find (the library form, badload_lib.c):
+ *   trust-state-len  the state file's state_len field (offset 96) sizes a buffer before the
+ *                    file is checked: an allocation of whatever the header says
+ *   trust-payload-len  the trailer is read at 256 + payload_len (offset 16) of the state file
+ *                    without checking that the file is that long: a read far past the end of
+ *                    the buffer (a crash for a large payload_len, even without a sanitizer) */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +23,18 @@
 
 #include <snap/snap.h>
 
-enum bug { B_NONE, B_SKIP_PAGE_CRC, B_ACCEPT_TRAILING, B_ACCEPT_MAJOR, B_IGNORE_BINDING };
-static const char *const bug_names[] = {"none", "skip-page-crc", "accept-trailing", "accept-major",
-                                        "ignore-binding"};
+enum bug {
+    B_NONE,
+    B_SKIP_PAGE_CRC,
+    B_ACCEPT_TRAILING,
+    B_ACCEPT_MAJOR,
+    B_IGNORE_BINDING,
+    B_TRUST_STATE_LEN,
+    B_TRUST_PAYLOAD_LEN
+};
+static const char *const bug_names[] = {"none",           "skip-page-crc",   "accept-trailing",
+                                        "accept-major",   "ignore-binding",  "trust-state-len",
+                                        "trust-payload-len"};
 static enum bug bug;
 static const struct snap_io *const io = &snap_io_posix;
 
@@ -32,8 +47,12 @@ static int join(char *dst, size_t cap, const char *dir, const char *name)
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+static bool quiet; /* the library form keeps the fuzzer's output clean */
+
 static int fail(const char *what, int code, const struct snap_diag *d)
 {
+    if (quiet)
+        return 1;
     fprintf(stderr, "badload: %s: %s%s%s\n", what, snap_strerror(code), d ? ": " : "",
             d ? d->msg : "");
     return 1;
@@ -176,6 +195,28 @@ static int cmd_load(int argc, char **argv)
     if (!dir || !id || !so || !mo) {
         fprintf(stderr, "badload: load needs --dir --id --state-out --memory-out\n");
         return 2;
+    }
+    if (bug == B_TRUST_STATE_LEN || bug == B_TRUST_PAYLOAD_LEN) {
+        char sp[1024];
+        uint8_t *s;
+        size_t slen;
+        if (snprintf(sp, sizeof sp, "%s/%s.snap", dir, id) < (int)sizeof sp &&
+            read_all(&s, &slen, sp) == 0) {
+            /* the bug: a header field trusted before the file's length is */
+            volatile uint8_t sink = 0;
+            if (bug == B_TRUST_STATE_LEN && slen >= 104) {
+                uint8_t *state = malloc(snap_get_le64(s + 96) + 1);
+                if (state)
+                    sink = state[0] = 1;
+                free(state);
+            } else if (bug == B_TRUST_PAYLOAD_LEN && slen >= 24) {
+                /* the trailer's first byte, wherever payload_len puts it */
+                uintptr_t at = (uintptr_t)s + SNAP_HEADER_LEN + (uintptr_t)snap_get_le64(s + 16);
+                sink = *(const volatile uint8_t *)at;
+            }
+            (void)sink;
+            free(s);
+        }
     }
     char tmp[1024];
     if (copy_repaired(tmp, sizeof tmp, dir) != 0) {

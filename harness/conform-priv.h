@@ -44,7 +44,7 @@ struct conform_opts {
     unsigned max_probes;
     uint32_t page_size; /* 0: 4096, 16384 and 65536 */
     const char *vectors_dir;
-    const char *json_path, *junit_path;
+    const char *json_path, *junit_path, *html_path;
     const char *keep_dir;
     const char *tier; /* NULL: protocol campaign not run; "smoke" or "full" */
     const char *interposer;
@@ -69,6 +69,11 @@ struct conform {
 
 /* The requirement table (conform_report.c). */
 const struct req_def *conform_reqs(unsigned *n);
+
+/* The HTML page of the report into o (opened with report_out_open before the run).
+ * @return 0 or -1 (message printed). */
+struct report_out;
+int conform_report_html(const struct conform *c, struct report_out *o);
 
 /* Record one check of requirement id: pass, or a failure described by what (also a finding).
  * An unknown id is a programmer error (assert). */

@@ -5,6 +5,7 @@
  * (conform_probe.c), the commit protocol through `snapcheck faults` (--tier), the reports. */
 #include "campaign.h"
 #include "conform-priv.h"
+#include "report.h"
 #include "conform.h"
 #include "util.h"
 
@@ -56,6 +57,7 @@ static void usage(FILE *f)
           "                       tier (P-COMMIT-1 ... P-VISIBLE-1); default: not run\n"
           "  --interposer PATH    libsnapfault.so (stale temporaries and --tier)\n"
           "  --json FILE          write a JSON report\n"
+          "  --html FILE          write a self-contained HTML page (requirements, findings)\n"
           "  --junit FILE         write a JUnit XML report (one testcase per requirement)\n"
           "  --keep DIR           keep the work directory under DIR\n"
           "  -q                   no progress lines\n\n"
@@ -151,6 +153,8 @@ static int parse(struct conform_opts *o, int argc, char **argv)
             o->json_path = v;
         } else if (!strcmp(a, "--junit")) {
             o->junit_path = v;
+        } else if (!strcmp(a, "--html")) {
+            o->html_path = v;
         } else if (!strcmp(a, "--keep")) {
             o->keep_dir = v;
         } else {
@@ -596,6 +600,11 @@ int conform_main(int argc, char **argv)
     unsigned n;
     conform_reqs(&n);
     c.res = xcalloc(n, sizeof *c.res);
+    struct report_out html = {.fd = -1};
+    if (c.opt.html_path && report_out_open(&html, c.opt.html_path, "HTML") != 0) {
+        free(c.res);
+        return EXIT_SETUP;
+    }
     rc = run(&c);
     if (rc != EXIT_SETUP) {
         if (!c.format)
@@ -606,7 +615,10 @@ int conform_main(int argc, char **argv)
             rc = EXIT_SETUP;
         if (c.opt.junit_path && conform_report_junit(&c, c.opt.junit_path) != 0)
             rc = EXIT_SETUP;
+        if (c.opt.html_path && conform_report_html(&c, &html) != 0)
+            rc = EXIT_SETUP;
     }
+    report_out_abandon(&html); /* a set-up error writes no report */
     if (c.workdir[0] && !c.opt.keep_dir)
         path_remove_tree(c.workdir);
     for (unsigned i = 0; i < c.n_findings; i++)

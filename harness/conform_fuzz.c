@@ -10,6 +10,7 @@
 #include "campaign.h"
 #include "conform-priv.h"
 #include "conform.h"
+#include "report.h"
 #include "util.h"
 
 #include <snap/snap.h>
@@ -39,7 +40,7 @@ struct blob {
 };
 
 struct fuzz_opts {
-    const char *impl_cmd, *corpus, *dict, *out_dir;
+    const char *impl_cmd, *corpus, *dict, *out_dir, *html;
     uint64_t seed;
     unsigned runs, seconds;
     bool quiet;
@@ -69,6 +70,7 @@ static void usage(FILE *f)
           "  --corpus DIR     seed inputs (default: the source tree's fuzz/corpus/pair_load)\n"
           "  --dict FILE      AFL/libFuzzer dictionary (default: fuzz/snapshot.dict)\n"
           "  --out DIR        write each finding's input there (replay: the pair_load target)\n"
+          "  --html FILE      write a self-contained HTML page (verdict, findings)\n"
           "  -q               no progress lines\n\n"
           "exit status: 0 no finding, 1 findings, 2 usage or set-up error\n",
           f);
@@ -112,6 +114,8 @@ static int parse(struct fuzz_opts *o, int argc, char **argv)
             o->dict = v;
         else if (!strcmp(a, "--out"))
             o->out_dir = v;
+        else if (!strcmp(a, "--html"))
+            o->html = v;
         else if (!strcmp(a, "--seed") && num)
             o->seed = n;
         else if (!strcmp(a, "--runs") && num && n >= 1 && n <= 100000000)
@@ -419,7 +423,13 @@ int conform_fuzz_main(int argc, char **argv)
     unsigned n_seeds = 0, n_tokens = 0, findings = 0, ref_ok = 0, iut_ok = 0, skipped = 0;
     unsigned done = 0;
     struct blob in = {xmalloc(FZ_MAX_INPUT), 0};
+    enum { KEPT = 200 };
+    char *kept[KEPT];
+    unsigned n_kept = 0;
+    struct report_out html = {.fd = -1};
     rc = EXIT_SETUP;
+    if (o.html && report_out_open(&html, o.html, "HTML") != 0)
+        goto out;
     if (impl_parse(&c.impl, o.impl_cmd, err, sizeof err) != 0) {
         fprintf(stderr, "snapcheck fuzz: %s\n", err);
         goto out;
@@ -510,6 +520,9 @@ int conform_fuzz_main(int argc, char **argv)
             }
             if (findings <= 20)
                 printf("FINDING input %u%s%s: %s\n", done, saved[0] ? " " : "", saved, what);
+            if (n_kept < KEPT)
+                kept[n_kept++] = xasprintf("input %u%s%s: %s", done, saved[0] ? " " : "", saved,
+                                           what);
         }
         path_remove_tree(dir);
         if (!o.quiet && (done + 1) % 250 == 0)
@@ -522,7 +535,21 @@ int conform_fuzz_main(int argc, char **argv)
            iut_ok, findings, findings == 1 ? "" : "s",
            findings > 20 ? " (the first 20 printed)" : "");
     rc = findings ? EXIT_FINDINGS : EXIT_HELD;
+    if (o.html) {
+        char *meta = xasprintf("%u inputs (%u skipped) in %.1f s, reference loaded %u, IUT "
+                               "loaded %u; seed %llu; impl: %s",
+                               done, skipped, secs, ref_ok, iut_ok, (unsigned long long)o.seed,
+                               o.impl_cmd);
+        if (report_html_findings(&html, "fuzz", findings ? "VERDICT: FAIL" : "VERDICT: PASS",
+                                 findings != 0, meta, (const char *const *)kept, n_kept,
+                                 findings) != 0)
+            rc = EXIT_SETUP;
+        free(meta);
+    }
 out:
+    report_out_abandon(&html);
+    for (unsigned i = 0; i < n_kept; i++)
+        free(kept[i]);
     if (c.workdir[0])
         path_remove_tree(c.workdir);
     for (unsigned i = 0; i < n_seeds; i++)

@@ -3,6 +3,7 @@
  * text on stdout, JSON (json-c) and JUnit XML. docs/CONFORMANCE.md lists the same table. */
 #include "campaign.h"
 #include "conform-priv.h"
+#include "report.h"
 #include "util.h"
 
 #include <json-c/json.h>
@@ -403,4 +404,77 @@ int conform_report_junit(const struct conform *c, const char *path)
         return -1;
     }
     return 0;
+}
+
+/* The HTML page (--html): the verdict; a picture of every requirement as a coloured chip
+ * (pass, fail, not applicable) linking to its row; the conformance table (id, status, rule,
+ * where it is written, evidence); the findings. */
+int conform_report_html(const struct conform *c, struct report_out *o)
+{
+    FILE *f = report_out_stream(o);
+    if (!f)
+        return -1;
+    unsigned failed = 0, passed = 0;
+    for (unsigned i = 0; i < N_REQS; i++) {
+        const char *st = effective_status(c, i);
+        failed += !strcmp(st, "fail");
+        passed += !strcmp(st, "pass");
+    }
+    html_begin(f, "conform", failed ? "VERDICT: DOES NOT CONFORM" : "VERDICT: CONFORMS",
+               failed != 0);
+    fprintf(f,
+            "<p class=\"meta\">%u requirements passed, %u failed, %u not applicable, "
+            "%u findings; format %s (%s); seed %llu, up to %u probes; impl: <code>",
+            passed, failed, (unsigned)N_REQS - passed - failed, c->n_findings,
+            c->format == FMT_REFERENCE ? "reference (docs/FORMAT.md)" : "own",
+            c->format_detected ? "detected" : "given by --format",
+            (unsigned long long)c->opt.seed, c->opt.max_probes);
+    xml_escape(f, c->opt.impl_cmd);
+    fputs("</code></p>\n<p class=\"legend\"><span><i class=\"sw pass\"></i>pass</span>"
+          "<span><i class=\"sw finding\"></i>fail</span>"
+          "<span><i class=\"sw na\"></i>not applicable</span> One chip per requirement; "
+          "click one for its row.</p>\n<div class=\"scroll\"><table class=\"matrix\"><tbody>"
+          "<tr>",
+          f);
+    for (unsigned i = 0; i < N_REQS; i++) {
+        const char *st = effective_status(c, i);
+        const char *cls = !strcmp(st, "fail") ? "finding" : !strcmp(st, "pass") ? "pass" : "na";
+        if (i && i % 12 == 0)
+            fputs("</tr>\n<tr>", f);
+        fprintf(f, "<td><a class=\"cell wide %s\" href=\"#r-%s\" title=\"", cls, reqs[i].id);
+        xml_escape(f, reqs[i].title);
+        fprintf(f, " (%s)\">", st);
+        xml_escape(f, reqs[i].id);
+        fputs("</a></td>", f);
+    }
+    fputs("</tr></tbody></table></div>\n<h2>Requirements</h2>\n<table class=\"reqs\"><thead>"
+          "<tr><th>id</th><th>status</th><th>requirement</th><th>spec</th></tr></thead>"
+          "<tbody>\n",
+          f);
+    for (unsigned i = 0; i < N_REQS; i++) {
+        const char *st = effective_status(c, i);
+        const char *cls = !strcmp(st, "fail") ? "finding" : !strcmp(st, "pass") ? "pass" : "na";
+        char ev[900];
+        evidence(ev, sizeof ev, c, i);
+        fprintf(f, "<tr id=\"r-%s\"><td><b>", reqs[i].id);
+        xml_escape(f, reqs[i].id);
+        fprintf(f, "</b></td><td class=\"st %s\">%s</td><td>", cls, st);
+        xml_escape(f, reqs[i].title);
+        fputs("<br/><span class=\"ev\">", f);
+        xml_escape(f, ev);
+        fputs("</span></td><td>", f);
+        xml_escape(f, reqs[i].spec);
+        fputs("</td></tr>\n", f);
+    }
+    fprintf(f, "</tbody></table>\n<h2 id=\"findings\">Findings (%u)</h2>\n"
+               "<div class=\"findings\">\n",
+            c->n_findings);
+    for (unsigned i = 0; i < c->n_findings; i++) {
+        fputs("<div>", f);
+        xml_escape(f, c->findings[i]);
+        fputs("</div>\n", f);
+    }
+    fputs("</div>\n", f);
+    html_end(f);
+    return report_out_close(o, f);
 }

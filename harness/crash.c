@@ -122,7 +122,8 @@ void crash_usage(FILE *f)
           "  -j N                 N workers (scenario x recording units)\n"
           "  --shard K/N          every Nth unit starting at the Kth\n"
           "  --seed N             seed of the inputs and of the sampled subsets (default 1)\n"
-          "  --json FILE, --junit FILE, --list, --keep DIR, --page-size N, --interposer PATH\n"
+          "  --json FILE, --junit FILE, --html FILE, --list, --keep DIR, --page-size N,\n"
+          "  --interposer PATH\n"
           "  --in-process         reference only: judge with libsnapref linked in\n"
           "  --export-corpus DIR  write each distinct torn or partial state and memory file\n"
           "  --ram-mib N          size of the generated guest images (default 2)\n"
@@ -1433,7 +1434,162 @@ static int report_junit_crash(struct report_out *o, const struct report *r)
     return report_out_close(o, f);
 }
 
-int crash_run(struct campaign *c, double t0, struct report_out *json, struct report_out *junit)
+/* true when crash state id (<scenario>/<cut>/<model>[+eio@F]/<set>) is of model m. */
+static bool id_of_model(const char *id, unsigned m)
+{
+    const char *p = strchr(id, '/');
+    p = p ? strchr(p + 1, '/') : NULL;
+    if (!p)
+        return false;
+    const char *name = pt_model_name(m);
+    size_t n = strlen(name);
+    return !strncmp(p + 1, name, n) && (p[1 + n] == '/' || p[1 + n] == '+');
+}
+
+/* One finding in full, for the HTML page. */
+static void html_finding(FILE *f, const struct report *r, const struct unit_result *u,
+                         const struct crash_finding *k)
+{
+    char rep[800];
+    reproducer(rep, sizeof rep, r->c, k->id);
+    fputs("<div class=\"case\"><b>", f);
+    xml_escape(f, k->id);
+    fputs("</b> <span class=\"tag finding\">finding</span> oracle <b>", f);
+    xml_escape(f, k->oracle);
+    fputs("</b><br/>", f);
+    xml_escape(f, k->detail);
+    fputs("<br/>step: ", f);
+    xml_escape(f, u->step);
+    fputs("<br/>load: ", f);
+    xml_escape(f, k->load);
+    fprintf(f, "<br/>%s<pre>", k->shrunk ? "minimal counterexample:" : "state:");
+    xml_escape(f, k->minimal);
+    fputs("</pre>reproduce: <code>", f);
+    xml_escape(f, rep);
+    fputs("</code></div>\n", f);
+}
+
+/* The HTML page: the verdict, then the picture: a row per recording (each scenario clean, and
+ * with each of its fsyncs failing), a column per persistence model, each cell coloured by what
+ * its states did (every oracle held, a finding, unchecked, nothing enumerated) and showing how
+ * many states it judged; a cell with findings links to them; then every finding in full. */
+static int report_html_crash(struct report_out *o, const struct report *r)
+{
+    const struct campaign *c = r->c;
+    FILE *f = report_out_stream(o);
+    if (!f)
+        return -1;
+    unsigned n_sc;
+    const struct scenario *tab = scenario_table(&n_sc);
+    char models[64], vline[32];
+    models_text(models, sizeof models, c->opt.models);
+    snprintf(vline, sizeof vline, "VERDICT: %s", verdict_word(r));
+    html_begin(f, "crash", vline, r->findings || r->unchecked);
+    fprintf(f,
+            "<p class=\"meta\">%lu states, %lu judged, %lu findings, %u unchecked, %.1f s; "
+            "%u recordings; model %s; impl: <code>",
+            r->states, r->judged, r->findings, r->unchecked, r->seconds, r->n_units, models);
+    xml_escape(f, c->opt.impl_cmd);
+    fputs("</code></p>\n<p class=\"legend\"><span><i class=\"sw pass\"></i>every oracle held</span>"
+          "<span><i class=\"sw finding\"></i>finding</span>"
+          "<span><i class=\"sw unchecked\"></i>unchecked (files changed behind the "
+          "interposer)</span><span><i class=\"sw notrun\"></i>no state</span> "
+          "Rows: the recordings of each scenario (clean, and with fsync N failing); columns: "
+          "persistence models; a cell: findings / distinct states. Click a red cell for its "
+          "findings.</p>\n",
+          f);
+    fputs("<div class=\"scroll\"><table class=\"matrix\"><thead><tr><th>recording</th>", f);
+    for (unsigned m = 0; m < PT_MODEL_COUNT; m++)
+        if (c->opt.models & (1u << m))
+            fprintf(f, "<th>%s</th>", pt_model_name(m));
+    fputs("</tr></thead><tbody>\n", f);
+    for (unsigned i = 0; i < r->n_units; i++) {
+        const struct unit_result *u = &r->res[i];
+        const char *name = tab[c->runs[r->units[i].run].scenario].name;
+        char row[96];
+        if (r->units[i].fail_at)
+            snprintf(row, sizeof row, "%s, fsync %u fails", name, r->units[i].fail_at);
+        else
+            snprintf(row, sizeof row, "%s, clean", name);
+        fputs("<tr><th>", f);
+        xml_escape(f, row);
+        fputs("</th>", f);
+        for (unsigned m = 0; m < PT_MODEL_COUNT; m++) {
+            if (!(c->opt.models & (1u << m)))
+                continue;
+            const struct model_stats *st = &u->m[m];
+            const char *cls = u->unchecked        ? "unchecked"
+                              : st->findings      ? "finding"
+                              : st->states        ? "pass"
+                                                  : "notrun";
+            fprintf(f, "<td><a class=\"cell wide %s\"", cls);
+            if (st->findings && !u->unchecked)
+                fprintf(f, " href=\"#u-%u-%s\"", i, pt_model_name(m));
+            fputs(" title=\"", f);
+            xml_escape(f, row);
+            fprintf(f, ", %s: %lu choices, %lu states, %lu judged, %lu findings", pt_model_name(m),
+                    st->choices, st->states, st->judged, st->findings);
+            if (u->unchecked) {
+                fputs("&#10;UNCHECKED: ", f);
+                xml_escape(f, u->unchecked_why);
+            }
+            if (u->unchecked)
+                fputs("\">unchecked</a></td>", f);
+            else
+                fprintf(f, "\">%lu / %lu</a></td>", st->findings, st->states);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></div>\n", f);
+    for (unsigned i = 0; i < r->n_units; i++) {
+        const struct crash_finding *fs = &r->found[i * (MAX_FINDINGS + 1)];
+        for (unsigned m = 0; m < PT_MODEL_COUNT; m++) {
+            if (!(c->opt.models & (1u << m)) || !r->res[i].m[m].findings || r->res[i].unchecked)
+                continue;
+            fprintf(f, "<div class=\"cases\" id=\"u-%u-%s\"><h3>", i, pt_model_name(m));
+            xml_escape(f, tab[c->runs[r->units[i].run].scenario].name);
+            fprintf(f, " (fsync %u fails), %s: %lu findings</h3>\n", r->units[i].fail_at,
+                    pt_model_name(m), r->res[i].m[m].findings);
+            unsigned shown = 0;
+            for (unsigned k = 0; k < kept_findings(fs); k++)
+                if (id_of_model(fs[k].id, m)) {
+                    html_finding(f, r, &r->res[i], &fs[k]);
+                    shown++;
+                }
+            if (!shown)
+                fprintf(f,
+                        "<p>No counterexample of its own: each minimal counterexample of this "
+                        "recording is kept once, under the first model that met it (see the "
+                        "other columns of this row), and at most %d per recording.</p>\n",
+                        MAX_FINDINGS);
+            fputs("</div>\n", f);
+        }
+    }
+    for (unsigned i = 0; i < r->n_units; i++)
+        if (first_unchecked(r, i)) {
+            fputs("<p><b>UNCHECKED ", f);
+            xml_escape(f, tab[c->runs[r->units[i].run].scenario].name);
+            fputs(":</b> ", f);
+            xml_escape(f, r->res[i].unchecked_why);
+            fputs("</p>\n", f);
+        }
+    fprintf(f, "<h2 id=\"findings\">Findings (%lu)</h2>\n<div class=\"findings\">\n",
+            r->findings);
+    for (unsigned i = 0; i < r->n_units; i++) {
+        const struct crash_finding *fs = &r->found[i * (MAX_FINDINGS + 1)];
+        for (unsigned k = 0; k < kept_findings(fs); k++) {
+            fputs("<div>", f);
+            html_finding(f, r, &r->res[i], &fs[k]);
+            fputs("</div>\n", f);
+        }
+    }
+    fputs("</div>\n", f);
+    html_end(f);
+    return report_out_close(o, f);
+}
+
+int crash_run(struct campaign *c, double t0, struct report_out *json, struct report_out *junit,
+              struct report_out *html)
 {
     if (!c->opt.models)
         c->opt.models = 1u << PT_POSIX;
@@ -1584,6 +1740,8 @@ int crash_run(struct campaign *c, double t0, struct report_out *json, struct rep
     if (c->opt.json_path && report_json_crash(json, &r) != 0)
         rc = EXIT_SETUP;
     else if (c->opt.junit_path && report_junit_crash(junit, &r) != 0)
+        rc = EXIT_SETUP;
+    else if (c->opt.html_path && report_html_crash(html, &r) != 0)
         rc = EXIT_SETUP;
     else
         rc = r.findings || r.unchecked ? EXIT_FINDINGS : EXIT_HELD;

@@ -17,11 +17,12 @@ int crash_option(struct options *o, const char *a, const char *v);
 void crash_usage(FILE *f);
 
 /* Run the exploration on the prepared scenarios of c (scenario_prepare done), print the report
- * and write --json/--junit into json/junit (opened by the caller when asked for).
+ * and write --json/--junit/--html into json/junit/html (opened by the caller when asked for).
  * t0: the campaign's start (monotonic seconds).
  * @return EXIT_HELD, EXIT_FINDINGS (findings or an unchecked scenario) or EXIT_SETUP. */
 struct report_out;
-int crash_run(struct campaign *c, double t0, struct report_out *json, struct report_out *junit);
+int crash_run(struct campaign *c, double t0, struct report_out *json, struct report_out *junit,
+              struct report_out *html);
 
 /* The trace-completeness audit (docs/CRASH.md): replay the data trace recorded while the step
  * ran in dir (started from a copy of template_dir) and compare with what dir holds now.

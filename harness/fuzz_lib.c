@@ -8,6 +8,7 @@
  * exit 0 no finding, 1 a finding (with the input and a reproducer), 2 a usage or set-up error. */
 #include "campaign.h"
 #include "conform.h"
+#include "report.h"
 #include "util.h"
 
 #include <errno.h>
@@ -33,7 +34,7 @@
 extern char **environ;
 
 struct lib_opts {
-    const char *lib, *corpus, *dict, *out_dir, *driver, *format;
+    const char *lib, *corpus, *dict, *out_dir, *driver, *format, *html;
     unsigned long long seed, runs, seconds, timeout;
     bool leaks, quiet;
 };
@@ -61,6 +62,7 @@ static void usage(FILE *f)
           "  --corpus DIR      seeds (default: the source tree's fuzz/corpus/pair_load)\n"
           "  --dict FILE       dictionary (default: fuzz/snapshot.dict)\n"
           "  --timeout S       one input taking longer is a hang (default 10)\n"
+          "  --html FILE       write a self-contained HTML page (verdict, the finding)\n"
           "  --leaks           report memory the library leaks (off: the ABI lets it leak)\n"
           "  --driver PATH     the driver (default: snapcheck-fuzz-lib beside snapcheck, or\n"
           "                    the build's; $SNAPCHECK_FUZZ_DRIVER)\n"
@@ -138,6 +140,8 @@ static int parse(struct lib_opts *o, int argc, char **argv)
             o->out_dir = v;
         else if (!strcmp(a, "--driver"))
             o->driver = v;
+        else if (!strcmp(a, "--html"))
+            o->html = v;
         else if (!strcmp(a, "--format")) {
             if (strcmp(v, "reference") && strcmp(v, "own"))
                 return bad("--format must be reference or own, not '%s'", v);
@@ -286,15 +290,30 @@ static void read_log(struct outcome *r, const char *log)
     fclose(f);
 }
 
+static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct report_out *html);
+
 int fuzz_lib_main(int argc, char **argv)
 {
     struct lib_opts o;
     int rc = parse(&o, argc, argv);
     if (rc >= 0)
         return rc;
-    char driver[PATH_MAX], lib[PATH_MAX], corpus[PATH_MAX], dict[PATH_MAX];
+    char driver[PATH_MAX];
     if (locate_driver(driver, sizeof driver, o.driver) != 0)
         return EXIT_SETUP;
+    struct report_out html = {.fd = -1};
+    if (o.html && report_out_open(&html, o.html, "HTML") != 0)
+        return EXIT_SETUP;
+    rc = fuzz_lib_run(&o, driver, &html);
+    report_out_abandon(&html); /* a set-up error writes no report */
+    return rc;
+}
+
+static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct report_out *html)
+{
+    struct lib_opts o = *op;
+    int rc;
+    char lib[PATH_MAX], corpus[PATH_MAX], dict[PATH_MAX];
     size_t skip = strspn(o.lib, " \t"), len = strcspn(o.lib + skip, " \t");
     if (len == 0 || len >= sizeof lib)
         return bad("--lib '%s': give the path of the adapter library", o.lib);
@@ -345,7 +364,9 @@ int fuzz_lib_main(int argc, char **argv)
     snprintf(a_runs, sizeof a_runs, "-runs=%llu", o.runs ? o.runs : (unsigned long long)-1);
     snprintf(a_timeout, sizeof a_timeout, "-timeout=%llu", o.timeout);
     snprintf(a_leaks, sizeof a_leaks, "-detect_leaks=%d", o.leaks ? 1 : 0);
-    char *args[] = {driver,      grown,   corpus, a_dict,          a_seed,
+    char drv[PATH_MAX];
+    snprintf(drv, sizeof drv, "%s", driver);
+    char *args[] = {drv,         grown,   corpus, a_dict,          a_seed,
                     a_prefix,    a_time,  a_runs, a_timeout,       a_leaks,
                     "-print_final_stats=1", "-rss_limit_mb=2048", NULL};
     if (!o.seconds) /* a time limit of 0 is none */
@@ -402,6 +423,15 @@ int fuzz_lib_main(int argc, char **argv)
                strcmp(o.format, "reference") ? "" : " or disagreement with the reference",
                r.runs);
         rc = EXIT_HELD;
+        if (o.html) {
+            char *meta = xasprintf("%llu inputs in %.1f s (%llu/s), %llu in the corpus; seed "
+                                   "%llu, format %s; library: %s",
+                                   r.runs, secs, r.exec_per_sec, r.corpus_units, o.seed, o.format,
+                                   o.lib);
+            if (report_html_findings(html, "fuzz", "VERDICT: PASS", false, meta, NULL, 0, 0))
+                rc = EXIT_SETUP;
+            free(meta);
+        }
         goto out;
     }
     char *qlib = shell_quote(o.lib), *qdriver = shell_quote(driver), *qin = shell_quote(r.artifact);
@@ -413,10 +443,23 @@ int fuzz_lib_main(int argc, char **argv)
     }
     printf("  log: %s\n", log);
     printf("VERDICT: FAIL (1 finding)\n");
+    rc = EXIT_FINDINGS;
+    if (o.html) {
+        char *meta = xasprintf("%llu inputs in %.1f s; seed %llu, format %s; library: %s",
+                               r.runs, secs, o.seed, o.format, o.lib);
+        char *one = xasprintf("%s\ninput: %s\nreproduce: SNAPCHECK_FUZZ_LIB=%s "
+                              "SNAPCHECK_FUZZ_FORMAT=%s %s %s\nlog: %s",
+                              r.finding[0] ? r.finding : "the driver stopped on an input",
+                              r.artifact, qlib, o.format, qdriver, qin, log);
+        const char *list[1] = {one};
+        if (report_html_findings(html, "fuzz", "VERDICT: FAIL", true, meta, list, 1, 1))
+            rc = EXIT_SETUP;
+        free(meta);
+        free(one);
+    }
     free(qlib);
     free(qdriver);
     free(qin);
-    rc = EXIT_FINDINGS;
 out:
     path_remove_tree(work);
     return rc;

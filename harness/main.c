@@ -299,7 +299,7 @@ static int run_campaign(struct campaign *c)
     }
     if (c->opt.crash) { /* snapcheck crash: the same set-up, then its own exploration */
         free(all);
-        return crash_run(c, t0, &json_out, &junit_out);
+        return crash_run(c, t0, &json_out, &junit_out, &html_out);
     }
     /* --case (searched in the tier, then in tier all, so a reproducer works whatever the
      * tier), shard. */

@@ -49,6 +49,20 @@ int report_junit(struct report_out *o, const struct campaign *c, double seconds)
  * cases with trace and reproducer), the findings. @return 0 or -1 (message printed). */
 int report_html(struct report_out *o, const struct campaign *c, double seconds);
 
+/* The frame every HTML page of snapcheck shares (faults, crash, conform): doctype, the one
+ * style sheet (classes pass, ambiguous, finding, notrun, unchecked, na; table.matrix with
+ * a.cell cells, a.wide for cells with text; table.reqs; div.cases shown on :target;
+ * div.findings), and the verdict as the h1. No script, no external asset. */
+void html_begin(FILE *f, const char *command, const char *verdict, bool bad);
+void html_end(FILE *f);
+
+/* A page of the frame above with a meta line and a list of findings (each shown as
+ * preformatted text), for the commands without a matrix (fuzz). total: the findings counted,
+ * of which the n given are shown. @return 0 or -1 (message printed). */
+int report_html_findings(struct report_out *o, const char *command, const char *verdict,
+                         bool bad, const char *meta, const char *const *findings, unsigned n,
+                         unsigned total);
+
 /* Counts over all cases. */
 struct report_totals {
     unsigned cases, passed, ambiguous, findings, not_reached, left_behind;

@@ -45,7 +45,56 @@ static const char STYLE[] =
     ".case{margin:6px 0 10px}.tag{color:#fff;padding:0 6px;border-radius:3px;font-size:12px}"
     "pre{background:#f4f4f4;padding:6px;overflow-x:auto;font-size:12px;margin:4px 0}"
     "code{font-size:12px;word-break:break-all}"
-    "div.findings>div{border-left:4px solid #e53935;padding-left:10px;margin:12px 0}";
+    "div.findings>div{border-left:4px solid #e53935;padding-left:10px;margin:12px 0}"
+    ".unchecked{background:#8e24aa}.na{background:#bdbdbd}"
+    "a.wide{width:auto;min-width:56px;padding:0 6px;color:#fff;font-size:11px;"
+    "line-height:20px;text-align:center;text-decoration:none}a.wide.notrun{color:#555}"
+    "table.reqs{border-collapse:collapse;margin-top:8px}"
+    "table.reqs td,table.reqs th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;"
+    "vertical-align:top}table.reqs td.st{color:#fff;font-weight:bold;text-align:center}"
+    "table.reqs .ev{color:#444;font-size:12px}";
+
+void html_begin(FILE *f, const char *command, const char *verdict, bool bad)
+{
+    fprintf(f,
+            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">"
+            "<head><meta charset=\"utf-8\"/><title>snapcheck %s: ",
+            command);
+    xml_escape(f, verdict);
+    fprintf(f, "</title><style>%s</style></head>\n<body>\n<h1 class=\"%s\" id=\"verdict\">",
+            STYLE, bad ? "v-fail" : "v-pass");
+    xml_escape(f, verdict);
+    fputs("</h1>\n", f);
+}
+
+void html_end(FILE *f)
+{
+    fputs("</body></html>\n", f);
+}
+
+int report_html_findings(struct report_out *o, const char *command, const char *verdict,
+                         bool bad, const char *meta, const char *const *findings, unsigned n,
+                         unsigned total)
+{
+    FILE *f = report_out_stream(o);
+    if (!f)
+        return -1;
+    html_begin(f, command, verdict, bad);
+    fputs("<p class=\"meta\">", f);
+    xml_escape(f, meta);
+    fprintf(f, "</p>\n<h2 id=\"findings\">Findings (%u)</h2>\n<div class=\"findings\">\n",
+            total);
+    for (unsigned i = 0; i < n; i++) {
+        fputs("<div><pre>", f);
+        xml_escape(f, findings[i]);
+        fputs("</pre></div>\n", f);
+    }
+    if (total > n)
+        fprintf(f, "<p>(%u more, not kept)</p>\n", total - n);
+    fputs("</div>\n", f);
+    html_end(f);
+    return report_out_close(o, f);
+}
 
 /* One case in full: id, verdict, oracle and detail, step, load, left behind, trace,
  * reproducer. */
@@ -247,13 +296,13 @@ int report_html(struct report_out *o, const struct campaign *c, double seconds)
         unchecked |= c->runs[r].unchecked != NULL;
     /* As the text report: an UNCHECKED scenario (audit failed) leaves no PASS to give. */
     const char *v = t.findings ? "FAIL" : unchecked ? "UNCHECKED" : "PASS";
+    char vline[32];
+    snprintf(vline, sizeof vline, "VERDICT: %s", v);
+    html_begin(f, "faults", vline, t.findings || unchecked);
     fprintf(f,
-            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">"
-            "<head><meta charset=\"utf-8\"/><title>snapcheck faults: %s</title>"
-            "<style>%s</style></head>\n<body>\n<h1 class=\"%s\" id=\"verdict\">VERDICT: %s</h1>\n"
             "<p class=\"meta\">%u cases, %u findings, %u ambiguous, %u passed, %.1f s; %s tier, "
             "seed %llu, page size %u; impl: <code>",
-            v, STYLE, t.findings || unchecked ? "v-fail" : "v-pass", v, t.cases, t.findings,
+            t.cases, t.findings,
             t.ambiguous, t.passed, seconds, c->opt.tier == TIER_FULL ? "full" : "smoke",
             (unsigned long long)c->opt.seed, (unsigned)c->opt.page_size);
     xml_escape(f, c->opt.impl_cmd);
@@ -273,6 +322,7 @@ int report_html(struct report_out *o, const struct campaign *c, double seconds)
             put_case(f, c, i);
             fputs("</div>\n", f);
         }
-    fputs("</div>\n</body></html>\n", f);
+    fputs("</div>\n", f);
+    html_end(f);
     return report_out_close(o, f);
 }

@@ -69,8 +69,13 @@ static void setup_fail(const char *fmt, ...)
     exit(2);
 }
 
+static void remove_work(void);
+
+/* Report and abort (the engine saves the input); the work directory goes first, as abort runs
+ * no atexit handler. */
 static void finding(const char *fmt, ...)
 {
+    remove_work();
     va_list ap;
     va_start(ap, fmt);
     fputs("lib_load: FINDING: ", stderr);

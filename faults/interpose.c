@@ -39,6 +39,11 @@
 
 struct shared {
     _Atomic unsigned long long counter; /* last ordinal handed out */
+    _Atomic bool shut; /* a case "errno=E,dirsync-shutdown" failed an fsync of a directory:
+                          the file system is shut down (every later modifying call fails with
+                          EIO, in every process of the run), as a journaling one does after a
+                          metadata write error: ext4's journal abort, an XFS shutdown, a btrfs
+                          transaction abort. Closes and read-only opens still work. */
     pthread_mutex_t lock;               /* orders data-file appends with their trace lines */
     bool lock_ok;
 };
@@ -52,6 +57,7 @@ static int data_fd = -1;
 static bool have_case;
 static unsigned long long case_ordinal;
 static struct sf_action case_action;
+
 static struct shared *shared;
 static struct shared shared_fallback; /* if mmap fails: numbering is then per process */
 
@@ -434,11 +440,40 @@ static int failinfo_errno(const struct sf_op *op)
     return op->call->errnos[0];
 }
 
+/* Would op change the file system? Everything but a close and an open without O_CREAT,
+ * O_TRUNC or write access. */
+static bool modifies(const struct sf_op *op)
+{
+    if (!strcmp(op->call->name, "close"))
+        return false;
+    const char *fl = strstr(op->extra, "flags=0x");
+    if (strncmp(op->call->name, "open", 4) != 0 || !fl)
+        return true;
+    unsigned long flags = strtoul(fl + 8, NULL, 16);
+    return (flags & (O_CREAT | O_TRUNC | O_WRONLY | O_RDWR)) != 0;
+}
+
+static bool is_dir_fd(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 void sf_decide(struct sf_op *op)
 {
     int saved = errno;
 
     op->ordinal = atomic_fetch_add(&shared->counter, 1ULL) + 1ULL;
+    if (atomic_load(&shared->shut) && op->ordinal > case_ordinal && modifies(op)) {
+        op->inject_err = EIO;
+        op->short_write = false;
+        snprintf(op->injected, sizeof(op->injected), "errno=EIO");
+        errno = saved;
+        return;
+    }
+    if (have_case && op->ordinal == case_ordinal && case_action.kind == SF_ERRNO &&
+        case_action.dirsync_shutdown && strstr(op->call->name, "sync") && is_dir_fd(op->fd))
+        atomic_store(&shared->shut, true);
     if (have_case && op->ordinal == case_ordinal) {
         switch (case_action.kind) {
         case SF_CRASH_BEFORE:
@@ -531,6 +566,7 @@ static void init_shared(void)
 
     shared = p == MAP_FAILED ? &shared_fallback : p;
     atomic_init(&shared->counter, 0ULL);
+    atomic_init(&shared->shut, false);
     shared->lock_ok = false;
     if (pthread_mutexattr_init(&attr) != 0)
         return;

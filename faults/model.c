@@ -134,11 +134,22 @@ int sf_action_parse(struct sf_action *out, const char *spec)
         return -1;
     memset(out, 0, sizeof(*out));
     if (strncmp(spec, "errno=", 6) == 0) {
-        int e = sf_errno_from_name(spec + 6);
+        static const char suffix[] = ",dirsync-shutdown";
+        char name[32];
+        size_t n = strlen(spec + 6), sl = sizeof suffix - 1;
+        bool shut = n > sl && strcmp(spec + 6 + n - sl, suffix) == 0;
+        if (shut)
+            n -= sl;
+        if (n >= sizeof name)
+            return -1;
+        memcpy(name, spec + 6, n);
+        name[n] = '\0';
+        int e = sf_errno_from_name(name);
         if (e == 0)
             return -1;
         out->kind = SF_ERRNO;
         out->err = e;
+        out->dirsync_shutdown = shut;
         return 0;
     }
     if (strncmp(spec, "short=", 6) == 0) {
@@ -197,7 +208,8 @@ int sf_action_format(char *dst, size_t dst_cap, const struct sf_action *act)
         name = sf_errno_name(act->err);
         if (name == NULL)
             return -1;
-        n = snprintf(dst, dst_cap, "errno=%s", name);
+        n = snprintf(dst, dst_cap, "errno=%s%s", name,
+                     act->dirsync_shutdown ? ",dirsync-shutdown" : "");
         break;
     case SF_SHORT:
         if ((unsigned)act->shortlen >= N(shorts))

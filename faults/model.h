@@ -32,6 +32,10 @@ struct sf_action {
         SF_SHORT_HALF,    /* len / 2, at least 1 */
         SF_SHORT_ALLBUT1, /* len - 1 */
     } shortlen;          /* SF_SHORT only */
+    /* SF_ERRNO only, ",dirsync-shutdown" after the errno: when the call is an fsync or
+     * fdatasync of a directory, the file system shuts down (every later modifying call fails
+     * with EIO), as a journaling one does after a metadata write error (docs/CRASH.md 3). */
+    bool dirsync_shutdown;
 };
 
 /* All wrapped calls, in a fixed order; *out_n receives the count. Never NULL. */

@@ -968,7 +968,8 @@ static int record(struct uctx *x, char *trace, char *data, char *dir, size_t cap
         return -1;
     }
     char fcase[48];
-    say(fcase, sizeof fcase, "%u:errno=EIO", x->u->fail_at);
+    /* a failed directory fsync shuts the file system down (faults/model.h, CRASH.md 3) */
+    say(fcase, sizeof fcase, "%u:errno=EIO,dirsync-shutdown", x->u->fail_at);
     struct step_faults f = {
         .trace = trace, .trace_data = data, .fault_case = x->u->fail_at ? fcase : NULL};
     struct step_req req = {.op = x->s->op,

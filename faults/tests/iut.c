@@ -2,7 +2,10 @@
  * call (plain, *64, *at, fortified, relative path) on files in DIR, then the same kind of calls
  * in OUTSIDE, which must not be counted. It carries on after a failure and prints one line per
  * call: "<label> <result> <errno name or ->", so a test can see what the program observed.
- * Usage: iut DIR OUTSIDE [fiu]   ("fiu": first enable snapcheck/io/fsync with ENOSPC itself). */
+ * Usage: iut DIR OUTSIDE [fiu]   ("fiu": first enable snapcheck/io/fsync with ENOSPC itself).
+ *        iut DIR OUTSIDE dirsync  (instead: fsync of a file, then of DIR, then a create, a write,
+ *        a rename, a read-only open and closes: the file system shutdown of
+ *        errno=EIO,dirsync-shutdown). */
 #undef _FILE_OFFSET_BITS /* call open, pwrite, ftruncate... by their plain names */
 #undef _FORTIFY_SOURCE
 #define _GNU_SOURCE 1
@@ -60,6 +63,20 @@ int main(int argc, char **argv)
     char cwd[PATH_MAX];
     int a, dfd, b, e, f, g, r, x;
 
+    if (argc > 3 && strcmp(argv[3], "dirsync") == 0) {
+        int h, k, ro;
+        DO("open", h = open(join(d, "h"), O_CREAT | O_WRONLY | O_TRUNC, 0644)); /* 1 */
+        DO("fsync", fsync(h));                                                 /* 2 */
+        DO("open", k = open(d, O_RDONLY | O_DIRECTORY));                       /* 3 */
+        DO("fsync", fsync(k));                                                 /* 4 */
+        DO("write", write(h, "after", 5));                                     /* 5 */
+        DO("open", ro = open(join(d, "h"), O_RDONLY));                         /* 6 */
+        DO("close", close(ro));                                                /* 7 */
+        DO("rename", rename(join(d, "h"), join(d, "h2")));                     /* 8 */
+        DO("close", close(h));                                                 /* 9 */
+        DO("close", close(k));                                                 /* 10 */
+        return 0;
+    }
     if (argc > 3 && strcmp(argv[3], "fiu") == 0) {
         fiu_init(0);
         if (fiu_enable("snapcheck/io/fsync", 1, (void *)(intptr_t)ENOSPC, 0) != 0) {

@@ -396,6 +396,50 @@ static void interpose__crash_after_rename_leaves_renamed_file(void **state)
     run_free(&r);
 }
 
+/* errno=EIO,dirsync-shutdown on the directory fsync (#4): every later modifying call fails
+ * with EIO and is not performed (write #5, rename #8); a read-only open and the closes work. */
+static void interpose__failed_dir_fsync_shuts_the_file_system_down(void **state)
+{
+    (void)state;
+    struct run r;
+    const char *env[] = {"SNAPFAULT_CASE=4:errno=EIO,dirsync-shutdown", NULL};
+
+    run_iut(&r, "dirsync", env);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(r.n, 10);
+    assert_string_equal(r.l[3].f[9], "errno=EIO");
+    assert_string_equal(r.l[4].f[1], "write");
+    assert_string_equal(r.l[4].f[7], "-1");
+    assert_string_equal(r.l[4].f[9], "errno=EIO");
+    assert_string_equal(r.l[5].f[9], "-"); /* the read-only open */
+    assert_string_equal(r.l[6].f[9], "-");
+    assert_string_equal(r.l[7].f[1], "rename");
+    assert_string_equal(r.l[7].f[9], "errno=EIO");
+    assert_string_equal(r.l[8].f[9], "-");
+    assert_non_null(strstr(r.out, "write -1 EIO"));
+    assert_non_null(strstr(r.out, "rename -1 EIO"));
+    assert_true(exists("h"));
+    assert_false(exists("h2"));
+    run_free(&r);
+}
+
+/* The same action on a file's fsync (#2) fails that call only: no shutdown. */
+static void interpose__failed_file_fsync_does_not_shut_down(void **state)
+{
+    (void)state;
+    struct run r;
+    const char *env[] = {"SNAPFAULT_CASE=2:errno=EIO,dirsync-shutdown", NULL};
+
+    run_iut(&r, "dirsync", env);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(r.n, 10);
+    assert_string_equal(r.l[1].f[9], "errno=EIO");
+    for (int i = 2; i < 10; i++)
+        assert_string_equal(r.l[i].f[9], "-");
+    assert_true(exists("h2"));
+    run_free(&r);
+}
+
 /* The program enables snapcheck/io/fsync itself through libfiu's control API. */
 static void interpose__fiu_enable_in_program_fails_point(void **state)
 {
@@ -530,6 +574,8 @@ int main(void)
         cmocka_unit_test(interpose__traces_counted_calls_in_order),
         cmocka_unit_test(interpose__errno_at_each_ordinal_fails_only_that_call),
         cmocka_unit_test(interpose__short_writes_write_the_fraction),
+        cmocka_unit_test(interpose__failed_dir_fsync_shuts_the_file_system_down),
+        cmocka_unit_test(interpose__failed_file_fsync_does_not_shut_down),
         cmocka_unit_test(interpose__crash_before_rename_leaves_temp_file),
         cmocka_unit_test(interpose__crash_after_rename_leaves_renamed_file),
         cmocka_unit_test(interpose__fiu_enable_in_program_fails_point),

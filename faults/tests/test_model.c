@@ -80,7 +80,7 @@ static void model__parses_every_action(void **state)
     (void)state;
     static const char *const good[] = {"errno=EIO",     "errno=EDQUOT", "short=1",
                                        "short=half",    "short=allbut1", "crash-before",
-                                       "crash-after"};
+                                       "crash-after",   "errno=EIO,dirsync-shutdown"};
     struct sf_action a;
     char buf[40];
 
@@ -92,6 +92,10 @@ static void model__parses_every_action(void **state)
     assert_int_equal(sf_action_parse(&a, "errno=ENOSPC"), 0);
     assert_int_equal(a.kind, SF_ERRNO);
     assert_int_equal(a.err, ENOSPC);
+    assert_false(a.dirsync_shutdown);
+    assert_int_equal(sf_action_parse(&a, "errno=EIO,dirsync-shutdown"), 0);
+    assert_int_equal(a.err, EIO);
+    assert_true(a.dirsync_shutdown);
     assert_int_equal(sf_action_parse(&a, "short=half"), 0);
     assert_int_equal(a.kind, SF_SHORT);
     assert_int_equal(a.shortlen, SF_SHORT_HALF);
@@ -103,7 +107,9 @@ static void model__rejects_bad_actions(void **state)
     (void)state;
     static const char *const bad[] = {"",          "errno=",       "errno=EWHAT", "errno=5",
                                       "short=",    "short=2",      "short=HALF",  "crash",
-                                      "crash-now", "crash-before ", "3:errno=EIO", NULL};
+                                      "crash-now", "crash-before ", "3:errno=EIO", "errno=EIO,",
+                                      "errno=,dirsync-shutdown", "short=1,dirsync-shutdown",
+                                      NULL};
     struct sf_action a;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sf_action_parse(&a, bad[i]), -1);

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1190,7 +1191,10 @@ static struct pt_state *build(const struct pt_trace *t, enum pt_model m, unsigne
     uint64_t h = 0xc0ffee;
     for (unsigned i = 0; i < s->n; i++) {
         h = add_str(h, s->e[i].name);
-        if (s->e[i].ino) {
+        if (s->e[i].ino && pt_is_volatile(s->e[i].name)) {
+            /* written as 0xa5 bytes whatever it holds: states that differ only there are one */
+            s->digest[i] = add(0x7a5, s->ino[s->e[i].ino].size);
+        } else if (s->e[i].ino) {
             canonical(&s->ino[s->e[i].ino]);
             s->digest[i] = inode_digest(t, &s->ino[s->e[i].ino]);
         } else {
@@ -1228,6 +1232,63 @@ uint64_t pt_state_digest(const struct pt_state *s)
 unsigned pt_state_files(const struct pt_state *s)
 {
     return s->n;
+}
+
+/* Volatile files (pt_set_volatile): the globs, process-wide. */
+static char **volatile_globs;
+static unsigned n_volatile;
+
+void pt_set_volatile(const char *const *globs, unsigned n)
+{
+    for (unsigned i = 0; i < n_volatile; i++)
+        free(volatile_globs[i]);
+    free(volatile_globs);
+    volatile_globs = NULL;
+    n_volatile = 0;
+    if (!n)
+        return;
+    volatile_globs = calloc(n, sizeof *volatile_globs);
+    for (unsigned i = 0; volatile_globs && i < n; i++)
+        if ((volatile_globs[n_volatile] = strdup(globs[i])))
+            n_volatile++;
+}
+
+bool pt_is_volatile(const char *name)
+{
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    for (unsigned i = 0; i < n_volatile; i++)
+        if (fnmatch(volatile_globs[i], name, FNM_PATHNAME) == 0 ||
+            fnmatch(volatile_globs[i], base, 0) == 0)
+            return true;
+    return false;
+}
+
+/* The bytes every state gives a volatile file, all of it: nothing an implementation wrote there
+ * is to be relied on after a power cut. */
+#define VOLATILE_FILL 0xa5
+
+static int write_volatile(const char *path, uint64_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    uint8_t buf[65536];
+    memset(buf, VOLATILE_FILL, sizeof buf);
+    int rc = 0;
+    for (uint64_t done = 0; rc == 0 && done < size;) {
+        size_t n = size - done < sizeof buf ? (size_t)(size - done) : sizeof buf;
+        ssize_t w = pwrite(fd, buf, n, (off_t)done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = -1;
+        else
+            done += (uint64_t)w;
+    }
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
 }
 
 static bool untouched(const struct pt_state *s, unsigned i)
@@ -1284,6 +1345,8 @@ static const uint8_t *seg_bytes(const struct pt_trace *t, const struct seg *g)
 int pt_state_write_file(const struct pt_state *s, unsigned i, const char *path)
 {
     const struct inode *in = &s->ino[s->e[i].ino];
+    if (pt_is_volatile(s->e[i].name))
+        return write_volatile(path, in->size);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
@@ -1360,6 +1423,13 @@ int pt_state_write(const struct pt_state *s, const char *dst, const char *store_
             continue;
         }
         const struct inode *in = &s->ino[e->ino];
+        if (pt_is_volatile(e->name) && !(untouched(s, i) && s->t->tpl[in->tpl].link)) {
+            if (write_volatile(q, in->size) != 0) { /* never through the store */
+                fail(err, err_cap, "cannot write %s: %s", q, strerror(errno));
+                return -1;
+            }
+            continue;
+        }
         if (untouched(s, i) && s->t->tpl[in->tpl].link) {
             if (symlink(s->t->tpl[in->tpl].link, q) != 0) {
                 fail(err, err_cap, "cannot create the link %s: %s", q, strerror(errno));
@@ -1494,7 +1564,7 @@ static int compare_tree(const struct pt_state *s, const char *dir, const char *r
                 target[n] = 0;
             if (n < 0 || strcmp(target, s->t->tpl[s->ino[s->e[i].ino].tpl].link))
                 note(b, name, "the link differs from the template's");
-        } else if (s->e[i].ino && !file_matches(s, (unsigned)i, p))
+        } else if (s->e[i].ino && !pt_is_volatile(name) && !file_matches(s, (unsigned)i, p))
             note(b, name, "bytes differ from the trace");
         if (is_dir && i >= 0 && !s->e[i].ino && compare_tree(s, dir, name, b) != 0)
             rc = -1;

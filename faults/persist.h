@@ -123,6 +123,15 @@ int pt_state_write_file(const struct pt_state *s, unsigned i, const char *path);
  * @return the number of differing names, or -1 when dir cannot be read. */
 int pt_state_compare(const struct pt_state *s, const char *dir, char *diff, size_t diff_cap);
 
+/* Volatile files: the implementation declares (capability volatile=GLOB, docs/ADAPTER.md) that
+ * files whose relative path or name match one of globs (fnmatch) hold nothing it relies on
+ * after a crash, such as SQLite's -shm wal-index, which it may change through a shared mapping
+ * that no interposer sees. The comparison above then ignores their bytes, and every state
+ * written gives them bytes 0xa5 over their whole length (never their modelled content), so a
+ * wrong claim shows as a finding. Process-wide; n = 0 clears. */
+void pt_set_volatile(const char *const *globs, unsigned n);
+bool pt_is_volatile(const char *name);
+
 /* Called for each state of a cut: lost (ascending) and torn (0: none). A non-zero return stops
  * the enumeration and is returned. */
 typedef int (*pt_choice_cb)(void *arg, const unsigned *lost, unsigned n_lost, unsigned torn);

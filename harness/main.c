@@ -10,6 +10,7 @@
 #include "driver_lib.h"
 #include "driver_serve.h"
 #include "report.h"
+#include "persist.h"
 #include "runner.h"
 #include "sample.h"
 #include "scenario.h"
@@ -128,13 +129,23 @@ static int read_capabilities(struct campaign *c)
         return setup_error("the IUT fails `%s capabilities`: %s", c->opt.impl_cmd, err);
     bool full = false, load = false;
     char *save = NULL;
+    const char *globs[32];
+    unsigned n_globs = 0;
     for (char *w = strtok_r(buf, " \t\r\n,", &save); w;
          w = strtok_r(NULL, " \t\r\n,", &save)) {
         full |= !strcmp(w, "save-full");
         load |= !strcmp(w, "load");
         c->cap_diff |= !strcmp(w, "save-diff");
         c->cap_merge |= !strcmp(w, "merge");
+        if (!strncmp(w, "volatile=", 9)) { /* docs/ADAPTER.md 1: files it never relies on */
+            if (!w[9] || n_globs == sizeof globs / sizeof globs[0])
+                return setup_error("the IUT's capability '%s': give one glob per volatile= "
+                                   "word, at most %zu",
+                                   w, sizeof globs / sizeof globs[0]);
+            globs[n_globs++] = w + 9;
+        }
     }
+    pt_set_volatile(globs, n_globs);
     if (!full || !load)
         return setup_error("the IUT's capabilities lack %s (it must support at least save-full "
                            "and load)",

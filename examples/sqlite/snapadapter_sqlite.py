@@ -18,6 +18,11 @@ unlink. Each save and each merge is one `BEGIN IMMEDIATE ... COMMIT` transaction
 connection is closed before the operation exits, which checkpoints the WAL into the database
 and removes the -wal and -shm files (a crash leaves them; the next open recovers from them).
 
+`volatile=*-shm` (docs/ADAPTER.md 1): SQLite writes the WAL index, snapshots.db-shm, through a
+shared mapping that no interposer sees, and never relies on it after a crash: the first
+connection to open the database rebuilds it from the WAL. snapcheck then ignores its bytes in
+its audit, and every power-cut state gives it garbage.
+
 `serve` (docs/ADAPTER.md 9) is the fork server of examples/python/snapadapter.py: one
 interpreter per campaign, a forked child per operation; no connection is opened in the server.
 """
@@ -411,7 +416,7 @@ def main(argv):
         return usage("--kind %s: must be full or diff" % o["kind"])
     try:
         if op == "capabilities":
-            print("save-full save-diff load merge serve")
+            print("save-full save-diff load merge serve volatile=*-shm")
         else:
             {"save": cmd_save, "load": cmd_load, "merge": cmd_merge}[op](o)
     except Refused as e:

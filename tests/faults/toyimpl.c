@@ -24,6 +24,12 @@
  *                            hits the middle of the run)
  *   --chunk N                (before the operation) write the pair in writes of at most N bytes:
  *                            one run of many counted calls (2 MiB / 20 B = 104,858 writes)
+ *   --mmap-index M           (before the operation) after each save, write an index file
+ *                            toy.idx through a shared mapping (as SQLite does its -shm):
+ *                            undeclared  nothing else (the audit must say UNCHECKED)
+ *                            declared    capabilities say volatile=*.idx (must pass)
+ *                            trusted     declared, but load refuses a pair whose toy.idx
+ *                                        does not start with TOYIDX (a wrong claim: flagged)
  * Diff saves store the full image (allowed by the contract); no merge. */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +39,7 @@
 #include <string.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -209,6 +216,40 @@ static int fail(const char *what)
     return 1;
 }
 
+static enum { IDX_NONE, IDX_UNDECLARED, IDX_DECLARED, IDX_TRUSTED } mmap_index;
+
+/* toy.idx: 4 KiB, "TOYIDX" and a byte that changes with every save, written through a shared
+ * mapping (no write call: only the open and the ftruncate are seen). */
+static void write_index(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/toy.idx", dir);
+    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, 4096) == 0) {
+        uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            memcpy(m, "TOYIDX", 6);
+            m[6]++;
+            munmap(m, 4096);
+        }
+    }
+    close(fd);
+}
+
+/* trusted: the index must be there and start with TOYIDX. */
+static bool index_ok(const char *dir)
+{
+    char p[4096], b[6];
+    snprintf(p, sizeof p, "%s/toy.idx", dir);
+    FILE *f = fopen(p, "rb");
+    bool ok = f && fread(b, 1, 6, f) == 6 && !memcmp(b, "TOYIDX", 6);
+    if (f)
+        fclose(f);
+    return ok;
+}
+
 static int save_pair(const char *dir, const char *id, const uint8_t *st, size_t sl,
                      const uint8_t *mem, size_t ml)
 {
@@ -267,6 +308,8 @@ static int save(const char *dir, const char *id, const char *kind, const char *s
             access(p, F_OK) == 0)
             mem[0] ^= 0xff; /* the bug: an incremental checkpoint stores a wrong byte */
         rc = save_pair(dir, id, st, sl, mem, ml);
+        if (rc == 0 && mmap_index != IDX_NONE)
+            write_index(dir);
     }
     free(st);
     free(mem);
@@ -301,6 +344,10 @@ static int load(const char *dir, const char *id, const char *so, const char *mo)
     uint64_t t1, t2, sl;
     int rc;
 
+    if (mmap_index == IDX_TRUSTED && !index_ok(dir)) {
+        errno = EINVAL;
+        return fail("toy.idx is damaged");
+    }
     if (proto != TWO_RENAME) {
         snprintf(p, sizeof p, "%s/%s.pair", dir, id);
         if (check_file(p, &t1, &a, &al) != 0 || al < 8) {
@@ -338,6 +385,11 @@ int main(int argc, char **argv)
         const char *p = argv[i + 1];
         if (!strcmp(argv[i], "--chunk")) {
             chunk = strtoul(p, NULL, 10);
+        } else if (!strcmp(argv[i], "--mmap-index")) {
+            mmap_index = !strcmp(p, "undeclared") ? IDX_UNDECLARED
+                         : !strcmp(p, "declared") ? IDX_DECLARED
+                         : !strcmp(p, "trusted")  ? IDX_TRUSTED
+                                                  : IDX_NONE;
         } else if (!strcmp(argv[i], "--protocol")) {
             proto = !strcmp(p, "two-rename")         ? TWO_RENAME
                     : !strcmp(p, "ignore-short")     ? IGNORE_SHORT
@@ -360,7 +412,8 @@ int main(int argc, char **argv)
     const char *op = argv[i];
     const char *dir = opt(argc, argv, "--dir"), *id = opt(argc, argv, "--id");
     if (!strcmp(op, "capabilities")) {
-        puts("save-full save-diff load");
+        puts(mmap_index >= IDX_DECLARED ? "save-full save-diff load volatile=*.idx"
+                                        : "save-full save-diff load");
         return 0;
     }
     if (!dir || !id) {

@@ -215,6 +215,7 @@ static const char *after(const char *line, const char *key)
 }
 
 struct outcome {
+    bool interrupted;   /* libFuzzer stopped on SIGINT or SIGTERM */
     char finding[1024]; /* what went wrong, "" when nothing did */
     char artifact[PATH_MAX];
     char setup[1024];
@@ -241,7 +242,9 @@ static void read_log(struct outcome *r, const char *log)
     char line[4096], buf[1200];
     const char *v;
     while (fgets(line, sizeof line, f)) {
-        if ((v = after(line, "lib_load: FINDING: ")))
+        if (strstr(line, "libFuzzer: run interrupted"))
+            r->interrupted = true;
+        else if ((v = after(line, "lib_load: FINDING: ")))
             set_once(r->finding, sizeof r->finding, v);
         else if ((v = after(line, "lib_load: set-up: ")))
             set_once(r->setup, sizeof r->setup, v);
@@ -291,6 +294,18 @@ static void read_log(struct outcome *r, const char *log)
 }
 
 static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct report_out *html);
+
+/* The driver while it runs: Ctrl-C or a SIGTERM to snapcheck reaches it as SIGINT, on which
+ * libFuzzer stops cleanly; snapcheck then says "interrupted", removes its work directory and
+ * exits 2. */
+static volatile sig_atomic_t driver_pid;
+
+static void forward_stop(int sig)
+{
+    (void)sig;
+    if (driver_pid > 0)
+        kill((pid_t)driver_pid, SIGINT);
+}
 
 int fuzz_lib_main(int argc, char **argv)
 {
@@ -383,13 +398,23 @@ static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct re
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     pid_t pid = fork();
     if (pid < 0) {
         close(logfd);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         setup_error("fork: %s", strerror(errno));
         goto out;
     }
     if (pid == 0) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         dup2(logfd, STDOUT_FILENO);
         dup2(logfd, STDERR_FILENO);
         setenv("SNAPCHECK_FUZZ_LIB", o.lib, 1);
@@ -400,10 +425,14 @@ static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct re
         fprintf(stderr, "lib_load: set-up: cannot run %s: %s\n", driver, strerror(errno));
         _exit(2);
     }
+    driver_pid = pid;
     close(logfd);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    driver_pid = 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
@@ -411,6 +440,11 @@ static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct re
     memset(&r, 0, sizeof r);
     read_log(&r, log);
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (r.interrupted && !r.finding[0]) {
+        fprintf(stderr, "snapcheck fuzz: interrupted after %llu inputs: no verdict (log: %s)\n",
+                r.runs, log);
+        goto out;
+    }
     if (r.setup[0] || (!clean && !r.artifact[0] && !r.finding[0])) {
         setup_error("%s (log: %s)",
                     r.setup[0] ? r.setup : "the driver failed before fuzzing", log);

@@ -6,13 +6,17 @@
 printed reproducer, pasted into sh, stops on that input again (the driver exits non-zero with
 the same finding on stderr).
 --expect-usage TEXT: exit 2 and TEXT on stderr (bad invocations lose nothing: --out untouched).
+--interrupt: SIGTERM to snapcheck after 3 s of a long run: exit 2, "interrupted" and no verdict,
+and its work directory (under TMPDIR) removed.
 Skips (77) when snapcheck or the libFuzzer driver is not built."""
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def main():
@@ -23,6 +27,7 @@ def main():
     ap.add_argument("--min-runs", type=int, default=1)
     ap.add_argument("--expect-finding")
     ap.add_argument("--expect-usage")
+    ap.add_argument("--interrupt", action="store_true")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if not os.path.exists(a.snapcheck) or not os.path.exists(a.driver):
@@ -32,6 +37,23 @@ def main():
     try:
         out = os.path.join(work, "out")
         cmd = [a.snapcheck, "fuzz", "-q", "--out", out, "--driver", a.driver] + a.args
+        if a.interrupt:
+            tmp = os.path.join(work, "tmp")
+            os.mkdir(tmp)
+            q = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ, TMPDIR=tmp))
+            time.sleep(3)
+            q.send_signal(signal.SIGTERM)
+            o, e = q.communicate(timeout=120)
+            sys.stdout.write(o)
+            sys.stderr.write(e)
+            if q.returncode != 2 or "interrupted" not in e or "VERDICT" in o:
+                sys.exit("check_fuzz_lib: FAIL: exit %d after SIGTERM (2 and 'interrupted' "
+                         "expected, no verdict)" % q.returncode)
+            if os.listdir(tmp):
+                sys.exit("check_fuzz_lib: FAIL: left behind in TMPDIR: %s" % os.listdir(tmp))
+            print("check_fuzz_lib: ok")
+            return
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         sys.stdout.write(p.stdout)
         sys.stderr.write(p.stderr)

@@ -5,6 +5,8 @@
 #ifndef SNAPCHECK_CONFORM_H
 #define SNAPCHECK_CONFORM_H
 
+#include <stdio.h>
+
 #include <stddef.h>
 
 /* Run `snapcheck conform ARGS` (argv[0] is "conform"). Prints its report; writes --json and
@@ -17,6 +19,7 @@ int conform_fuzz_main(int argc, char **argv);
 
 /* `snapcheck fuzz --lib`: the libFuzzer driver over an adapter library (fuzz_lib.c). */
 int fuzz_lib_main(int argc, char **argv);
+void fuzz_lib_usage(FILE *f);
 
 /* Find libsnapfault.so as `snapcheck faults` does (main.c): explicit (may be NULL), else
  * $SNAPCHECK_INTERPOSER, else installed, else the build's, else beside the executable.

@@ -56,8 +56,7 @@ static uint64_t rnd(uint64_t *s)
 
 static void usage(FILE *f)
 {
-    fputs("usage: snapcheck fuzz --impl CMD [options]\n"
-          "       snapcheck fuzz --lib 'PATH [WORD...]' [options] (see snapcheck fuzz --lib x --help)\n\n"
+    fputs("usage: snapcheck fuzz --impl CMD [options]\n\n"
           "Mutates snapshot directories (fuzz/corpus/pair_load, split format of fuzz/README.md)\n"
           "and loads each with CMD (an adapter of docs/FORMAT.md: docs/ADAPTER.md) and with the\n"
           "reference: a finding is a crash, a hang, or a disagreement (accepting what the\n"
@@ -72,8 +71,9 @@ static void usage(FILE *f)
           "  --out DIR        write each finding's input there (replay: the pair_load target)\n"
           "  --html FILE      write a self-contained HTML page (verdict, findings)\n"
           "  -q               no progress lines\n\n"
-          "exit status: 0 no finding, 1 findings, 2 usage or set-up error\n",
+          "exit status: 0 no finding, 1 findings, 2 usage or set-up error\n\n",
           f);
+    fuzz_lib_usage(f);
 }
 
 static int bad(const char *fmt, const char *arg)

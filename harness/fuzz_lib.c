@@ -39,7 +39,7 @@ struct lib_opts {
     bool leaks, quiet;
 };
 
-static void usage(FILE *f)
+void fuzz_lib_usage(FILE *f)
 {
     fputs("usage: snapcheck fuzz --lib 'PATH [WORD...]' [options]\n\n"
           "Fuzzes the load of an adapter library (<snapcheck/adapter.h>, docs/ADAPTER.md 10) in\n"
@@ -116,7 +116,7 @@ static int parse(struct lib_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
+            fuzz_lib_usage(stdout);
             return EXIT_HELD;
         }
         if (!strcmp(a, "-q")) {

@@ -22,7 +22,9 @@
  *   SNAPCHECK_FUZZ_TMP     where the work directory goes (default $TMPDIR, else /dev/shm when
  *                          it exists, else /tmp)
  * A set-up error (no library, a missing export, an init that fails) prints a line starting
- * "lib_load: set-up:" and exits 2; a finding prints "lib_load: FINDING: ..." and aborts. */
+ * "lib_load: set-up:" and exits 2; a finding prints "lib_load: FINDING: ..." and aborts (after
+ * removing the work directory; a crash of the library or a sanitizer report leaves it behind:
+ * snapcheck fuzz --lib puts it inside its own work directory, which it removes). */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>

@@ -82,7 +82,10 @@ def main():
         repro = [l.split("reproduce: ", 1)[1] for l in lines if l.startswith("  reproduce: ")]
         if not inputs or not os.path.isfile(inputs[0]) or not repro:
             sys.exit("check_fuzz_lib: FAIL: the finding's input or reproducer is missing")
-        r = subprocess.run(["sh", "-c", repro[0]], capture_output=True, text=True, timeout=300)
+        rtmp = os.path.join(work, "repro-tmp")  # a crash leaves the driver's work directory
+        os.mkdir(rtmp)
+        r = subprocess.run(["sh", "-c", repro[0]], capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, TMPDIR=rtmp))
         if r.returncode == 0 or ("FINDING" not in r.stderr and "ERROR" not in r.stderr):
             sys.exit("check_fuzz_lib: FAIL: the reproducer did not stop on the input (exit %d)"
                      % r.returncode)

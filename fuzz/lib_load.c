@@ -223,8 +223,9 @@ static bool pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
     return true;
 }
 
-/* Write f under the pair directory: head, a hole for the zero run, tail. @return false when it
- * cannot be stored as a file of that name ("." or "..", or the disk refuses). */
+/* Write f under the pair directory: head, a hole for the zero run, tail. @return false when no
+ * directory can hold a file of that name ("." or ".."); a write the disk refuses is a set-up
+ * error (the work directory gone, a full disk), never a silently skipped input. */
 static bool write_file(const struct memio_file *f)
 {
     if (!f->name[0] || !strcmp(f->name, ".") || !strcmp(f->name, ".."))
@@ -234,12 +235,14 @@ static bool write_file(const struct memio_file *f)
         return false;
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return false;
+        setup_fail("cannot create %s: %s", p, strerror(errno));
     size_t len = memio_file_len(f);
     bool ok = pwrite_all(fd, f->head, f->head_len, 0) &&
               pwrite_all(fd, f->tail, f->tail_len, (off_t)(f->head_len + f->zeros)) &&
               ftruncate(fd, (off_t)len) == 0;
-    return close(fd) == 0 && ok;
+    if (close(fd) != 0 || !ok)
+        setup_fail("cannot write %s (%zu bytes): %s", p, len, strerror(errno));
+    return true;
 }
 
 /* The whole of the file at path, or NULL (len 0) when it cannot be read. */

@@ -25,19 +25,8 @@ static int locate_runner(char *dst, size_t dst_cap, char *err, size_t err_cap)
         snprintf(dst, dst_cap, "%s", env);
         return 0;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            strcpy(slash + 1, "snapcheck-lib-runner");
-            if (access(self, X_OK) == 0) {
-                snprintf(dst, dst_cap, "%s", self);
-                return 0;
-            }
-        }
-    }
+    if (path_beside_self(dst, dst_cap, "snapcheck-lib-runner", X_OK) == 0)
+        return 0;
     if (SNAPCHECK_LIB_RUNNER_PATH[0] && access(SNAPCHECK_LIB_RUNNER_PATH, X_OK) == 0) {
         snprintf(dst, dst_cap, "%s", SNAPCHECK_LIB_RUNNER_PATH);
         return 0;

@@ -185,19 +185,8 @@ static int locate_driver(char *dst, size_t cap, const char *explicit_path)
         snprintf(dst, cap, "%s", e);
         return 0;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            strcpy(slash + 1, "snapcheck-fuzz-lib");
-            if (access(self, X_OK) == 0) {
-                snprintf(dst, cap, "%s", self);
-                return 0;
-            }
-        }
-    }
+    if (path_beside_self(dst, cap, "snapcheck-fuzz-lib", X_OK) == 0)
+        return 0;
     if (SNAPCHECK_FUZZ_LIB_DRIVER[0] && access(SNAPCHECK_FUZZ_LIB_DRIVER, X_OK) == 0) {
         snprintf(dst, cap, "%s", SNAPCHECK_FUZZ_LIB_DRIVER);
         return 0;

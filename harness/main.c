@@ -106,16 +106,8 @@ int snapcheck_locate_interposer(char *dst, size_t cap, const char *explicit_path
     if (readable(cands[2]))
         return realpath(cands[2], dst) ? 0 : EXIT_SETUP;
     char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            strcpy(slash + 1, "libsnapfault.so");
-            if (readable(self))
-                return realpath(self, dst) ? 0 : EXIT_SETUP;
-        }
-    }
+    if (path_beside_self(self, sizeof self, "libsnapfault.so", R_OK) == 0 && readable(self))
+        return realpath(self, dst) ? 0 : EXIT_SETUP;
     return setup_error("the interposer libsnapfault.so is missing: build faults/ or give "
                        "--interposer PATH (looked in <prefix>/%s, at %s and beside the "
                        "executable)",

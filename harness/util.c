@@ -661,3 +661,20 @@ void xml_escape(FILE *f, const char *s)
     }
     free(t);
 }
+
+int path_beside_self(char *dst, size_t cap, const char *name, int mode)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    int w = snprintf(dst, cap, "%s/%s", self, name);
+    if (w < 0 || (size_t)w >= cap)
+        return -1;
+    return access(dst, mode) == 0 ? 0 : -1;
+}

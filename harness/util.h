@@ -60,6 +60,11 @@ int dir_copy(const char *dst, const char *src);
  * not an error. @return 0 or -1. */
 int path_remove_tree(const char *path);
 
+/* dst := the path of a file called name in the directory of this executable
+ * (/proc/self/exe), where the installed helpers live beside snapcheck. @return 0 when that file
+ * passes access(mode), else -1 (dst then unspecified). */
+int path_beside_self(char *dst, size_t cap, const char *name, int mode);
+
 /* The entries under dir, at every depth (directories and symlinks count as entries), as
  * their relative paths sorted, "a, pairs, pairs/b" in dst.
  * @return the number of entries, or -1 if dir cannot be read. */

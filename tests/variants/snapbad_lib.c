@@ -9,6 +9,8 @@
 
 #include <snapcheck/adapter.h>
 
+#include "adapter_words.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 static char protocol_arg[64];
@@ -64,38 +66,15 @@ static int run(const char **words, int n, char *msg, size_t msg_cap)
 
 EXPORT int snapcheck_adapter_save(const struct snapcheck_save_req *req, char *msg, size_t msg_cap)
 {
+    const char *w[ADAPTER_WORDS_MAX];
     char page[16];
-    snprintf(page, sizeof page, "%u", (unsigned)req->page_size);
-    const char *w[20];
-    int n = 0;
-    w[n++] = "save";
-    w[n++] = "--dir";
-    w[n++] = req->dir;
-    w[n++] = "--id";
-    w[n++] = req->id;
-    w[n++] = "--kind";
-    w[n++] = req->kind == SNAPCHECK_KIND_DIFF ? "diff" : "full";
-    w[n++] = "--state";
-    w[n++] = req->state_path;
-    w[n++] = "--memory";
-    w[n++] = req->memory_path;
-    w[n++] = "--page-size";
-    w[n++] = page;
-    if (req->kind == SNAPCHECK_KIND_DIFF) {
-        w[n++] = "--base";
-        w[n++] = req->base_id;
-        w[n++] = "--dirty";
-        w[n++] = req->dirty_path;
-    }
-    return run(w, n, msg, msg_cap);
+    return run(w, adapter_save_words(w, req, page), msg, msg_cap);
 }
 
 EXPORT int snapcheck_adapter_load(const struct snapcheck_load_req *req, char *msg, size_t msg_cap)
 {
-    const char *w[] = {"load", "--dir",     req->dir,        "--id",
-                       req->id, "--state-out", req->state_out, "--memory-out",
-                       req->memory_out};
-    return run(w, 9, msg, msg_cap);
+    const char *w[ADAPTER_WORDS_MAX];
+    return run(w, adapter_load_words(w, req), msg, msg_cap);
 }
 
 EXPORT int snapcheck_adapter_merge(const struct snapcheck_merge_req *req, char *msg,

@@ -253,6 +253,17 @@ static const char *effective_status(const struct conform *c, unsigned i)
     return status_name(c->res[i].status);
 }
 
+/* How many requirements passed and failed (the rest are not applicable). */
+static void status_counts(const struct conform *c, unsigned *passed, unsigned *failed)
+{
+    *passed = *failed = 0;
+    for (unsigned i = 0; i < N_REQS; i++) {
+        const char *st = effective_status(c, i);
+        *failed += !strcmp(st, "fail");
+        *passed += !strcmp(st, "pass");
+    }
+}
+
 void conform_report_text(const struct conform *c)
 {
     unsigned failed = 0, passed = 0;
@@ -355,12 +366,9 @@ int conform_report_junit(const struct conform *c, const char *path)
                 strerror(errno));
         return -1;
     }
-    unsigned failed = 0, skipped = 0;
-    for (unsigned i = 0; i < N_REQS; i++) {
-        const char *st = effective_status(c, i);
-        failed += !strcmp(st, "fail");
-        skipped += !strcmp(st, "n/a");
-    }
+    unsigned passed, failed;
+    status_counts(c, &passed, &failed);
+    unsigned skipped = (unsigned)N_REQS - passed - failed;
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
             "<testsuite name=\"snapcheck-conform\" tests=\"%u\" failures=\"%u\" "
@@ -414,12 +422,8 @@ int conform_report_html(const struct conform *c, struct report_out *o)
     FILE *f = report_out_stream(o);
     if (!f)
         return -1;
-    unsigned failed = 0, passed = 0;
-    for (unsigned i = 0; i < N_REQS; i++) {
-        const char *st = effective_status(c, i);
-        failed += !strcmp(st, "fail");
-        passed += !strcmp(st, "pass");
-    }
+    unsigned failed, passed;
+    status_counts(c, &passed, &failed);
     html_begin(f, "conform", failed ? "VERDICT: DOES NOT CONFORM" : "VERDICT: CONFORMS",
                failed != 0);
     fprintf(f,

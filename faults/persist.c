@@ -1255,6 +1255,8 @@ void pt_set_volatile(const char *const *globs, unsigned n)
 
 bool pt_is_volatile(const char *name)
 {
+    if (!n_volatile) /* the common case, asked for every file of every state */
+        return false;
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
     for (unsigned i = 0; i < n_volatile; i++)

@@ -414,6 +414,12 @@ int conform_report_junit(const struct conform *c, const char *path)
     return 0;
 }
 
+/* The class of the page's style sheet for a status: fail is drawn as a finding. */
+static const char *status_class(const char *status)
+{
+    return !strcmp(status, "fail") ? "finding" : !strcmp(status, "pass") ? "pass" : "na";
+}
+
 /* The HTML page (--html): the verdict; a picture of every requirement as a coloured chip
  * (pass, fail, not applicable) linking to its row; the conformance table (id, status, rule,
  * where it is written, evidence); the findings. */
@@ -442,7 +448,7 @@ int conform_report_html(const struct conform *c, struct report_out *o)
           f);
     for (unsigned i = 0; i < N_REQS; i++) {
         const char *st = effective_status(c, i);
-        const char *cls = !strcmp(st, "fail") ? "finding" : !strcmp(st, "pass") ? "pass" : "na";
+        const char *cls = status_class(st);
         if (i && i % 12 == 0)
             fputs("</tr>\n<tr>", f);
         fprintf(f, "<td><a class=\"cell wide %s\" href=\"#r-%s\" title=\"", cls, reqs[i].id);
@@ -457,7 +463,7 @@ int conform_report_html(const struct conform *c, struct report_out *o)
           f);
     for (unsigned i = 0; i < N_REQS; i++) {
         const char *st = effective_status(c, i);
-        const char *cls = !strcmp(st, "fail") ? "finding" : !strcmp(st, "pass") ? "pass" : "na";
+        const char *cls = status_class(st);
         char ev[900];
         evidence(ev, sizeof ev, c, i);
         fprintf(f, "<tr id=\"r-%s\"><td><b>", reqs[i].id);

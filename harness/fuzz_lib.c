@@ -35,7 +35,7 @@ extern char **environ;
 
 struct lib_opts {
     const char *lib, *corpus, *dict, *out_dir, *driver, *format, *html;
-    unsigned long long seed, runs, seconds, timeout;
+    uint64_t seed, runs, seconds, timeout;
     bool leaks, quiet;
 };
 
@@ -91,19 +91,6 @@ static int bad(const char *fmt, const char *arg)
     return EXIT_SETUP;
 }
 
-static bool parse_num(const char *v, unsigned long long max, unsigned long long *out)
-{
-    if (!v || !*v || *v == '-' || *v == '+')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end || errno || n > max)
-        return false;
-    *out = n;
-    return true;
-}
-
 static int parse(struct lib_opts *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
@@ -147,17 +134,17 @@ static int parse(struct lib_opts *o, int argc, char **argv)
                 return bad("--format must be reference or own, not '%s'", v);
             o->format = v;
         } else if (!strcmp(a, "--seed")) {
-            if (!parse_num(v, UINT32_MAX, &o->seed))
+            if (parse_uint(&o->seed, v, 0, UINT32_MAX))
                 return bad("--seed: bad number '%s' (0 to 4294967295)", v);
         } else if (!strcmp(a, "--runs")) {
-            if (!parse_num(v, 1000000000000ull, &o->runs) || o->runs == 0)
+            if (parse_uint(&o->runs, v, 1, 1000000000000ull))
                 return bad("--runs: bad number '%s' (1 or more)", v);
         } else if (!strcmp(a, "--seconds")) {
-            if (!parse_num(v, 100000000, &o->seconds))
+            if (parse_uint(&o->seconds, v, 0, 100000000))
                 return bad("--seconds: bad number '%s'", v);
             seconds_given = true;
         } else if (!strcmp(a, "--timeout")) {
-            if (!parse_num(v, 100000, &o->timeout) || o->timeout == 0)
+            if (parse_uint(&o->timeout, v, 1, 100000))
                 return bad("--timeout: bad number '%s' (1 or more seconds)", v);
         } else if (!strcmp(a, "--impl")) {
             return bad("%s", "give --lib or --impl, not both");
@@ -362,11 +349,11 @@ static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct re
     char a_dict[PATH_MAX + 8], a_seed[40], a_prefix[PATH_MAX + 32], a_time[48], a_runs[48],
         a_timeout[40], a_leaks[24];
     snprintf(a_dict, sizeof a_dict, "-dict=%s", dict);
-    snprintf(a_seed, sizeof a_seed, "-seed=%llu", o.seed);
+    snprintf(a_seed, sizeof a_seed, "-seed=%llu", (unsigned long long)o.seed);
     snprintf(a_prefix, sizeof a_prefix, "-artifact_prefix=%s", prefix);
-    snprintf(a_time, sizeof a_time, "-max_total_time=%llu", o.seconds);
-    snprintf(a_runs, sizeof a_runs, "-runs=%llu", o.runs ? o.runs : (unsigned long long)-1);
-    snprintf(a_timeout, sizeof a_timeout, "-timeout=%llu", o.timeout);
+    snprintf(a_time, sizeof a_time, "-max_total_time=%llu", (unsigned long long)o.seconds);
+    snprintf(a_runs, sizeof a_runs, "-runs=%llu", o.runs ? (unsigned long long)o.runs : (unsigned long long)-1);
+    snprintf(a_timeout, sizeof a_timeout, "-timeout=%llu", (unsigned long long)o.timeout);
     snprintf(a_leaks, sizeof a_leaks, "-detect_leaks=%d", o.leaks ? 1 : 0);
     char drv[PATH_MAX];
     snprintf(drv, sizeof drv, "%s", driver);
@@ -449,7 +436,7 @@ static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct re
         if (o.html) {
             char *meta = xasprintf("%llu inputs in %.1f s (%llu/s), %llu in the corpus; seed "
                                    "%llu, format %s; library: %s",
-                                   r.runs, secs, r.exec_per_sec, r.corpus_units, o.seed, o.format,
+                                   r.runs, secs, r.exec_per_sec, r.corpus_units, (unsigned long long)o.seed, o.format,
                                    o.lib);
             if (report_html_findings(html, "fuzz", "VERDICT: PASS", false, meta, NULL, 0, 0))
                 rc = EXIT_SETUP;
@@ -469,7 +456,7 @@ static int fuzz_lib_run(const struct lib_opts *op, const char *driver, struct re
     rc = EXIT_FINDINGS;
     if (o.html) {
         char *meta = xasprintf("%llu inputs in %.1f s; seed %llu, format %s; library: %s",
-                               r.runs, secs, o.seed, o.format, o.lib);
+                               r.runs, secs, (unsigned long long)o.seed, o.format, o.lib);
         char *one = xasprintf("%s\ninput: %s\nreproduce: SNAPCHECK_FUZZ_LIB=%s "
                               "SNAPCHECK_FUZZ_FORMAT=%s %s %s\nlog: %s",
                               r.finding[0] ? r.finding : "the driver stopped on an input",

@@ -255,15 +255,16 @@ static void read_log(struct outcome *r, const char *log)
         } else if ((v = after(line, "Test unit written to "))) {
             set_once(r->artifact, sizeof r->artifact, v);
         } else if (line[0] == '#' && line[1] >= '0' && line[1] <= '9') {
-            r->runs = strtoull(line + 1, NULL, 10); /* progress lines: "#N\tNEW cov: ..." */
+            /* progress lines: "#N\tNEW cov: ... corp: C/...", "#N\tDONE cov: ... corp: C/..." */
+            r->runs = strtoull(line + 1, NULL, 10);
+            const char *c = after(line, " corp: ");
+            if (c)
+                r->corpus_units = strtoull(c, NULL, 10);
         } else if ((v = after(line, "stat::number_of_executed_units: "))) {
             r->runs = strtoull(v, NULL, 10);
         } else if ((v = after(line, "stat::average_exec_per_sec: "))) {
             r->exec_per_sec = strtoull(v, NULL, 10);
-        } else if ((v = after(line, "INITED cov: ")) || (v = after(line, "DONE   cov: "))) {
-            const char *c = after(line, "corp: ");
-            if (c)
-                r->corpus_units = strtoull(c, NULL, 10);
+
         }
     }
     fclose(f);

@@ -77,6 +77,7 @@ struct case_result {
     char oracle[16];  /* the broken oracle for V_FINDING (one of ours: the size fits them all) */
     bool fault_reached;
     bool nondeterministic; /* the calls before the fault differ from the census */
+    bool memoized;         /* judged from the worker's memo (scenario.c), not by IUT runs */
     char *detail;     /* one sentence */
     char *step;       /* how the faulted operation ended */
     char *load;       /* what load returned */

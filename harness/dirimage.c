@@ -16,7 +16,12 @@
 struct take_ctx {
     struct dir_image *img;
     unsigned cap;
+    const struct dir_image *known; /* dir_image_take_linked: files whose hash is known */
+    const char *known_dir;
 };
+
+static bool known_hash(const struct take_ctx *tc, const char *rel, const struct stat *st,
+                       uint64_t *hash);
 
 static int take_entry(const char *rel, const struct stat *st, void *ctx)
 {
@@ -28,7 +33,9 @@ static int take_entry(const char *rel, const struct stat *st, void *ctx)
     struct dir_file f = {.mode = st->st_mode & 07777};
     if (S_ISREG(st->st_mode)) {
         f.kind = DK_FILE;
-        if (file_crc64(&f.hash, &f.len, path) != 0)
+        if (known_hash(tc, rel, st, &f.hash))
+            f.len = (uint64_t)st->st_size;
+        else if (file_crc64(&f.hash, &f.len, path) != 0)
             return -1;
     } else if (S_ISDIR(st->st_mode)) {
         f.kind = DK_DIR;
@@ -63,7 +70,7 @@ int dir_image_take(struct dir_image *out, const char *dir)
 {
     memset(out, 0, sizeof *out);
     out->root = xstrdup(dir);
-    struct take_ctx tc = {out, 0};
+    struct take_ctx tc = {out, 0, NULL, NULL};
     if (dir_walk(dir, take_entry, &tc) != 0) {
         int e = errno;
         dir_image_finish(out);
@@ -84,6 +91,21 @@ void dir_image_finish(struct dir_image *img)
     free(img->files);
     free(img->root);
     memset(img, 0, sizeof *img);
+}
+
+int dir_image_take_linked(struct dir_image *out, const char *dir, const struct dir_image *img,
+                          const char *src_dir)
+{
+    memset(out, 0, sizeof *out);
+    out->root = xstrdup(dir);
+    struct take_ctx tc = {out, 0, img, src_dir};
+    if (dir_walk(dir, take_entry, &tc) != 0) {
+        int e = errno;
+        dir_image_finish(out);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    return 0;
 }
 
 /* Create the entry f under dst: a directory, a symlink, or (file_from non-NULL) the file
@@ -242,6 +264,31 @@ int dir_image_write_stamped(const struct dir_image *img, const char *dst)
             return -1;
     }
     return 0;
+}
+
+/* Is the file rel (lstat st) of the directory being taken a hard link to known_dir's copy of
+ * the same name, which still has the stamp, size and mode it was written with? Its contents
+ * are then known's, and need not be read. */
+static bool known_hash(const struct take_ctx *tc, const char *rel, const struct stat *st,
+                       uint64_t *hash)
+{
+    if (!tc->known)
+        return false;
+    for (unsigned i = 0; i < tc->known->n; i++) {
+        const struct dir_file *f = &tc->known->files[i];
+        if (f->kind != DK_FILE || strcmp(f->name, rel) != 0)
+            continue;
+        char path[PATH_MAX];
+        struct stat ks;
+        if (fmt_path(path, sizeof path, "%s/%s", tc->known_dir, rel) != 0 ||
+            lstat(path, &ks) != 0 || ks.st_dev != st->st_dev || ks.st_ino != st->st_ino ||
+            (uint64_t)st->st_size != f->len || (st->st_mode & 07777) != f->mode ||
+            st->st_mtim.tv_sec != STAMP.tv_sec || st->st_mtim.tv_nsec != STAMP.tv_nsec)
+            return false;
+        *hash = f->hash;
+        return true;
+    }
+    return false;
 }
 
 bool dir_image_pristine(const struct dir_image *img, const char *dir)

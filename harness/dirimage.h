@@ -37,6 +37,12 @@ struct dir_image {
 int dir_image_take(struct dir_image *out, const char *dir);
 void dir_image_finish(struct dir_image *img); /* NULL accepted */
 
+/* dir_image_take, but a file that is a hard link to src_dir's file of the same name in img
+ * (made by dir_image_link from a dir_image_write_stamped copy), still pristine (the stamp, its
+ * size and mode), takes img's hash without being read. @return 0 or -1 with errno. */
+int dir_image_take_linked(struct dir_image *out, const char *dir, const struct dir_image *img,
+                          const char *src_dir);
+
 /* Create directory dst (must not exist) holding a copy of the image, copied from its root:
  * sparse files stay sparse, symlinks are recreated. @return 0 or -1 with errno. */
 int dir_image_write(const struct dir_image *img, const char *dst);

@@ -219,11 +219,17 @@ void report_text(FILE *out, const struct campaign *c, double seconds)
     if (t.not_reached)
         fprintf(out, "note: in %u cases the fault was not reached (fewer calls than the census)\n",
                 t.not_reached);
-    unsigned collapsed = 0, nondet = 0;
+    unsigned collapsed = 0, nondet = 0, memoized = 0;
     for (unsigned r = 0; r < c->n_runs; r++)
         collapsed += c->runs[r].collapsed;
-    for (unsigned i = 0; i < c->n_cases; i++)
+    for (unsigned i = 0; i < c->n_cases; i++) {
         nondet += c->results[i].nondeterministic;
+        memoized += c->results[i].memoized;
+    }
+    if (memoized)
+        fprintf(out, "note: %u cases left a directory an earlier case of their worker had "
+                     "left, and were judged as it was (SNAPCHECK_NO_MEMO=1 judges each)\n",
+                memoized);
     if (collapsed)
         fprintf(out, "note: run reduction: %u counted calls in runs of like calls were not "
                      "faulted (--tier all faults them)\n", collapsed);

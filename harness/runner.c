@@ -1,5 +1,5 @@
 /* The parallel runner (see runner.h). Method: the results array and a next-case counter live
- * in one anonymous shared mapping; N forked workers take cases with an atomic fetch-add (so a
+ * in one anonymous shared mapping; N forked workers take groups of cases with an atomic fetch-add (so a
  * slow case does not stall a static partition) and write the fixed part of each result in
  * place; the texts of a result (any length) go to the worker's own file, one record per case,
  * which the parent reads once the workers are gone. The parent only watches the done counter
@@ -191,32 +191,48 @@ static void worker(struct campaign *c, unsigned w)
         if (c->opt.keep_dir && strlen(c->casesdir) + strlen(c->cases[i].id) + 8 > cap)
             cap = strlen(c->casesdir) + strlen(c->cases[i].id) + 8;
     char *dir = xmalloc(cap);
-    for (;;) {
-        if (c->deadline > 0) { /* --time-budget: start no case after it */
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 >= c->deadline)
-                break;
-        }
-        unsigned i = atomic_fetch_add(&head->next, 1);
-        if (i >= c->n_cases)
+    /* Workers take groups of consecutive cases that fault the same call (its errnos, short
+     * writes and crashes), so that the judging memo of scenario.c sees the directories that
+     * repeat within a group. Group g is cases starts[g] .. starts[g + 1] - 1. */
+    unsigned *starts = xcalloc((size_t)c->n_cases + 1, sizeof *starts), n_groups = 0;
+    for (unsigned i = 0; i < c->n_cases; i++)
+        if (i == 0 || c->cases[i].scenario != c->cases[i - 1].scenario ||
+            c->cases[i].ordinal != c->cases[i - 1].ordinal)
+            starts[n_groups++] = i;
+    starts[n_groups] = c->n_cases;
+    bool over = false;
+    while (!over) {
+        unsigned g = atomic_fetch_add(&head->next, 1);
+        if (g >= n_groups)
             break;
-        case_dir_name(dir, cap, c, i, w);
-        path_remove_tree(dir);
-        struct case_result mine;
-        scenario_run_case(c, &c->cases[i], dir, &mine);
-        if (!c->opt.keep_dir)
+        for (unsigned i = starts[g]; i < starts[g + 1]; i++) {
+            if (c->deadline > 0) { /* --time-budget: start no case after it */
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 >= c->deadline) {
+                    over = true;
+                    break;
+                }
+            }
+            case_dir_name(dir, cap, c, i, w);
             path_remove_tree(dir);
-        put_texts(texts, i, &mine);
-        struct case_result *r = &c->results[i];
-        r->verdict = mine.verdict;
-        memcpy(r->oracle, mine.oracle, sizeof r->oracle);
-        r->fault_reached = mine.fault_reached;
-        r->nondeterministic = mine.nondeterministic;
-        case_result_finish(&mine);
-        r->done = 1;
-        atomic_fetch_add(&head->done, 1);
+            struct case_result mine;
+            scenario_run_case(c, &c->cases[i], dir, &mine);
+            if (!c->opt.keep_dir)
+                path_remove_tree(dir);
+            put_texts(texts, i, &mine);
+            struct case_result *r = &c->results[i];
+            r->verdict = mine.verdict;
+            memcpy(r->oracle, mine.oracle, sizeof r->oracle);
+            r->fault_reached = mine.fault_reached;
+            r->nondeterministic = mine.nondeterministic;
+            r->memoized = mine.memoized;
+            case_result_finish(&mine);
+            r->done = 1;
+            atomic_fetch_add(&head->done, 1);
+        }
     }
+    free(starts);
     free(dir);
     if (fclose(texts) != 0)
         _exit(1);

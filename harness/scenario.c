@@ -520,6 +520,76 @@ static void clean_run_case(const struct scenario_run *run, struct case_result *r
     set_text(&res->trace, run->clean_trace ? run->clean_trace : "");
 }
 
+/* The judging memo of a worker. The judging runs after a faulted step (the clean load, the
+ * base pair's load, the recovery save and its load) see only the case directory; cases that
+ * leave the same directory (the same names, kinds, modes and bytes: each errno of a call
+ * usually does) get the same judgement without running the IUT again. The assumption is the
+ * one of docs/ADAPTER.md section 5 and of snapcheck crash's memo: the IUT's clean runs are a
+ * function of the directory's names and bytes. SNAPCHECK_NO_MEMO=1 judges every case; --keep
+ * does too (its directories then show the recovery save). The case directory of a worker has
+ * one path, so the texts stay right. */
+struct jmemo {
+    unsigned scenario;
+    struct dir_image key;
+    struct load_outcome lo;
+    bool base_judged;
+    struct load_outcome bl;
+    int rec_rc;  /* recover()'s result */
+    char *why;   /* its reason when it failed */
+    int n_after; /* entries after the recovery save */
+    char *names_after;
+};
+
+static struct jmemo *memo;
+static unsigned n_memo, cap_memo;
+
+static bool memo_wanted(const struct campaign *c)
+{
+    const char *e = getenv("SNAPCHECK_NO_MEMO");
+    return !c->opt.keep_dir && !(e && *e && strcmp(e, "0") != 0);
+}
+
+static bool same_key(const struct dir_image *a, const struct dir_image *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (unsigned i = 0; i < a->n; i++) {
+        const struct dir_file *x = &a->files[i], *y = &b->files[i];
+        if (x->kind != y->kind || x->mode != y->mode || x->len != y->len || x->hash != y->hash ||
+            strcmp(x->name, y->name) != 0 ||
+            (x->kind == DK_LINK && strcmp(x->target, y->target) != 0))
+            return false;
+    }
+    return true;
+}
+
+static struct jmemo *memo_find(unsigned scenario, const struct dir_image *key)
+{
+    for (unsigned i = 0; i < n_memo; i++)
+        if (memo[i].scenario == scenario && same_key(&memo[i].key, key))
+            return &memo[i];
+    return NULL;
+}
+
+/* Take ownership of *key for a new, empty entry (NULL when memory runs out: no memo). */
+static struct jmemo *memo_new(unsigned scenario, struct dir_image *key)
+{
+    if (n_memo == cap_memo) {
+        unsigned cap = cap_memo ? cap_memo * 2 : 64;
+        struct jmemo *grown = realloc(memo, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memo = grown;
+        cap_memo = cap;
+    }
+    struct jmemo *m = &memo[n_memo++];
+    memset(m, 0, sizeof *m);
+    m->scenario = scenario;
+    m->key = *key;
+    memset(key, 0, sizeof *key);
+    return m;
+}
+
 static void run_case(const struct campaign *c, const struct sc_case *k, const char *case_dir,
                      struct case_result *res)
 {
@@ -580,7 +650,21 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         linked ? dir_image_links_same(&run->tpl, d, links, false) : dir_image_same(&run->tpl, d);
     const struct payload *prior = s->prior >= 0 ? &c->data.p[s->prior] : NULL;
     const struct payload *fresh = &c->data.p[s->expect_new];
+    struct jmemo *hit = NULL, *rec = NULL; /* the memo's judgement, or the one being recorded */
+    if (!unchanged && memo_wanted(c)) {
+        struct dir_image key;
+        if ((linked ? dir_image_take_linked(&key, d, &run->tpl, links)
+                    : dir_image_take(&key, d)) == 0) {
+            hit = memo_find(k->scenario, &key);
+            if (!hit)
+                rec = memo_new(k->scenario, &key);
+            dir_image_finish(&key);
+        }
+    }
+    res->memoized = hit != NULL;
     struct load_outcome lo;
+    if (hit)
+        lo = hit->lo;
     if (unchanged) {
         memset(&lo, 0, sizeof lo);
         lo.match = prior ? LOAD_PRIOR : LOAD_NONE;
@@ -594,7 +678,7 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
             m = oracle_classify(so, mo, prior, fresh, cls, sizeof cls);
         oracle_judge_load(res, &step, m);
         res->load = xasprintf("faulted load: %s%s%s", res->step, cls[0] ? ", outputs: " : "", cls);
-        if (!unchanged)
+        if (!unchanged && !hit)
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         if (lo.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair",
@@ -602,39 +686,66 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
     } else {
         if (step.end != IMPL_EXITED || step.code != 0)
             res->left = entry_names(d, run->template_dir);
-        if (!unchanged)
+        if (!unchanged && !hit)
             judge_load(&lo, c, d, s->id, case_dir, prior, fresh, errp);
         oracle_judge_save(res, &step, &lo, prior != NULL, s->prior == s->expect_new);
         res->load = xstrdup(lo.text);
     }
     bool base_intact = linked ? dir_image_links_same(&run->tpl, d, links, true)
                               : dir_image_marked_intact(&run->tpl, d);
+    if (rec)
+        rec->lo = lo;
     if (s->base_payload >= 0 && !base_intact) {
         const struct payload *bp = &c->data.p[s->base_payload];
         struct load_outcome bl;
-        judge_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);
+        if (hit && hit->base_judged) {
+            bl = hit->bl;
+        } else {
+            judge_load(&bl, c, d, s->base_id, case_dir, bp, bp, errp);
+            struct jmemo *to = hit ? hit : rec;
+            if (to) {
+                to->bl = bl;
+                to->base_judged = true;
+            }
+        }
         if (bl.match != LOAD_PRIOR)
             oracle_finding(res, "prior-pair", "the base pair '%s' no longer loads intact: %s",
                            s->base_id, bl.text);
     }
     int n;
+    char *names = NULL;
     if (unchanged) {
         n = run->tpl_recovery_files;
+    } else if (hit) {
+        if (hit->rec_rc != 0) {
+            oracle_finding(res, "recovery", "%s", hit->why);
+            goto judged;
+        }
+        n = hit->n_after;
+        names = hit->names_after ? xstrdup(hit->names_after) : NULL;
     } else {
-        if (recover(c, s, d, case_dir, &why) != 0) {
+        int rc = recover(c, s, d, case_dir, &why);
+        n = rc == 0 ? count_entries(d) : 0;
+        if (rc == 0 && n > run->baseline_files)
+            names = entry_names(d, NULL);
+        if (rec) {
+            rec->rec_rc = rc;
+            rec->why = why ? xstrdup(why) : NULL;
+            rec->n_after = n;
+            rec->names_after = names ? xstrdup(names) : NULL;
+        }
+        if (rc != 0) {
             oracle_finding(res, "recovery", "%s", why);
             goto judged;
         }
-        n = count_entries(d);
     }
     if (n > run->baseline_files) {
-        char *names = unchanged ? NULL : entry_names(d, NULL);
         oracle_finding(res, "leftovers",
                        "after the recovery save the directory holds %d files where a clean run "
                        "leaves %d%s%s",
                        n, run->baseline_files, names ? ": " : "", names ? names : "");
-        free(names);
     }
+    free(names);
 judged:
     if (differs) {
         res->nondeterministic = true;

@@ -191,14 +191,20 @@ static void worker(struct campaign *c, unsigned w)
         if (c->opt.keep_dir && strlen(c->casesdir) + strlen(c->cases[i].id) + 8 > cap)
             cap = strlen(c->casesdir) + strlen(c->cases[i].id) + 8;
     char *dir = xmalloc(cap);
-    /* Workers take groups of consecutive cases that fault the same call (its errnos, short
-     * writes and crashes), so that the judging memo of scenario.c sees the directories that
-     * repeat within a group. Group g is cases starts[g] .. starts[g + 1] - 1. */
+    /* Workers take groups of consecutive cases that fault the same few calls (their errnos,
+     * short writes and crashes), so that the judging memo of scenario.c sees the directories
+     * that repeat: each errno of a call, a crash after call N and one before call N + 1. Group g
+     * is cases starts[g] .. starts[g + 1] - 1; GROUP_CALLS calls keep the tail of a campaign
+     * balanced between workers. */
+    enum { GROUP_CALLS = 4 };
     unsigned *starts = xcalloc((size_t)c->n_cases + 1, sizeof *starts), n_groups = 0;
-    for (unsigned i = 0; i < c->n_cases; i++)
+    for (unsigned i = 0, first = 0; i < c->n_cases; i++)
         if (i == 0 || c->cases[i].scenario != c->cases[i - 1].scenario ||
-            c->cases[i].ordinal != c->cases[i - 1].ordinal)
+            c->cases[i].ordinal < c->cases[i - 1].ordinal ||
+            c->cases[i].ordinal >= c->cases[first].ordinal + GROUP_CALLS) {
             starts[n_groups++] = i;
+            first = i;
+        }
     starts[n_groups] = c->n_cases;
     bool over = false;
     while (!over) {

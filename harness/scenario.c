@@ -718,7 +718,8 @@ static void run_case(const struct campaign *c, const struct sc_case *k, const ch
         n = run->tpl_recovery_files;
     } else if (hit) {
         if (hit->rec_rc != 0) {
-            oracle_finding(res, "recovery", "%s", hit->why);
+            oracle_finding(res, "recovery", "%s",
+                           hit->why ? hit->why : "the clean recovery save failed");
             goto judged;
         }
         n = hit->n_after;

@@ -68,16 +68,7 @@ static int take_entry(const char *rel, const struct stat *st, void *ctx)
 
 int dir_image_take(struct dir_image *out, const char *dir)
 {
-    memset(out, 0, sizeof *out);
-    out->root = xstrdup(dir);
-    struct take_ctx tc = {out, 0, NULL, NULL};
-    if (dir_walk(dir, take_entry, &tc) != 0) {
-        int e = errno;
-        dir_image_finish(out);
-        errno = e ? e : EIO;
-        return -1;
-    }
-    return 0;
+    return dir_image_take_linked(out, dir, NULL, NULL);
 }
 
 void dir_image_finish(struct dir_image *img)

@@ -254,6 +254,8 @@ int cli_check_dir(const char *cmd, const char *dir)
 
 /* Ask for transparent huge pages on a large buffer: faulting in a 1 GiB copy 4 KiB at a time
  * costs more than the copy. A hint only: failure is ignored. */
+enum { HUGE_INPUT = 2 << 20 };
+
 static void hint_huge_pages(uint8_t *buf, size_t len)
 {
 #ifdef MADV_HUGEPAGE
@@ -295,7 +297,14 @@ int cli_input_read(struct cli_input *out, const char *cmd, const char *what, con
         goto out;
     }
     size_t len = (size_t)st.st_size;
-    buf = malloc(len + 1); /* one byte more: a file that grows is noticed */
+    /* One byte more: a file that grows is noticed. A large input is aligned to the huge page
+     * size, so that hint_huge_pages can cover it from its first byte. */
+    if (len >= HUGE_INPUT) {
+        void *p = NULL;
+        buf = posix_memalign(&p, HUGE_INPUT, len + 1) == 0 ? p : NULL;
+    } else {
+        buf = malloc(len + 1);
+    }
     if (!buf) {
         cli_fail(cmd, "%s '%s': no memory for its %zu bytes", what, path, len);
         goto out;

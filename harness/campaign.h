@@ -126,6 +126,7 @@ struct campaign {
     bool cap_diff, cap_merge;
     char interposer[4096];
     char workdir[4096];  /* root of every file of the campaign (a realpath) */
+    bool workdir_mounted; /* workdir is a private tmpfs (private_tmpfs in main.c) */
     char casesdir[4096]; /* case directories (under workdir, or --keep) */
     struct dataset data;
     struct scenario_run *runs; /* n_runs, heap */

@@ -501,8 +501,10 @@ int file_crc64(uint64_t *out_crc, uint64_t *out_len, const char *path)
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    enum { CHUNK = 1 << 18 };
-    uint8_t *buf = xmalloc(CHUNK);
+    /* A small buffer kept for the process: a fresh large one would cost a page fault per page
+     * (and every page is copy-on-write again after each fork of a worker). */
+    enum { CHUNK = 1 << 16 };
+    static _Thread_local uint8_t buf[CHUNK];
     uint64_t crc = 0, len = 0;
     int rc = 0;
     for (;;) {
@@ -519,7 +521,6 @@ int file_crc64(uint64_t *out_crc, uint64_t *out_len, const char *path)
         len += (uint64_t)r;
     }
     int e = errno;
-    free(buf);
     close(fd);
     errno = e;
     *out_crc = crc;

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -457,6 +458,9 @@ int main(int argc, char **argv)
                         "  server of snapcheck faults --lib\n");
         return EXIT_USAGE;
     }
+    /* Buffers of 1 MiB and more (images) are mappings of their own in each forked child,
+     * not heap pages it shares copy-on-write with this process (as in snapcheck's main). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     signal(SIGPIPE, SIG_DFL);
     lib_open(argv[1], dd - 2, (const char *const *)argv + 2);
     if (!strcmp(argv[dd + 1], "serve"))

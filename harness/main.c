@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +437,10 @@ int main(int argc, char **argv)
         return conform_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "fuzz"))
         return conform_fuzz_main(argc - 1, argv + 1);
+    /* Buffers of 1 MiB and more (the images every case loads) are mappings of their own,
+     * returned on free: kept in the heap instead, they would be copy-on-write after each fork
+     * of a step, and each of their pages would fault again in the worker and in the child. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     struct campaign c;
     memset(&c, 0, sizeof c);
     switch (cli_parse(&c.opt, argc, argv)) {

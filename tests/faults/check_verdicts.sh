@@ -110,6 +110,36 @@ if [ "$(stat -f -c %T /dev/shm 2>/dev/null || true)" = tmpfs ]; then
         fail "without \$TMPDIR the work directory is not on /dev/shm"
 fi
 
+# As root and without $TMPDIR, the work directory is a private tmpfs with huge pages: the IUT
+# works on it, init's mount namespace does not see it, and it is gone when snapcheck ends.
+# SNAPCHECK_NO_PRIVATE_TMPFS=1 leaves the work directory on /dev/shm as it is.
+if [ "$(id -u)" = 0 ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null || true)" = tmpfs ] &&
+    unshare -m --propagation private true 2>/dev/null; then
+    cat >"$tmp/mntimpl" <<EOF
+#!/bin/sh
+mnt=\$(awk '\$5 ~ "^/dev/shm/snapcheck\\\\." && \$(NF - 2) == "tmpfs" { print \$5, \$NF }' /proc/self/mountinfo)
+if [ -n "\$mnt" ]; then
+    echo "\$mnt \$(grep -c " \${mnt%% *} " /proc/1/mountinfo)" >>"$tmp/mnt.log"
+fi
+exec "$toy" "\$@"
+EOF
+    chmod +x "$tmp/mntimpl"
+    : >"$tmp/mnt.log"
+    env -u TMPDIR "$sc" faults --impl "$tmp/mntimpl" --scenario first-save --list >/dev/null
+    [ -s "$tmp/mnt.log" ] || fail "as root without \$TMPDIR the IUT is not on a private tmpfs"
+    read -r mdir mopts mseen <"$tmp/mnt.log"
+    case "$mopts" in
+    *huge=within_size*) ;;
+    *) fail "the private tmpfs $mdir has no huge pages: $mopts" ;;
+    esac
+    [ "$mseen" = 0 ] || fail "the private tmpfs $mdir is visible to init's mount namespace"
+    [ ! -e "$mdir" ] || fail "the private work directory $mdir outlived snapcheck"
+    : >"$tmp/mnt.log"
+    env -u TMPDIR SNAPCHECK_NO_PRIVATE_TMPFS=1 "$sc" faults --impl "$tmp/mntimpl" \
+        --scenario first-save --list >/dev/null
+    [ ! -s "$tmp/mnt.log" ] || fail "SNAPCHECK_NO_PRIVATE_TMPFS=1 still mounts: $(cat "$tmp/mnt.log")"
+fi
+
 # The reproducer of an IUT whose path is hostile shell text. Pasted into sh, it must run the
 # case (exit 1: the finding again) and not `touch PWNED`.
 mkdir "$tmp/bin" "$tmp/paste"

@@ -161,21 +161,24 @@ static int check_trailer(int fd, uint64_t size, const struct snap_header *h, con
     return 0;
 }
 
-/* Ask for transparent huge pages on a large image: faulting in 1 GiB of fresh memory 4 KiB at a
- * time costs several times the reading and checking of it. A hint only: failure is ignored. */
-static void hint_huge_pages(uint8_t *image, uint64_t len)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t start = ((uintptr_t)image + huge - 1) & ~(huge - 1);
-    uintptr_t end = ((uintptr_t)image + (uintptr_t)len) & ~(huge - 1);
+#define HUGE_PAGE ((size_t)2 << 20)
 
-    if (end > start)
-        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-    (void)image;
-    (void)len;
+/* A guest image of len bytes (freed with free), with transparent huge pages asked for when it
+ * holds one: faulting in fresh memory 4 KiB at a time costs several times the reading and
+ * checking of it. Aligned to the huge page size, so that a 2 MiB image is one huge page. The
+ * hint may fail: it is ignored. @return NULL when out of memory. */
+static uint8_t *alloc_image(size_t len)
+{
+    void *image = NULL;
+
+    if (len < HUGE_PAGE)
+        return malloc(len != 0 ? len : 1);
+    if (posix_memalign(&image, HUGE_PAGE, len) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(image, len & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
 #endif
+    return image;
 }
 
 /* 6.1 step 3: open the memory file of level l and check its length and trailer; on success
@@ -361,13 +364,11 @@ static int visit(struct walk *w, struct level *l, const struct binding *want)
         if (rc == 0 && w->mode == WALK_LOAD && l->hdr.kind == SNAP_KIND_FULL) {
             /* The one full pair of a chain (its bottom) sizes the image, once its memory file
              * has shown ram_size + 64 bytes; every diff above is bound to the same ram_size. */
-            w->image = malloc((size_t)l->hdr.ram_size);
+            w->image = alloc_image((size_t)l->hdr.ram_size);
             if (w->image == NULL)
                 rc = snap_diag_set(w->diag, SNAP_ENOMEM, 0, "malloc", l->path,
                                    "no memory for a guest image of %llu bytes",
                                    (unsigned long long)l->hdr.ram_size);
-            else
-                hint_huge_pages(w->image, l->hdr.ram_size);
         }
         if (rc == 0)
             rc = read_pages(w, l, w->mode == WALK_LOAD && l->hdr.kind == SNAP_KIND_FULL

@@ -877,6 +877,27 @@ static void load__base_with_other_generation_or_page_size_is_epair(void **state)
     free(crcs);
 }
 
+/* snap_image_alloc: an image of a huge page or more starts on a huge page boundary (so that the
+ * whole of it can be huge pages), a smaller one is plain memory; both are usable to the last
+ * byte and freed with free. */
+static void image_alloc__large_images_are_huge_page_aligned(void **state)
+{
+    (void)state;
+    const size_t huge = (size_t)2 << 20;
+    const size_t lens[] = {0, 1, 4096, huge - 1, huge, huge + 1, 3 * huge + 4096};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        uint8_t *p = snap_image_alloc(lens[i]);
+        assert_non_null(p);
+        if (lens[i] >= huge)
+            assert_int_equal((uintptr_t)p % huge, 0);
+        if (lens[i] > 0) {
+            memset(p, 0xa5, lens[i]);
+            assert_int_equal(p[lens[i] - 1], 0xa5);
+        }
+        free(p);
+    }
+}
+
 static void load__rejects_paths_that_do_not_fit(void **state)
 {
     struct fixture *fx = *state;
@@ -965,6 +986,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(load__base_with_other_generation_or_page_size_is_epair,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(load__rejects_paths_that_do_not_fit, setup, teardown),
+        cmocka_unit_test(image_alloc__large_images_are_huge_page_aligned),
         cmocka_unit_test_setup_teardown(load__oversized_state_file_read_failure_is_eio, setup,
                                         teardown),
     };

@@ -163,11 +163,7 @@ static int check_trailer(int fd, uint64_t size, const struct snap_header *h, con
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* A guest image of len bytes (freed with free), with transparent huge pages asked for when it
- * holds one: faulting in fresh memory 4 KiB at a time costs several times the reading and
- * checking of it. Aligned to the huge page size, so that a 2 MiB image is one huge page. The
- * hint may fail: it is ignored. @return NULL when out of memory. */
-static uint8_t *alloc_image(size_t len)
+void *snap_image_alloc(size_t len)
 {
     void *image = NULL;
 
@@ -176,7 +172,7 @@ static uint8_t *alloc_image(size_t len)
     if (posix_memalign(&image, HUGE_PAGE, len) != 0)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    (void)madvise(image, len & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+    (void)madvise(image, len & ~(HUGE_PAGE - 1), MADV_HUGEPAGE); /* a hint: failure is ignored */
 #endif
     return image;
 }
@@ -364,7 +360,7 @@ static int visit(struct walk *w, struct level *l, const struct binding *want)
         if (rc == 0 && w->mode == WALK_LOAD && l->hdr.kind == SNAP_KIND_FULL) {
             /* The one full pair of a chain (its bottom) sizes the image, once its memory file
              * has shown ram_size + 64 bytes; every diff above is bound to the same ram_size. */
-            w->image = alloc_image((size_t)l->hdr.ram_size);
+            w->image = snap_image_alloc((size_t)l->hdr.ram_size);
             if (w->image == NULL)
                 rc = snap_diag_set(w->diag, SNAP_ENOMEM, 0, "malloc", l->path,
                                    "no memory for a guest image of %llu bytes",

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -252,25 +251,6 @@ int cli_check_dir(const char *cmd, const char *dir)
     return 0;
 }
 
-/* Ask for transparent huge pages on a large buffer: faulting in a 1 GiB copy 4 KiB at a time
- * costs more than the copy. A hint only: failure is ignored. */
-enum { HUGE_INPUT = 2 << 20 };
-
-static void hint_huge_pages(uint8_t *buf, size_t len)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t start = ((uintptr_t)buf + huge - 1) & ~(huge - 1);
-    uintptr_t end = ((uintptr_t)buf + (uintptr_t)len) & ~(huge - 1);
-
-    if (end > start)
-        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-    (void)buf;
-    (void)len;
-#endif
-}
-
 int cli_input_read(struct cli_input *out, const char *cmd, const char *what, const char *path)
 {
     struct stat st;
@@ -297,19 +277,12 @@ int cli_input_read(struct cli_input *out, const char *cmd, const char *what, con
         goto out;
     }
     size_t len = (size_t)st.st_size;
-    /* One byte more: a file that grows is noticed. A large input is aligned to the huge page
-     * size, so that hint_huge_pages can cover it from its first byte. */
-    if (len >= HUGE_INPUT) {
-        void *p = NULL;
-        buf = posix_memalign(&p, HUGE_INPUT, len + 1) == 0 ? p : NULL;
-    } else {
-        buf = malloc(len + 1);
-    }
+    /* One byte more: a file that grows is noticed. An image's buffer (huge pages). */
+    buf = snap_image_alloc(len + 1);
     if (!buf) {
         cli_fail(cmd, "%s '%s': no memory for its %zu bytes", what, path, len);
         goto out;
     }
-    hint_huge_pages(buf, len);
     for (;;) {
         ssize_t n = read(fd, buf + got, len + 1 - got);
         if (n < 0 && errno == EINTR)

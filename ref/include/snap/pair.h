@@ -70,6 +70,13 @@ int snap_pair_load(struct snap_image *out, const struct snap_io *io, const char 
 
 void snap_image_finish(struct snap_image *img); /* NULL accepted */
 
+/* A buffer of len bytes for a guest image (freed with free): aligned to the 2 MiB huge page size
+ * and with transparent huge pages asked for when it holds one, so that it faults in a huge page
+ * at a time rather than 4 KiB at a time (several times the cost of filling it). The loader's
+ * image is one; a caller reading a memory image into memory may use it too. NULL when out of
+ * memory. */
+void *snap_image_alloc(size_t len);
+
 /* Verify a pair without keeping the image: same checks and errors as snap_pair_load, memory read
  * in chunks (constant memory). diag->page names the first bad page. */
 int snap_pair_verify(const struct snap_io *io, const char *dir, const char *id,
